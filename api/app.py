@@ -1,0 +1,74 @@
+"""The application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from api import docs, errors
+from api.deps import Runtime
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.ratelimit import RateLimiter
+from api.routers import auth, health, registry
+from auth.tokens import TokenKeys
+from core.db import Database
+from core.settings import Settings, get_settings
+from services.bootstrap import ensure_admin
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Incident alerts and vessel-in-distress reports shared between the coast guards, maritime police,
+immigration services, navies and rescue-coordination centres of the Bali Process network.
+
+**Getting in.** Press **Authorize**, enter your agency client's `client_id` and `client_secret`
+(client credentials flow) and tick the scopes you need. Every request you make is audited.
+
+**Errors** are `application/problem+json` (RFC 9457): `title`, `detail`, and for invalid input
+an `errors` list naming each field. Quote the `request_id` when you report a problem.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.database_url, max_batch=settings.writer_max_batch)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        keys=TokenKeys.from_settings(settings),
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        db.start()
+        admin_id, admin_secret = settings.bootstrap_admin_id, settings.bootstrap_admin_secret
+        if admin_id and admin_secret:
+            secret = admin_secret.get_secret_value()
+            await anyio.to_thread.run_sync(
+                db.run_write, lambda session: ensure_admin(session, admin_id, secret)
+            )
+        try:
+            yield
+        finally:
+            db.close()
+
+    app = FastAPI(
+        title="RILON Liaison API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    docs.install(app)
+    for module in (health, auth, registry):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,87 @@
+"""Typed dependencies: who is calling, with which scopes, and the process's runtime."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+
+from api.context import current_context
+from api.ratelimit import RateLimiter
+from auth.principal import Principal
+from auth.scopes import SCOPE_DESCRIPTIONS
+from auth.tokens import TokenKeys, decode_token
+from core.db import Database
+from core.errors import Forbidden, Unauthorized
+from core.settings import Settings
+from models.enums import Scope
+from services.tokens import load_principal
+
+TOKEN_URL = "/v1/auth/token"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keys: TokenKeys
+    limiter: RateLimiter
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class ClientCredentialsBearer(OAuth2):
+    """OAuth2 client-credentials flow; Swagger UI's Authorize button uses it."""
+
+    def __init__(self) -> None:
+        flows = OAuthFlows(
+            clientCredentials=OAuthFlowClientCredentials(
+                tokenUrl=TOKEN_URL, scopes=dict(SCOPE_DESCRIPTIONS)
+            )
+        )
+        super().__init__(flows=flows, scheme_name="ClientCredentials", auto_error=False)
+
+    async def __call__(self, request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("a bearer token is required", error="invalid_request")
+        return token.strip()
+
+
+bearer_token = ClientCredentialsBearer()
+
+
+async def authenticate(
+    security_scopes: SecurityScopes,
+    runtime: RuntimeDep,
+    token: Annotated[str, Depends(bearer_token)],
+) -> Principal:
+    claims = decode_token(token, runtime.keys)
+    runtime.limiter.check(claims.client_id)
+    principal = await runtime.db.read(lambda session: load_principal(session, claims))
+    context = current_context()
+    if context is not None:
+        context.principal = principal
+    missing = sorted(set(security_scopes.scopes) - principal.scopes)
+    if missing:
+        raise Forbidden(
+            f"this token lacks the scope {' '.join(missing)}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'},
+        )
+    return principal
+
+
+def _scoped(*scopes: Scope) -> object:
+    return Security(authenticate, scopes=list(scopes))
+
+
+Caller = Annotated[Principal, Security(authenticate)]
+RegistryManager = Annotated[Principal, _scoped(Scope.REGISTRY_MANAGE)]
+ClientsManager = Annotated[Principal, _scoped(Scope.CLIENTS_MANAGE)]

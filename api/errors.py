@@ -1,0 +1,118 @@
+"""RFC 9457 problem+json: the one shape of every error this API returns."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from api.context import current_context
+from core.errors import RilonError, Unprocessable
+
+PROBLEM_TYPE = "urn:rilon:problem:"
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these error statuses."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    context = current_context()
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + (slug or HTTPStatus(status).phrase.lower().replace(" ", "-")),
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": context.request_id if context else None,
+        **(extra or {}),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RilonError)
+    errors = exc.errors if isinstance(exc, Unprocessable) else None
+    return problem_response(
+        request, exc.status, exc.detail, slug=exc.slug, title=exc.title,
+        errors=errors, headers=exc.headers, extra=exc.extra,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(tuple(error.get("loc", ()))), "message": str(error.get("msg", "invalid"))}
+        for error in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        request, 422, detail, slug="validation", title="Invalid request", errors=errors
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request, 500, "An internal error occurred; quote the request id to the operator."
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RilonError, _on_rilon_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,97 @@
+"""OAuth2 client credentials: token, revocation, and who am I."""
+
+import base64
+import binascii
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Form, Request, Response
+
+from api.deps import Caller, RuntimeDep
+from api.errors import problems
+from auth.tokens import decode_token
+from core.errors import BadRequest, Unauthorized
+from models.tokens import Me, TokenResponse
+from services import tokens
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthorized("malformed Basic credentials", error="invalid_client") from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("malformed Basic credentials", error="invalid_client")
+    return unquote(client_id), unquote(secret)
+
+
+@router.post(
+    "/token",
+    summary="Get an access token (OAuth2 client credentials)",
+    response_model=TokenResponse,
+    responses=problems(400, 401, 429),
+)
+async def token(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    grant_type: Annotated[str | None, Form(description="Always `client_credentials`")] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str | None, Form(description="Space-separated subset of your scopes")] = None,
+) -> TokenResponse:
+    """Exchange client credentials for a bearer token valid for `expires_in` seconds.
+
+    Send the credentials as form fields or as HTTP Basic. Ask for fewer scopes with `scope`.
+    Swagger UI's **Authorize** button does this for you.
+    """
+    if grant_type != "client_credentials":
+        raise BadRequest(
+            "grant_type must be client_credentials", extra={"error": "unsupported_grant_type"}
+        )
+    basic = _basic_credentials(request)
+    if basic is not None:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        raise Unauthorized("client_id and client_secret are required", error="invalid_client")
+    runtime.limiter.check("token:" + client_id)
+    issued = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
+    response.headers.update(NO_STORE)
+    return issued
+
+
+@router.post(
+    "/revoke",
+    summary="Revoke an access token (RFC 7009)",
+    responses=problems(401, 403, 429),
+)
+async def revoke(
+    caller: Caller,
+    runtime: RuntimeDep,
+    token: Annotated[str, Form(max_length=4096, description="The access token to revoke")],
+    token_type_hint: Annotated[str | None, Form()] = None,
+) -> dict[str, bool]:
+    """Revoke one of your own tokens, or one of a client your agency administers.
+
+    A token that is already invalid or expired needs no revoking: the answer is 200 with
+    `revoked: false`, as RFC 7009 asks.
+    """
+    try:
+        target = decode_token(token, runtime.keys)
+    except Unauthorized:
+        return {"revoked": False}
+    await runtime.db.write(lambda session: tokens.revoke(session, caller, target))
+    return {"revoked": True}
+
+
+@router.get("/me", summary="Who am I", response_model=Me, responses=problems(401, 429))
+async def me(caller: Caller, runtime: RuntimeDep) -> Me:
+    """The client behind this token: agency, country, roles and granted scopes."""
+    return await runtime.db.read(lambda session: tokens.describe(session, caller))

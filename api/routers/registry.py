@@ -1,0 +1,125 @@
+"""The registry: countries, agencies and their API clients."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from api.deps import Caller, ClientsManager, RegistryManager, RuntimeDep
+from api.errors import problems
+from models.registry import (
+    AGENCY_CODE,
+    COUNTRY_CODE,
+    AgencyCreate,
+    AgencyRead,
+    ClientCreate,
+    ClientCreated,
+    ClientRead,
+    CountryCreate,
+    CountryRead,
+)
+from services import registry
+
+router = APIRouter(prefix="/v1", tags=["registry"], responses=problems(401, 403, 429))
+AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, description="Agency code, e.g. TH-MECC")]
+
+
+@router.get("/countries", summary="List member countries", response_model=list[CountryRead])
+async def list_countries(caller: Caller, runtime: RuntimeDep) -> list[CountryRead]:
+    return await runtime.db.read(registry.list_countries)
+
+
+@router.post(
+    "/countries",
+    summary="Register a country",
+    status_code=201,
+    response_model=CountryRead,
+    responses=problems(409, 422),
+)
+async def create_country(
+    body: CountryCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
+) -> CountryRead:
+    created = await runtime.db.write(lambda session: registry.create_country(session, body))
+    response.headers["Location"] = "/v1/countries"
+    return created
+
+
+@router.get("/agencies", summary="List agencies", response_model=list[AgencyRead])
+async def list_agencies(
+    caller: Caller,
+    runtime: RuntimeDep,
+    country: Annotated[str | None, Query(pattern=COUNTRY_CODE)] = None,
+) -> list[AgencyRead]:
+    return await runtime.db.read(lambda session: registry.list_agencies(session, country))
+
+
+@router.post(
+    "/agencies",
+    summary="Register an agency",
+    status_code=201,
+    response_model=AgencyRead,
+    responses=problems(409, 422),
+)
+async def create_agency(
+    body: AgencyCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
+) -> AgencyRead:
+    created = await runtime.db.write(lambda session: registry.create_agency(session, body))
+    response.headers["Location"] = f"/v1/agencies/{created.code}"
+    return created
+
+
+@router.get(
+    "/agencies/{code}", summary="Get an agency", response_model=AgencyRead, responses=problems(404)
+)
+async def get_agency(code: AgencyCode, caller: Caller, runtime: RuntimeDep) -> AgencyRead:
+    return await runtime.db.read(lambda session: registry.get_agency(session, code))
+
+
+@router.post(
+    "/agencies/{code}/clients",
+    summary="Create an API client for an agency",
+    status_code=201,
+    response_model=ClientCreated,
+    responses=problems(404, 409, 422),
+)
+async def create_client(
+    code: AgencyCode,
+    body: ClientCreate,
+    caller: ClientsManager,
+    runtime: RuntimeDep,
+    response: Response,
+) -> ClientCreated:
+    """Create a client. Its `client_secret` is in this answer only: store it now.
+
+    Agency admins create clients for their own agency, with roles they hold themselves.
+    """
+    created = await runtime.db.write(
+        lambda session: registry.create_client(session, caller, code, body)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Location"] = f"/v1/agencies/{code}/clients"
+    return created
+
+
+@router.get(
+    "/agencies/{code}/clients",
+    summary="List an agency's API clients",
+    response_model=list[ClientRead],
+    responses=problems(404),
+)
+async def list_clients(code: AgencyCode, caller: ClientsManager, runtime: RuntimeDep) -> list[ClientRead]:
+    return await runtime.db.read(lambda session: registry.list_clients(session, caller, code))
+
+
+@router.delete(
+    "/clients/{client_id}",
+    summary="Deactivate an API client",
+    response_model=ClientRead,
+    responses=problems(404),
+)
+async def deactivate_client(
+    client_id: Annotated[str, Path(max_length=64)], caller: ClientsManager, runtime: RuntimeDep
+) -> ClientRead:
+    """Deactivate a client: every token it holds stops working at once."""
+    return await runtime.db.write(
+        lambda session: registry.deactivate_client(session, caller, client_id)
+    )

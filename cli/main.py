@@ -1,0 +1,134 @@
+"""The `rilon` command: run the service and administer it from the operator's shell."""
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from core.db import Database
+from core.errors import RilonError
+from core.migrations import upgrade
+from core.settings import get_settings
+from models.enums import AgencyType, Role
+from models.registry import AgencyCreate, ClientCreate, CountryCreate
+from services import demo, registry
+
+app = typer.Typer(help="RILON Liaison API", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+countries_app = typer.Typer(help="Member countries", no_args_is_help=True)
+agencies_app = typer.Typer(help="Agencies", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(countries_app, name="countries")
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(clients_app, name="clients")
+
+
+def _database() -> Database:
+    return Database(get_settings().database_url)
+
+
+def _fail(exc: RilonError) -> None:
+    typer.echo(f"error: {exc.detail}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Migrate the database to head, then serve the API."""
+    upgrade(get_settings().database_url)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        proxy_headers=False, server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration up to head (safe to repeat)."""
+    upgrade(get_settings().database_url)
+    typer.echo("database at head")
+
+
+@countries_app.command("create")
+def countries_create(code: str, name: str) -> None:
+    """Register a member country by its ISO 3166-1 alpha-2 code."""
+    data = CountryCreate(code=code.upper(), name=name)
+    try:
+        _database().run_write(lambda session: registry.create_country(session, data))
+    except RilonError as exc:
+        _fail(exc)
+    typer.echo(f"country {data.code} created")
+
+
+@agencies_app.command("create")
+def agencies_create(
+    code: str,
+    name: Annotated[str, typer.Option(help="Full name")],
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code")],
+    type: Annotated[AgencyType, typer.Option(help="Kind of agency")],
+) -> None:
+    """Register an agency."""
+    data = AgencyCreate(code=code.upper(), name=name, country=country.upper(), type=type)
+    try:
+        _database().run_write(lambda session: registry.create_agency(session, data))
+    except RilonError as exc:
+        _fail(exc)
+    typer.echo(f"agency {data.code} created")
+
+
+@clients_app.command("create")
+def clients_create(
+    agency: str,
+    name: Annotated[str, typer.Option(help="What the client is for")],
+    role: Annotated[list[Role], typer.Option(help="Role to grant (repeat for several)")],
+) -> None:
+    """Create an API client and print its secret (shown this once)."""
+    data = ClientCreate(name=name, roles=role)
+    try:
+        created = _database().run_write(
+            lambda session: registry.create_client(session, None, agency.upper(), data)
+        )
+    except RilonError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"client_id:     {created.client_id}")
+    typer.echo(f"client_secret: {created.client_secret}")
+    typer.echo("The secret is shown this once; store it now.")
+
+
+@app.command("demo")
+def demo_seed(
+    base_url: Annotated[str, typer.Option(help="Where the service will answer")] = (
+        "http://127.0.0.1:8000"
+    ),
+) -> None:
+    """Seed a demo network of Bali Process members and print its clients' credentials."""
+    settings = get_settings()
+    if settings.env == "prod":
+        typer.echo("error: refusing to seed demo data with RILON_ENV=prod", err=True)
+        raise typer.Exit(1)
+    upgrade(settings.database_url)
+    credentials = _database().run_write(demo.seed)
+    typer.echo("Demo network ready: BD ID LK MY TH VN, 24 agencies. Demo clients:\n")
+    typer.echo(f"  {'client_id':<24} {'agency':<12} {'roles':<16} client_secret")
+    for cred in credentials:
+        typer.echo(
+            f"  {cred.client_id:<24} {cred.agency:<12} {','.join(cred.roles):<16} "
+            f"{cred.client_secret}"
+        )
+    first = next(c for c in credentials if "duty_officer" in c.roles)
+    typer.echo("\nSecrets are new on every run of `rilon demo`. Get a token with:\n")
+    typer.echo(
+        f"  curl -s -u {first.client_id}:{first.client_secret} "
+        f"-d grant_type=client_credentials {base_url}/v1/auth/token\n"
+    )
+    typer.echo(f"or press Authorize at {base_url}/docs with any client above.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,94 @@
+"""Engines, the read path and the group-commit write path, for SQLite and PostgreSQL."""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from core.writer import Writer, translate
+
+T = TypeVar("T")
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the URL names or omits."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, immediate: bool = False) -> Engine:
+    """Create an engine; on SQLite: WAL, synchronous=FULL, foreign keys, busy timeout."""
+    url = normalize_url(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """The process's handle on the database: concurrent reads, batched writes."""
+
+    def __init__(self, url: str, *, max_batch: int = 64) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url)
+        self.write_engine = make_engine(self.url, immediate=True) if is_sqlite(url) else self.engine
+        self.writer = Writer(self.write_engine, max_batch)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.engine.dispose()
+        self.write_engine.dispose()
+
+    async def read(self, unit: Callable[[Session], T]) -> T:
+        """Run a read-only unit in a worker thread."""
+        return await anyio.to_thread.run_sync(partial(self.run_read, unit))
+
+    async def write(self, unit: Callable[[Session], T]) -> T:
+        """Run a unit in the next group commit and return once it is durable."""
+        return await self.writer.submit(unit)
+
+    def run_read(self, unit: Callable[[Session], T]) -> T:
+        try:
+            with Session(self.engine) as session:
+                return unit(session)
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    def run_write(self, unit: Callable[[Session], T]) -> T:
+        """Run a unit in a transaction of its own, outside the writer (CLI, start-up)."""
+        try:
+            with Session(self.write_engine, expire_on_commit=False) as session:
+                result = unit(session)
+                session.commit()
+                return result
+        except Exception as exc:
+            raise translate(exc) from exc

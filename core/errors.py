@@ -1,0 +1,69 @@
+"""Domain errors: each carries its HTTP status; api/errors.py renders them as problem+json."""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class RilonError(Exception):
+    status = 500
+    slug = "internal"
+    title = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class BadRequest(RilonError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(RilonError):
+    status, slug, title = 401, "unauthorized", "Not authenticated"
+
+    def __init__(self, detail: str | None = None, *, error: str = "invalid_token") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
+
+
+class Forbidden(RilonError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(RilonError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(RilonError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(RilonError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(RilonError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class Unprocessable(RilonError):
+    status, slug, title = 422, "validation", "Invalid request"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class TooManyRequests(RilonError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
+class ServiceUnavailable(RilonError):
+    status, slug, title = 503, "unavailable", "Service unavailable"

@@ -1,0 +1,84 @@
+"""Typed settings read from `RILON_*` environment variables."""
+
+import hashlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+DEV_KEY_FILE = "rilon-dev-jwt.key"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; see docs/OPERATIONS.md for what each one does."""
+
+    model_config = SettingsConfigDict(env_prefix="RILON_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite:///./rilon.db"
+    jwt_secret: SecretStr | None = None
+    jwt_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    jwt_signing_kid: str | None = None
+    jwt_issuer: str = "rilon"
+    jwt_audience: str = "rilon-api"
+    token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    bootstrap_admin_id: str | None = None
+    bootstrap_admin_secret: SecretStr | None = None
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    writer_max_batch: int = Field(default=64, ge=1, le=1024)
+    dev_key_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> "Settings":
+        for kid, key in self.jwt_keys.items():
+            if len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"RILON_JWT_KEYS: key {kid!r} is shorter than 32 bytes")
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value().encode()) < 32:
+            raise ValueError("RILON_JWT_SECRET is shorter than 32 bytes")
+        if self.jwt_signing_kid is not None and self.jwt_signing_kid not in self.jwt_keys:
+            raise ValueError("RILON_JWT_SIGNING_KID names no key of RILON_JWT_KEYS")
+        if self.env == "prod":
+            if not self.jwt_keys and self.jwt_secret is None:
+                raise ValueError("RILON_ENV=prod needs RILON_JWT_KEYS or RILON_JWT_SECRET")
+            admin_secret = self.bootstrap_admin_secret
+            if admin_secret is not None and len(admin_secret.get_secret_value()) < 32:
+                raise ValueError("RILON_BOOTSTRAP_ADMIN_SECRET is shorter than 32 characters")
+        return self
+
+    def signing_keys(self) -> tuple[str, dict[str, bytes]]:
+        """Return the signing kid and every key that verifies (several during rotation)."""
+        if self.jwt_keys:
+            keys = {kid: key.get_secret_value().encode() for kid, key in self.jwt_keys.items()}
+            return self.jwt_signing_kid or next(iter(keys)), keys
+        secret = (
+            self.jwt_secret.get_secret_value().encode()
+            if self.jwt_secret is not None
+            else _dev_secret(self.dev_key_dir)
+        )
+        kid = "k-" + hashlib.sha256(secret).hexdigest()[:12]
+        return kid, {kid: secret}
+
+
+def _dev_secret(directory: Path) -> bytes:
+    """Generate (once) and reuse a local signing secret, so dev tokens survive restarts."""
+    path = directory / DEV_KEY_FILE
+    if path.exists():
+        return path.read_bytes().strip()
+    secret = secrets.token_urlsafe(48).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

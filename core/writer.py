@@ -1,0 +1,126 @@
+"""Group commit: one thread owns the write connection and commits many requests' work at once.
+
+Each request hands over a unit of work (a function of a Session). The writer runs every unit
+waiting in the queue inside one transaction, each under its own SAVEPOINT, and commits once: one
+fsync for the whole batch instead of one per request. A unit that raises is rolled back to its
+savepoint alone; a failed commit fails every unit of the batch. Nothing is acknowledged before
+the commit that holds it has returned.
+"""
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session
+
+from core.errors import Conflict, ServiceUnavailable
+
+T = TypeVar("T")
+Unit = Callable[[Session], Any]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    unit: Unit
+    loop: asyncio.AbstractEventLoop
+    future: "asyncio.Future[Any]"
+    outcome: tuple[bool, Any] = field(default=(False, None))
+
+
+def translate(exc: BaseException) -> BaseException:
+    """Turn driver errors into the domain errors the API knows how to answer."""
+    if isinstance(exc, IntegrityError):
+        return Conflict("the request conflicts with existing data")
+    if isinstance(exc, DBAPIError):
+        log.warning("database error: %s", type(exc.orig).__name__)
+        return ServiceUnavailable("the database is not available; retry later")
+    return exc
+
+
+class Writer:
+    def __init__(self, engine: Engine, max_batch: int = 64) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="rilon-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    async def submit(self, unit: Callable[[Session], T]) -> T:
+        if self._thread is None:
+            raise ServiceUnavailable("the writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(unit, loop, future))
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            for done in batch:
+                done.loop.call_soon_threadsafe(_settle, done.future, done.outcome)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                if len(batch) == 1:
+                    batch[0].outcome = (True, batch[0].unit(session))
+                else:
+                    for job in batch:
+                        job.outcome = _run_savepoint(session, job.unit)
+                session.commit()
+        except Exception as exc:  # the transaction is gone: no unit of it was written
+            failure = translate(exc)
+            for job in batch:
+                if job.outcome[0] or job.outcome[1] is None:
+                    job.outcome = (False, failure)
+
+
+def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:
+    try:
+        with session.begin_nested():
+            return True, unit(session)
+    except Exception as exc:
+        return False, translate(exc)
+
+
+def _settle(future: "asyncio.Future[Any]", outcome: tuple[bool, Any]) -> None:
+    if future.done():  # the caller went away; the work is committed all the same
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

@@ -1,0 +1,44 @@
+"""Alembic environment: the URL comes from the caller's config or from RILON_DATABASE_URL."""
+
+from alembic import context
+from sqlalchemy import text
+
+import models  # noqa: F401  (registers every table on the metadata)
+from core.db import is_sqlite, make_engine, normalize_url
+from core.settings import get_settings
+from models.base import metadata
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or normalize_url(get_settings().database_url)
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=url, target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        if not is_sqlite(url):  # several replicas may start at once: one migrates at a time
+            connection.execute(text("SELECT pg_advisory_lock(7351001)"))
+            connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=is_sqlite(url),
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if not is_sqlite(url):
+            connection.execute(text("SELECT pg_advisory_unlock(7351001)"))
+            connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,128 @@
+"""Client-credentials token issue, revocation and the per-request liveness check."""
+
+from dataclasses import dataclass
+
+import anyio.to_thread
+from sqlmodel import Session, select
+
+from auth.passwords import verify_secret
+from auth.policy import can_manage_clients
+from auth.principal import Claims, Principal
+from auth.scopes import scopes_of
+from auth.tokens import TokenKeys, issue_token
+from core.clock import utcnow
+from core.db import Database
+from core.errors import BadRequest, Forbidden, Unauthorized
+from models.enums import AgencyType, Role, Scope
+from models.registry import Agency, Client
+from models.tokens import Me, RevokedToken, TokenResponse
+from services.registry import get_agency
+
+
+@dataclass(frozen=True)
+class _Credential:
+    secret_hash: str
+    active: bool
+    agency: str
+    country: str
+    roles: list[str]
+
+
+def _find_credential(session: Session, client_id: str) -> _Credential | None:
+    row = session.exec(
+        select(Client.secret_hash, Client.active, Client.agency, Agency.country, Client.roles)
+        .join(Agency, Agency.code == Client.agency)  # type: ignore[arg-type]
+        .where(Client.client_id == client_id)
+    ).first()
+    return None if row is None else _Credential(*row)
+
+
+async def issue(
+    db: Database, keys: TokenKeys, client_id: str, secret: str, scope: str | None
+) -> TokenResponse:
+    """Exchange client credentials for an access token (RFC 6749 §4.4)."""
+    credential = await db.read(lambda session: _find_credential(session, client_id))
+    valid = await anyio.to_thread.run_sync(
+        verify_secret, credential.secret_hash if credential else None, secret
+    )
+    if credential is None or not valid or not credential.active:
+        raise Unauthorized("invalid client credentials", error="invalid_client")
+    roles = [Role(role) for role in credential.roles]
+    granted = scopes_of(roles)
+    if scope:
+        try:
+            wanted = {Scope(name) for name in scope.split()}
+        except ValueError as exc:
+            raise BadRequest(f"unknown scope in {scope!r}", extra={"error": "invalid_scope"}) from exc
+        if not wanted <= granted:
+            raise BadRequest("scope exceeds what this client holds", extra={"error": "invalid_scope"})
+        granted = frozenset(wanted)
+    token, claims = issue_token(
+        keys,
+        client_id=client_id,
+        agency=credential.agency,
+        country=credential.country,
+        roles=roles,
+        scopes=granted,
+    )
+    return TokenResponse(
+        access_token=token, expires_in=keys.ttl_seconds, scope=" ".join(sorted(claims.scopes))
+    )
+
+
+def load_principal(session: Session, claims: Claims) -> Principal:
+    """Complete verified claims from the registry; a revoked token or inactive client is a 401."""
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
+    row = session.exec(
+        select(Client.active, Client.agency, Agency.type, Agency.country, revoked)
+        .join(Agency, Agency.code == Client.agency)  # type: ignore[arg-type]
+        .where(Client.client_id == claims.client_id)
+    ).first()
+    if row is None:
+        raise Unauthorized("token of an unknown client")
+    active, agency, agency_type, country, is_revoked = row
+    if not active or is_revoked:
+        raise Unauthorized("token revoked")
+    if agency != claims.agency or country != claims.country:
+        raise Unauthorized("token no longer matches the registry")
+    return Principal(
+        client_id=claims.client_id,
+        agency=agency,
+        country=country,
+        agency_type=AgencyType(agency_type),
+        roles=claims.roles,
+        scopes=claims.scopes,
+        jti=claims.jti,
+        expires_at=claims.expires_at,
+    )
+
+
+def revoke(session: Session, principal: Principal, target: Claims) -> None:
+    """Revoke a token: your own, or one of a client you manage (RFC 7009)."""
+    if target.client_id != principal.client_id and not can_manage_clients(principal, target.agency):
+        raise Forbidden("you may not revoke this token")
+    if session.get(RevokedToken, target.jti) is None:
+        session.add(
+            RevokedToken(
+                jti=target.jti,
+                client_id=target.client_id,
+                expires_at=target.expires_at,
+                revoked_at=utcnow(),
+            )
+        )
+
+
+def describe(session: Session, principal: Principal) -> Me:
+    client = session.get(Client, principal.client_id)
+    agency = session.get(Agency, principal.agency)
+    if client is None or agency is None:
+        raise Unauthorized("token of an unknown client")
+    return Me(
+        client_id=client.client_id,
+        client_name=client.name,
+        agency=get_agency(session, agency.code),
+        country=principal.country,
+        roles=sorted(principal.roles),
+        scopes=sorted(principal.scopes),
+        token_expires_at=principal.expires_at,
+    )
