@@ -8,7 +8,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import RequestContext, set_context
-from core.errors import PayloadTooLarge
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -53,17 +52,30 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, self.max_bytes)
             return
         seen = 0
+        refused = False
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:  # the 413 has been sent; whatever the app says now goes nowhere
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+                if seen > self.max_bytes and not started:
+                    await _refuse(scope, send, self.max_bytes)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, counted, guarded_send)
 
 
 async def _refuse(scope: Scope, send: Send, max_bytes: int) -> None:

@@ -30,7 +30,11 @@ class Unauthorized(RilonError):
     status, slug, title = 401, "unauthorized", "Not authenticated"
 
     def __init__(self, detail: str | None = None, *, error: str = "invalid_token") -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
+        super().__init__(
+            detail,
+            headers={"WWW-Authenticate": f'Bearer error="{error}"'},
+            extra={"error": error},
+        )
 
 
 class Forbidden(RilonError):

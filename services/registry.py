@@ -77,12 +77,12 @@ def create_client(
     """
     row = _agency(session, agency) if principal is None else _managed_agency(session, principal, agency)
     roles = set(data.roles)
-    if principal is not None and not can_grant_roles(principal, AgencyType(row.type), roles):
-        raise Forbidden("you may not grant these roles to this agency")
     if Role.PLATFORM_ADMIN in roles and row.type != AgencyType.SECRETARIAT:
         raise Unprocessable(
             [{"field": "roles", "message": "platform_admin belongs to secretariat agencies only"}]
         )
+    if principal is not None and not can_grant_roles(principal, AgencyType(row.type), roles):
+        raise Forbidden("you may not grant these roles to this agency")
     client_id = client_id or f"{agency.lower()}-{secrets.token_hex(6)}"
     if session.get(Client, client_id) is not None:
         raise Conflict(f"client {client_id} already exists")

@@ -1,0 +1,83 @@
+"""Test helpers: a small network of agencies and clients, and tokens for them."""
+
+from dataclasses import dataclass, field
+
+import httpx
+from sqlmodel import Session
+
+from core.db import Database
+from models.enums import AgencyType, Role
+from models.registry import AgencyCreate, ClientCreate, CountryCreate
+from services import registry
+from services.bootstrap import SECRETARIAT_CODE, ensure_secretariat
+
+AGENCIES = [
+    ("TH-MECC", "TH", AgencyType.COAST_GUARD),
+    ("TH-MRCC", "TH", AgencyType.MRCC),
+    ("MY-MMEA", "MY", AgencyType.COAST_GUARD),
+    ("MY-MRCC", "MY", AgencyType.MRCC),
+    ("BD-CG", "BD", AgencyType.COAST_GUARD),
+]
+
+
+@dataclass
+class Credential:
+    client_id: str
+    secret: str
+    agency: str
+    roles: list[Role]
+
+
+@dataclass
+class Network:
+    db: Database
+    http: httpx.AsyncClient
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def seed(cls, db: Database, http: httpx.AsyncClient) -> "Network":
+        def build(session: Session) -> None:
+            ensure_secretariat(session)
+            for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh")):
+                registry.create_country(session, CountryCreate(code=code, name=name))
+            for code, country, kind in AGENCIES:
+                data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
+                registry.create_agency(session, data)
+
+        db.run_write(build)
+        return cls(db=db, http=http)
+
+    def add_client(self, name: str, agency: str, *roles: Role) -> Credential:
+        data = ClientCreate(name=name, roles=list(roles))
+        created = self.db.run_write(
+            lambda session: registry.create_client(session, None, agency, data)
+        )
+        credential = Credential(created.client_id, created.client_secret, agency, list(roles))
+        self.credentials[name] = credential
+        return credential
+
+    def role(self, role: Role, agency: str = "TH-MECC") -> Credential:
+        """A client of `agency` holding exactly `role` (created once per test)."""
+        if role is Role.PLATFORM_ADMIN:
+            agency = SECRETARIAT_CODE
+        name = f"{agency}:{role}"
+        return self.credentials.get(name) or self.add_client(name, agency, role)
+
+    async def token(self, credential: Credential, scope: str | None = None) -> str:
+        key = f"{credential.client_id}|{scope}"
+        if key not in self._tokens:
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": credential.client_id,
+                "client_secret": credential.secret,
+            }
+            if scope is not None:
+                form["scope"] = scope
+            response = await self.http.post("/v1/auth/token", data=form)
+            assert response.status_code == 200, response.text
+            self._tokens[key] = response.json()["access_token"]
+        return self._tokens[key]
+
+    async def headers(self, role: Role, agency: str = "TH-MECC") -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(self.role(role, agency))}"}

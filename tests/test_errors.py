@@ -1,0 +1,67 @@
+"""Every error is problem+json: 404, 405, 413, 422, 500 without internals."""
+
+import httpx
+from fastapi import FastAPI
+
+from models.enums import Role
+from tests.support import Network
+
+
+async def test_unknown_path_and_method(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["instance"] == "/v1/nothing-here"
+    wrong = await client.put("/v1/countries")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert "GET" in wrong.headers["allow"]
+
+
+async def test_body_over_the_cap_is_413(network: Network) -> None:
+    admin = await network.headers(Role.PLATFORM_ADMIN)
+    big = {"code": "QQ", "name": "x" * (1024 * 1024 + 10)}
+    response = await network.http.post("/v1/countries", json=big, headers=admin)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+    async def chunks() -> object:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    streamed = await network.http.post(
+        "/v1/countries", content=chunks(), headers={**admin, "content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    countries = await network.http.get("/v1/countries", headers=admin)
+    assert "QQ" not in countries.text
+
+
+async def test_malformed_json_is_422(network: Network) -> None:
+    admin = await network.headers(Role.PLATFORM_ADMIN)
+    response = await network.http.post(
+        "/v1/countries", content=b"{not json", headers={**admin, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"]
+
+
+async def test_unexpected_error_is_500_without_internals(app: FastAPI) -> None:
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+        response = await http.get("/boom", headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internal detail" not in response.text
+    assert response.json()["request_id"] == "req-42"
+
+
+async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/healthz", headers={"X-Request-ID": "bad id\n"})
+    assert len(generated.headers["x-request-id"]) == 32

@@ -1,0 +1,120 @@
+"""The one decode function refuses every forged, stale or odd token."""
+
+import time
+from typing import Any
+
+import pytest
+from jose import jwt
+
+from auth.tokens import MAX_TOKEN_BYTES, TokenKeys, decode_token, issue_token
+from core.errors import Unauthorized
+from models.enums import Role, Scope
+
+KEYS = TokenKeys(
+    signing_kid="new",
+    keys={"new": b"n" * 40, "old": b"o" * 40},
+    issuer="rilon",
+    audience="rilon-api",
+    ttl_seconds=900,
+)
+
+
+def _payload(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": "rilon",
+        "aud": "rilon-api",
+        "sub": "th-mecc-1",
+        "jti": "j1",
+        "iat": now,
+        "exp": now + 600,
+        "agency": "TH-MECC",
+        "country": "TH",
+        "roles": ["viewer"],
+        "scope": "alerts:read",
+    }
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def _sign(payload: dict[str, Any], key: bytes = b"n" * 40, **headers: Any) -> str:
+    return jwt.encode(payload, key, algorithm="HS256", headers={"kid": "new", **headers})
+
+
+def test_issued_token_round_trips() -> None:
+    token, claims = issue_token(
+        KEYS, client_id="c1", agency="TH-MECC", country="TH",
+        roles=[Role.VIEWER], scopes=[Scope.ALERTS_READ],
+    )
+    decoded = decode_token(token, KEYS)
+    assert decoded == claims
+    assert jwt.get_unverified_header(token)["kid"] == "new"
+
+
+def test_key_being_rotated_out_still_verifies() -> None:
+    token = jwt.encode(_payload(), b"o" * 40, algorithm="HS256", headers={"kid": "old"})
+    assert decode_token(token, KEYS).client_id == "th-mecc-1"
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _alg_none() -> str:
+    import json
+
+    header = _b64(json.dumps({"alg": "none", "kid": "new"}).encode())
+    return f"{header}.{_b64(json.dumps(_payload()).encode())}."
+
+
+def _tampered() -> str:
+    import json
+
+    header, _, signature = _sign(_payload()).split(".")
+    body = _b64(json.dumps(_payload(roles=["agency_admin"])).encode())
+    return f"{header}.{body}.{signature}"
+
+
+FORGERIES = {
+    "alg none": _alg_none(),
+    "tampered claims": _tampered(),
+    "expired": _sign(_payload(iat=int(time.time()) - 1000, exp=int(time.time()) - 100)),
+    "issued in the future": _sign(_payload(iat=int(time.time()) + 600, exp=int(time.time()) + 900)),
+    "lifetime over the cap": _sign(_payload(exp=int(time.time()) + 7200)),
+    "wrong audience": _sign(_payload(aud="someone-else")),
+    "wrong issuer": _sign(_payload(iss="evil")),
+    "unknown kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256", headers={"kid": "k9"}),
+    "no kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256"),
+    "signed with another key": _sign(_payload(), key=b"x" * 40),
+    "HS512 instead of HS256": jwt.encode(
+        _payload(), b"n" * 40, algorithm="HS512", headers={"kid": "new"}
+    ),
+    "jku header": _sign(_payload(), jku="https://evil.example/keys"),
+    "x5u header": _sign(_payload(), x5u="https://evil.example/cert"),
+    "jwk header": _sign(_payload(), jwk={"kty": "oct", "k": "AAAA"}),
+    "x5c header": _sign(_payload(), x5c=["MIIB"]),
+    "oversized": _sign(_payload(padding="x" * MAX_TOKEN_BYTES)),
+    "scope beyond roles": _sign(_payload(scope="alerts:read registry:manage")),
+    "unknown role": _sign(_payload(roles=["god"])),
+    "exp as string": _sign(_payload(exp=str(int(time.time()) + 600))),
+    "roles as string": _sign(_payload(roles="viewer")),
+    "garbage": "not-a-token",
+}
+FORGERIES.update(
+    {f"missing {claim}": _sign(_payload(**{claim: None})) for claim in
+     ("exp", "iat", "aud", "iss", "sub", "jti", "agency", "country", "roles", "scope")}
+)
+
+
+@pytest.mark.parametrize("token", FORGERIES.values(), ids=FORGERIES.keys())
+def test_forged_tokens_are_refused(token: str) -> None:
+    with pytest.raises(Unauthorized):
+        decode_token(token, KEYS)
+
+
+def test_a_token_within_leeway_is_accepted() -> None:
+    now = int(time.time())
+    token = _sign(_payload(iat=now - 620, exp=now - 20))
+    assert decode_token(token, KEYS).jti == "j1"
