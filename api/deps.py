@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
+from starlette.requests import HTTPConnection
 
 from api.context import current_context
 from api.ratelimit import RateLimiter
@@ -48,7 +49,7 @@ class ClientCredentialsBearer(OAuth2):
         )
         super().__init__(flows=flows, scheme_name="ClientCredentials", auto_error=False)
 
-    async def __call__(self, request: Request) -> str:
+    async def __call__(self, request: HTTPConnection) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer token is required", error="invalid_request")
@@ -73,7 +74,9 @@ async def authenticate(
     if missing:
         raise Forbidden(
             f"this token lacks the scope {' '.join(missing)}",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'
+            },
         )
     return principal
 

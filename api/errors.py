@@ -81,8 +81,14 @@ async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RilonError)
     errors = exc.errors if isinstance(exc, Unprocessable) else None
     return problem_response(
-        request, exc.status, exc.detail, slug=exc.slug, title=exc.title,
-        errors=errors, headers=exc.headers, extra=exc.extra,
+        request,
+        exc.status,
+        exc.detail,
+        slug=exc.slug,
+        title=exc.title,
+        errors=errors,
+        headers=exc.headers,
+        extra=exc.extra,
     )
 
 
@@ -101,7 +107,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+    return problem_response(request, exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,9 @@ _DUTY_OFFICER = _VIEWER | {Scope.ALERTS_WRITE, Scope.DISTRESS_WRITE, Scope.ACKS_
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.VIEWER: frozenset(_VIEWER),
     Role.DUTY_OFFICER: frozenset(_DUTY_OFFICER),
-    Role.AGENCY_ADMIN: frozenset(_DUTY_OFFICER | {Scope.SUBSCRIPTIONS_MANAGE, Scope.CLIENTS_MANAGE}),
+    Role.AGENCY_ADMIN: frozenset(
+        _DUTY_OFFICER | {Scope.SUBSCRIPTIONS_MANAGE, Scope.CLIENTS_MANAGE}
+    ),
     Role.AUDITOR: frozenset({Scope.AUDIT_READ}),
     Role.PLATFORM_ADMIN: frozenset({Scope.REGISTRY_MANAGE, Scope.CLIENTS_MANAGE, Scope.AUDIT_READ}),
 }

@@ -34,7 +34,9 @@ class TokenKeys:
     @classmethod
     def from_settings(cls, settings: Settings) -> "TokenKeys":
         kid, keys = settings.signing_keys()
-        return cls(kid, keys, settings.jwt_issuer, settings.jwt_audience, settings.token_ttl_seconds)
+        return cls(
+            kid, keys, settings.jwt_issuer, settings.jwt_audience, settings.token_ttl_seconds
+        )
 
 
 def issue_token(
@@ -63,7 +65,10 @@ def issue_token(
         "scope": " ".join(scope_list),
     }
     token = jwt.encode(
-        payload, keys.keys[keys.signing_kid], algorithm=ALGORITHMS[0], headers={"kid": keys.signing_kid}
+        payload,
+        keys.keys[keys.signing_kid],
+        algorithm=ALGORITHMS[0],
+        headers={"kid": keys.signing_kid},
     )
     return token, _claims(payload)
 

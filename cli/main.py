@@ -1,9 +1,11 @@
 """The `rilon` command: run the service and administer it from the operator's shell."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from sqlmodel import Session
 
 from core.db import Database
 from core.errors import RilonError
@@ -13,6 +15,7 @@ from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
 from services import demo, registry
 
+T = TypeVar("T")
 app = typer.Typer(help="RILON Liaison API", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 countries_app = typer.Typer(help="Member countries", no_args_is_help=True)
@@ -24,8 +27,13 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(clients_app, name="clients")
 
 
-def _database() -> Database:
-    return Database(get_settings().database_url)
+def _write(unit: Callable[[Session], T]) -> T:
+    """Run one unit of work in its own transaction against the configured database."""
+    db = Database(get_settings().database_url)
+    try:
+        return db.run_write(unit)
+    finally:
+        db.close()
 
 
 def _fail(exc: RilonError) -> None:
@@ -42,8 +50,13 @@ def serve(
     """Migrate the database to head, then serve the API."""
     upgrade(get_settings().database_url)
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=False, server_header=False,
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
     )
 
 
@@ -59,7 +72,7 @@ def countries_create(code: str, name: str) -> None:
     """Register a member country by its ISO 3166-1 alpha-2 code."""
     data = CountryCreate(code=code.upper(), name=name)
     try:
-        _database().run_write(lambda session: registry.create_country(session, data))
+        _write(lambda session: registry.create_country(session, data))
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"country {data.code} created")
@@ -75,7 +88,7 @@ def agencies_create(
     """Register an agency."""
     data = AgencyCreate(code=code.upper(), name=name, country=country.upper(), type=type)
     try:
-        _database().run_write(lambda session: registry.create_agency(session, data))
+        _write(lambda session: registry.create_agency(session, data))
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"agency {data.code} created")
@@ -90,7 +103,7 @@ def clients_create(
     """Create an API client and print its secret (shown this once)."""
     data = ClientCreate(name=name, roles=role)
     try:
-        created = _database().run_write(
+        created = _write(
             lambda session: registry.create_client(session, None, agency.upper(), data)
         )
     except RilonError as exc:
@@ -113,7 +126,7 @@ def demo_seed(
         typer.echo("error: refusing to seed demo data with RILON_ENV=prod", err=True)
         raise typer.Exit(1)
     upgrade(settings.database_url)
-    credentials = _database().run_write(demo.seed)
+    credentials = _write(demo.seed)
     typer.echo("Demo network ready: BD ID LK MY TH VN, 24 agencies. Demo clients:\n")
     typer.echo(f"  {'client_id':<24} {'agency':<12} {'roles':<16} client_secret")
     for cred in credentials:

@@ -68,14 +68,23 @@ def list_clients(session: Session, principal: Principal, agency: str) -> list[Cl
 
 
 def create_client(
-    session: Session, principal: Principal | None, agency: str, data: ClientCreate,
-    *, client_id: str | None = None, secret: str | None = None,
+    session: Session,
+    principal: Principal | None,
+    agency: str,
+    data: ClientCreate,
+    *,
+    client_id: str | None = None,
+    secret: str | None = None,
 ) -> ClientCreated:
     """Create a client and return its secret, which is never shown again.
 
     `principal` is None for the operator's own tools (CLI, bootstrap), which act as the platform.
     """
-    row = _agency(session, agency) if principal is None else _managed_agency(session, principal, agency)
+    row = (
+        _agency(session, agency)
+        if principal is None
+        else _managed_agency(session, principal, agency)
+    )
     roles = set(data.roles)
     if Role.PLATFORM_ADMIN in roles and row.type != AgencyType.SECRETARIAT:
         raise Unprocessable(

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from auth.passwords import verify_secret
 from auth.policy import can_manage_clients
@@ -29,11 +30,21 @@ class _Credential:
 
 
 def _find_credential(session: Session, client_id: str) -> _Credential | None:
-    row = session.exec(
-        select(Client.secret_hash, Client.active, Client.agency, Agency.country, Client.roles)
-        .join(Agency, Agency.code == Client.agency)  # type: ignore[arg-type]
-        .where(Client.client_id == client_id)
-    ).first()
+    row = (
+        session.connection()
+        .execute(
+            sa.select(
+                col(Client.secret_hash),
+                col(Client.active),
+                col(Client.agency),
+                col(Agency.country),
+                col(Client.roles),
+            )
+            .join(Agency, col(Agency.code) == col(Client.agency))
+            .where(col(Client.client_id) == client_id)
+        )
+        .first()
+    )
     return None if row is None else _Credential(*row)
 
 
@@ -53,9 +64,13 @@ async def issue(
         try:
             wanted = {Scope(name) for name in scope.split()}
         except ValueError as exc:
-            raise BadRequest(f"unknown scope in {scope!r}", extra={"error": "invalid_scope"}) from exc
+            raise BadRequest(
+                f"unknown scope in {scope!r}", extra={"error": "invalid_scope"}
+            ) from exc
         if not wanted <= granted:
-            raise BadRequest("scope exceeds what this client holds", extra={"error": "invalid_scope"})
+            raise BadRequest(
+                "scope exceeds what this client holds", extra={"error": "invalid_scope"}
+            )
         granted = frozenset(wanted)
     token, claims = issue_token(
         keys,
@@ -72,12 +87,22 @@ async def issue(
 
 def load_principal(session: Session, claims: Claims) -> Principal:
     """Complete verified claims from the registry; a revoked token or inactive client is a 401."""
-    revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
-    row = session.exec(
-        select(Client.active, Client.agency, Agency.type, Agency.country, revoked)
-        .join(Agency, Agency.code == Client.agency)  # type: ignore[arg-type]
-        .where(Client.client_id == claims.client_id)
-    ).first()
+    revoked = sa.select(col(RevokedToken.jti)).where(col(RevokedToken.jti) == claims.jti).exists()
+    row = (
+        session.connection()
+        .execute(
+            sa.select(
+                col(Client.active),
+                col(Client.agency),
+                col(Agency.type),
+                col(Agency.country),
+                revoked,
+            )
+            .join(Agency, col(Agency.code) == col(Client.agency))
+            .where(col(Client.client_id) == claims.client_id)
+        )
+        .first()
+    )
     if row is None:
         raise Unauthorized("token of an unknown client")
     active, agency, agency_type, country, is_revoked = row

@@ -11,8 +11,12 @@ from tests.support import Network
 
 
 def _form(client_id: str, secret: str, **extra: str) -> dict[str, str]:
-    return {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
-            **extra}
+    return {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        **extra,
+    }
 
 
 async def test_token_with_form_credentials(network: Network) -> None:
@@ -72,8 +76,12 @@ async def test_wrong_grant_type_and_scope(network: Network) -> None:
 
 
 async def test_no_or_malformed_bearer_is_401(network: Network) -> None:
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"},
-                    {"Authorization": "Bearer abc.def.ghi"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer abc.def.ghi"},
+    ):
         response = await network.http.get("/v1/auth/me", headers=headers)
         assert response.status_code == 401
         assert response.headers["www-authenticate"].startswith("Bearer")
@@ -82,7 +90,7 @@ async def test_no_or_malformed_bearer_is_401(network: Network) -> None:
 async def test_revoked_token_fails_at_once(network: Network) -> None:
     cred = network.role(Role.DUTY_OFFICER)
     token = await network.token(cred)
-    other = (await network.http.post("/v1/auth/token", data=_form(cred.client_id, cred.secret)))
+    other = await network.http.post("/v1/auth/token", data=_form(cred.client_id, cred.secret))
     other_token = other.json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert (await network.http.get("/v1/auth/me", headers=headers)).status_code == 200
@@ -133,9 +141,7 @@ async def test_deactivated_clients_tokens_die_at_once(network: Network) -> None:
     assert again.status_code == 401
 
 
-async def test_secrets_are_never_logged(
-    network: Network, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_secrets_are_never_logged(network: Network, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     admin = await network.headers(Role.AGENCY_ADMIN)
     created = await network.http.post(

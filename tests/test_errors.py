@@ -1,5 +1,7 @@
 """Every error is problem+json: 404, 405, 413, 422, 500 without internals."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
 
@@ -25,7 +27,7 @@ async def test_body_over_the_cap_is_413(network: Network) -> None:
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
 
-    async def chunks() -> object:
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 

@@ -10,8 +10,12 @@ async def test_platform_admin_builds_the_registry(network: Network) -> None:
         "/v1/countries", json={"code": "LK", "name": "Sri Lanka"}, headers=admin
     )
     assert created.status_code == 201
-    agency = {"code": "LK-CG", "name": "Sri Lanka Coast Guard", "country": "LK",
-              "type": "coast_guard"}
+    agency = {
+        "code": "LK-CG",
+        "name": "Sri Lanka Coast Guard",
+        "country": "LK",
+        "type": "coast_guard",
+    }
     response = await network.http.post("/v1/agencies", json=agency, headers=admin)
     assert response.status_code == 201
     assert response.headers["location"] == "/v1/agencies/LK-CG"
@@ -25,8 +29,9 @@ async def test_platform_admin_builds_the_registry(network: Network) -> None:
 
 async def test_duplicates_conflict_and_unknown_country_is_422(network: Network) -> None:
     admin = await network.headers(Role.PLATFORM_ADMIN)
-    again = await network.http.post("/v1/countries", json={"code": "TH", "name": "x"},
-                                     headers=admin)
+    again = await network.http.post(
+        "/v1/countries", json={"code": "TH", "name": "x"}, headers=admin
+    )
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     agency = {"code": "ZZ-X", "name": "x", "country": "ZZ", "type": "police"}
@@ -40,7 +45,8 @@ async def test_duplicates_conflict_and_unknown_country_is_422(network: Network) 
 async def test_secret_is_shown_once(network: Network) -> None:
     admin = await network.headers(Role.AGENCY_ADMIN)
     created = await network.http.post(
-        "/v1/agencies/TH-MECC/clients", json={"name": "watch", "roles": ["duty_officer"]},
+        "/v1/agencies/TH-MECC/clients",
+        json={"name": "watch", "roles": ["duty_officer"]},
         headers=admin,
     )
     assert created.status_code == 201
@@ -71,8 +77,11 @@ async def test_agency_admin_cannot_touch_another_agencys_clients(network: Networ
 
 async def test_no_role_escalation(network: Network) -> None:
     admin = await network.headers(Role.AGENCY_ADMIN)
-    for roles, status in ((["auditor"], 403), (["platform_admin"], 422),
-                          (["viewer", "platform_admin"], 422)):
+    for roles, status in (
+        (["auditor"], 403),
+        (["platform_admin"], 422),
+        (["viewer", "platform_admin"], 422),
+    ):
         response = await network.http.post(
             "/v1/agencies/TH-MECC/clients", json={"name": "x", "roles": roles}, headers=admin
         )
@@ -86,7 +95,8 @@ async def test_no_role_escalation(network: Network) -> None:
     assert all(c["name"] != "x" for c in listed.json())
     platform = await network.headers(Role.PLATFORM_ADMIN)
     response = await network.http.post(
-        "/v1/agencies/TH-MECC/clients", json={"name": "x", "roles": ["platform_admin"]},
+        "/v1/agencies/TH-MECC/clients",
+        json={"name": "x", "roles": ["platform_admin"]},
         headers=platform,
     )
     assert response.status_code == 422
@@ -95,10 +105,16 @@ async def test_no_role_escalation(network: Network) -> None:
 
 async def test_no_mass_assignment(network: Network) -> None:
     admin = await network.headers(Role.AGENCY_ADMIN)
-    for extra in ({"agency": "MY-MMEA"}, {"client_id": "mine"}, {"active": False},
-                  {"secret_hash": "x"}, {"country": "MY"}):
+    for extra in (
+        {"agency": "MY-MMEA"},
+        {"client_id": "mine"},
+        {"active": False},
+        {"secret_hash": "x"},
+        {"country": "MY"},
+    ):
         response = await network.http.post(
-            "/v1/agencies/TH-MECC/clients", json={"name": "x", "roles": ["viewer"], **extra},
+            "/v1/agencies/TH-MECC/clients",
+            json={"name": "x", "roles": ["viewer"], **extra},
             headers=admin,
         )
         assert response.status_code == 422, extra

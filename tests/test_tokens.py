@@ -43,8 +43,12 @@ def _sign(payload: dict[str, Any], key: bytes = b"n" * 40, **headers: Any) -> st
 
 def test_issued_token_round_trips() -> None:
     token, claims = issue_token(
-        KEYS, client_id="c1", agency="TH-MECC", country="TH",
-        roles=[Role.VIEWER], scopes=[Scope.ALERTS_READ],
+        KEYS,
+        client_id="c1",
+        agency="TH-MECC",
+        country="TH",
+        roles=[Role.VIEWER],
+        scopes=[Scope.ALERTS_READ],
     )
     decoded = decode_token(token, KEYS)
     assert decoded == claims
@@ -103,8 +107,21 @@ FORGERIES = {
     "garbage": "not-a-token",
 }
 FORGERIES.update(
-    {f"missing {claim}": _sign(_payload(**{claim: None})) for claim in
-     ("exp", "iat", "aud", "iss", "sub", "jti", "agency", "country", "roles", "scope")}
+    {
+        f"missing {claim}": _sign(_payload(**{claim: None}))
+        for claim in (
+            "exp",
+            "iat",
+            "aud",
+            "iss",
+            "sub",
+            "jti",
+            "agency",
+            "country",
+            "roles",
+            "scope",
+        )
+    }
 )
 
 

@@ -106,7 +106,9 @@ async def create_client(
     response_model=list[ClientRead],
     responses=problems(404),
 )
-async def list_clients(code: AgencyCode, caller: ClientsManager, runtime: RuntimeDep) -> list[ClientRead]:
+async def list_clients(
+    code: AgencyCode, caller: ClientsManager, runtime: RuntimeDep
+) -> list[ClientRead]:
     return await runtime.db.read(lambda session: registry.list_clients(session, caller, code))
 
 

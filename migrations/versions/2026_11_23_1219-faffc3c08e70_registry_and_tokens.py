@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:19:36.672090
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import models.base

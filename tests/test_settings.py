@@ -1,0 +1,53 @@
+"""Settings refuse weak or default secrets where it matters."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from core.settings import DEV_KEY_FILE, Settings
+
+
+def _keys(**values: str) -> dict[str, SecretStr]:
+    return {kid: SecretStr(value) for kid, value in values.items()}
+
+
+def test_prod_refuses_to_run_without_keys(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="needs RILON_JWT_KEYS"):
+        Settings(env="prod", dev_key_dir=tmp_path)
+
+
+def test_short_keys_are_refused_everywhere(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings(env="dev", jwt_secret="short")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings(jwt_keys=_keys(k1="short"))
+
+
+def test_prod_refuses_a_short_bootstrap_secret() -> None:
+    with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_SECRET"):
+        Settings(env="prod", jwt_secret="s" * 40, bootstrap_admin_secret="admin")  # type: ignore[arg-type]
+
+
+def test_dev_generates_and_keeps_a_secret(tmp_path: Path) -> None:
+    first = Settings(env="dev", dev_key_dir=tmp_path).signing_keys()
+    again = Settings(env="dev", dev_key_dir=tmp_path).signing_keys()
+    assert first == again
+    assert len(next(iter(first[1].values()))) >= 32
+    assert (tmp_path / DEV_KEY_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_key_table_with_a_chosen_signing_key() -> None:
+    settings = Settings(jwt_keys=_keys(old="o" * 40, new="n" * 40), jwt_signing_kid="new")
+    kid, keys = settings.signing_keys()
+    assert kid == "new"
+    assert set(keys) == {"old", "new"}
+    with pytest.raises(ValidationError, match="names no key"):
+        Settings(jwt_keys=_keys(old="o" * 40), jwt_signing_kid="new")
+
+
+def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RILON_JWT_KEYS", '{"2026-11": "' + "a" * 40 + '"}')
+    monkeypatch.setenv("RILON_ENV", "prod")
+    settings = Settings()
+    assert settings.signing_keys()[0] == "2026-11"

@@ -1,0 +1,111 @@
+"""Group commit: many requests, one transaction, each unit all-or-nothing on its own."""
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlmodel import Session, select
+
+from api.app import create_app
+from core.db import Database
+from core.errors import Conflict, NotFound
+from models.registry import Country, CountryCreate, CountryRead
+from services import registry
+from tests.conftest import make_settings
+
+
+async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> None:
+    db.start()
+
+    def add(code: str) -> Callable[[Session], str]:
+        def unit(session: Session) -> str:
+            registry.create_country(session, CountryCreate(code=code, name=code))
+            if code.endswith("X"):
+                raise NotFound("deliberate failure after a write")
+            return code
+
+        return unit
+
+    codes = [f"{a}{b}" for a in "QRSTUVW" for b in "ABCDEFGHX"]
+    results = await asyncio.gather(*(db.write(add(code)) for code in codes), return_exceptions=True)
+    for code, result in zip(codes, results, strict=True):
+        if code.endswith("X"):
+            assert isinstance(result, NotFound)
+        else:
+            assert result == code
+    stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
+    assert stored == {code for code in codes if not code.endswith("X")}
+
+
+async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> None:
+    db.start()
+
+    def insert_raw(session: Session) -> None:
+        session.add(Country(code="QQ", name="first"))
+        session.flush()
+
+    await db.write(insert_raw)
+    results = await asyncio.gather(
+        db.write(insert_raw),
+        db.write(lambda s: registry.create_country(s, CountryCreate(code="QZ", name="other"))),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Conflict)
+    assert not isinstance(results[1], Exception)
+
+
+async def test_bootstrap_admin_is_idempotent_and_respects_deactivation(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        bootstrap_admin_id="root-admin",
+        bootstrap_admin_secret="b" * 40,
+    )
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "root-admin",
+        "client_secret": "b" * 40,
+    }
+    for _ in range(2):
+        app = create_app(settings)
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                token = await http.post("/v1/auth/token", data=form)
+                assert token.status_code == 200
+                assert "registry:manage" in token.json()["scope"]
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            bearer = (await http.post("/v1/auth/token", data=form)).json()["access_token"]
+            gone = await http.delete(
+                "/v1/clients/root-admin", headers={"Authorization": f"Bearer {bearer}"}
+            )
+            assert gone.status_code == 200
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            assert (await http.post("/v1/auth/token", data=form)).status_code == 401
+
+
+@pytest.mark.parametrize("count", [200])
+async def test_many_concurrent_requests_all_land(db: Database, count: int) -> None:
+    db.start()
+    codes = [f"{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(count)]
+
+    def add(code: str) -> Callable[[Session], CountryRead]:
+        def unit(session: Session) -> CountryRead:
+            return registry.create_country(session, CountryCreate(code=code, name=code))
+
+        return unit
+
+    await asyncio.gather(*(db.write(add(code)) for code in codes))
+    stored = await db.read(lambda s: len(s.exec(select(Country.code)).all()))
+    assert stored == count
