@@ -11,7 +11,7 @@ from api import docs, errors
 from api.deps import Runtime
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.ratelimit import RateLimiter
-from api.routers import auth, health, registry
+from api.routers import alerts, auth, distress, geo, health, registry
 from auth.tokens import TokenKeys
 from core.db import Database
 from core.settings import Settings, get_settings
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     docs.install(app)
-    for module in (health, auth, registry):
+    for module in (health, auth, registry, alerts, distress, geo):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api.context import current_context
-from core.errors import RilonError, Unprocessable
+from core.errors import RilonError, Unprocessable, field_errors
 
 PROBLEM_TYPE = "urn:rilon:problem:"
 log = logging.getLogger(__name__)
@@ -70,13 +70,6 @@ def problem_response(
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in loc]
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
 async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RilonError)
     errors = exc.errors if isinstance(exc, Unprocessable) else None
@@ -94,10 +87,7 @@ async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field(tuple(error.get("loc", ()))), "message": str(error.get("msg", "invalid"))}
-        for error in exc.errors()
-    ]
+    errors = field_errors(exc.errors())
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(
         request, 422, detail, slug="validation", title="Invalid request", errors=errors

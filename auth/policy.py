@@ -1,8 +1,132 @@
-"""The one place that decides who may do what. No FastAPI, no SQL beyond the policy's twins."""
+"""The one place that decides who may see and do what.
+
+`can_read` decides for one record in Python; `readable` is its SQL twin for lists and feeds.
+Every read path, the acknowledgement lists and the webhook fan-out go through these two, and a
+property-based test keeps them in agreement.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, and_, false, or_
+from sqlmodel import col
 
 from auth.principal import Principal
 from auth.scopes import scopes_of
 from models.enums import AgencyType, Role, Scope
+from models.envelope import Distribution, Kind, Status, Tlp
+from models.records import Record
+
+READ_SCOPE = {Kind.ALERT: Scope.ALERTS_READ, Kind.DISTRESS: Scope.DISTRESS_READ}
+WRITE_SCOPE = {Kind.ALERT: Scope.ALERTS_WRITE, Kind.DISTRESS: Scope.DISTRESS_WRITE}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """An agency as a reader: what visibility depends on, whoever its client is."""
+
+    agency: str
+    country: str
+    agency_type: AgencyType
+
+
+class Readable(Protocol):
+    kind: str
+    status: str
+    sender_agency: str
+    sender_country: str
+    distribution: str
+    tlp: str
+    recipient_countries: str  # ",MY,TH,"
+    recipient_agencies: str  # ",MY-MMEA,"
+
+
+def code_list(codes: list[str]) -> str:
+    """Store a list of codes the way the policy reads it: `,A,B,`."""
+    return "," + ",".join(codes) + "," if codes else ""
+
+
+def reader_of(principal: Principal) -> Reader:
+    return Reader(principal.agency, principal.country, principal.agency_type)
+
+
+def can_agency_read(reader: Reader, record: Readable) -> bool:
+    """Whether an agency may read a record, by the sender's handling and the SOLAS floor."""
+    if record.sender_agency == reader.agency:
+        return True
+    if f",{reader.agency}," in record.recipient_agencies:
+        return True
+    if (
+        record.kind == Kind.DISTRESS
+        and record.status == Status.ACTUAL
+        and reader.agency_type == AgencyType.MRCC
+    ):
+        return True  # safety of life: every MRCC sees every actual distress report
+    if record.tlp == Tlp.RED:
+        return False
+    if record.distribution == Distribution.NETWORK:
+        return True
+    if record.distribution == Distribution.NATIONAL:
+        return reader.country == record.sender_country
+    if record.distribution == Distribution.COUNTRIES:
+        return (
+            reader.country == record.sender_country
+            or f",{reader.country}," in record.recipient_countries
+        )
+    return False
+
+
+def can_read(principal: Principal, record: Readable) -> bool:
+    return READ_SCOPE[Kind(record.kind)] in principal.scopes and can_agency_read(
+        reader_of(principal), record
+    )
+
+
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """The SQL twin of `can_read`: a WHERE clause over `record`."""
+    kinds = [kind.value for kind, scope in READ_SCOPE.items() if scope in principal.scopes]
+    if not kinds:
+        return false()
+    reader = reader_of(principal)
+    grants: list[ColumnElement[bool]] = [
+        col(Record.sender_agency) == reader.agency,
+        col(Record.recipient_agencies).contains(f",{reader.agency},"),
+    ]
+    if reader.agency_type == AgencyType.MRCC:
+        grants.append(
+            and_(col(Record.kind) == Kind.DISTRESS.value, col(Record.status) == Status.ACTUAL.value)
+        )
+    by_distribution = or_(
+        col(Record.distribution) == Distribution.NETWORK.value,
+        and_(
+            col(Record.distribution).in_(
+                [Distribution.NATIONAL.value, Distribution.COUNTRIES.value]
+            ),
+            col(Record.sender_country) == reader.country,
+        ),
+        and_(
+            col(Record.distribution) == Distribution.COUNTRIES.value,
+            col(Record.recipient_countries).contains(f",{reader.country},"),
+        ),
+    )
+    grants.append(and_(col(Record.tlp) != Tlp.RED.value, by_distribution))
+    return and_(col(Record.kind).in_(kinds), or_(*grants))
+
+
+def can_modify(principal: Principal, record: Readable) -> bool:
+    """Only the sender agency changes a record, with the write scope of its kind."""
+    return (
+        record.sender_agency == principal.agency
+        and WRITE_SCOPE[Kind(record.kind)] in principal.scopes
+    )
+
+
+def can_acknowledge(principal: Principal, record: Readable) -> bool:
+    return (
+        Scope.ACKS_WRITE in principal.scopes
+        and record.sender_agency != principal.agency
+        and can_read(principal, record)
+    )
 
 
 def can_manage_clients(principal: Principal, agency: str) -> bool:

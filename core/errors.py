@@ -1,6 +1,6 @@
 """Domain errors: each carries its HTTP status; api/errors.py renders them as problem+json."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -71,3 +71,15 @@ class TooManyRequests(RilonError):
 
 class ServiceUnavailable(RilonError):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic's error list as `{field, message}` pairs, fields dotted (`handling.tlp`)."""
+    found = []
+    for error in errors:
+        parts = [str(part) for part in error.get("loc", ())]
+        if parts and parts[0] == "body":
+            parts = parts[1:]
+        field = ".".join([prefix, *parts] if prefix else parts) or "body"
+        found.append({"field": field, "message": str(error.get("msg", "invalid"))})
+    return found

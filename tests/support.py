@@ -1,11 +1,14 @@
 """Test helpers: a small network of agencies and clients, and tokens for them."""
 
+import copy
 from dataclasses import dataclass, field
 
 import httpx
 from sqlmodel import Session
 
 from core.db import Database
+from models.alerts import EXAMPLE as ALERT_EXAMPLE
+from models.distress import EXAMPLE as DISTRESS_EXAMPLE
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
 from services import registry
@@ -81,3 +84,21 @@ class Network:
 
     async def headers(self, role: Role, agency: str = "TH-MECC") -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(self.role(role, agency))}"}
+
+
+def alert_body(**changes: object) -> dict[str, object]:
+    """The documented example alert, with `changes` merged in at the top level."""
+    body = copy.deepcopy(ALERT_EXAMPLE)
+    body.update(changes)
+    return body
+
+
+def distress_body(**changes: object) -> dict[str, object]:
+    body = copy.deepcopy(DISTRESS_EXAMPLE)
+    body["coordinating_rcc"] = "MY-MRCC"
+    body.update(changes)
+    return body
+
+
+def handling(distribution: str = "network", **changes: object) -> dict[str, object]:
+    return {"distribution": distribution, "tlp": "amber", **changes}

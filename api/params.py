@@ -1,0 +1,119 @@
+"""Headers and query parameters of the record endpoints, parsed into what services take."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Header, Path, Query, Response
+
+from core.errors import PreconditionFailed, Unprocessable
+from models.alerts import SEVERITY_RANK, Category, Severity
+from models.envelope import Kind, Status
+from services.kinds import KindSpec
+from services.record_reads import RecordFilter
+
+JSON = "application/json"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retrying with the same key and body returns the first result",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description='The ETag you last saw, e.g. `"3"`: 412 if stale'),
+]
+RecordId = Annotated[UUID, Path(description="Record id")]
+
+
+def json_response(
+    text: str, status: int = 200, version: int | None = None, **headers: str
+) -> Response:
+    if version is not None:
+        headers["ETag"] = f'"{version}"'
+    return Response(content=text, status_code=status, media_type=JSON, headers=headers)
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise PreconditionFailed('If-Match must be an ETag of this API, e.g. "3"')
+    return int(tag)
+
+
+def parse_bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
+    except ValueError as exc:
+        raise Unprocessable(
+            [{"field": "bbox", "message": "bbox is minLon,minLat,maxLon,maxLat"}]
+        ) from exc
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180) or not (
+        -90 <= min_lat <= max_lat <= 90
+    ):
+        raise Unprocessable([{"field": "bbox", "message": "bbox outside WGS-84 ranges"}])
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def filter_dependency(spec: KindSpec) -> Any:
+    async def record_filter(
+        category: Annotated[Category | None, Query(description="Alerts only")] = None,
+        severity: Annotated[
+            Severity | None,
+            Query(
+                description="Minimum severity; distress reports rank by SAR phase "
+                "(distress = extreme, alert = severe, uncertainty = moderate)"
+            ),
+        ] = None,
+        state: Annotated[str | None, Query(description=" | ".join(spec.states))] = None,
+        status: Annotated[
+            Status, Query(description="Exercise and test traffic only on request")
+        ] = Status.ACTUAL,
+        sender_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        bbox: Annotated[
+            str | None, Query(description="minLon,minLat,maxLon,maxLat", examples=["88,5,100,22"])
+        ] = None,
+        updated_since: Annotated[str | None, Query(description="RFC 3339 with a time zone")] = None,
+        q: Annotated[
+            str | None, Query(min_length=1, max_length=100, description="Text search")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> RecordFilter:
+        errors = []
+        if category is not None and spec.kind != Kind.ALERT:
+            errors.append({"field": "category", "message": "category filters alerts only"})
+        if state is not None and state not in spec.states:
+            errors.append(
+                {"field": "state", "message": f"state is one of {', '.join(spec.states)}"}
+            )
+        since = None
+        if updated_since is not None:
+            try:
+                since = datetime.fromisoformat(updated_since.replace("Z", "+00:00"))
+            except ValueError:
+                since = None
+            if since is None or since.tzinfo is None:
+                errors.append({"field": "updated_since", "message": "RFC 3339 time with a zone"})
+        if errors:
+            raise Unprocessable(errors)
+        return RecordFilter(
+            category=category.value if category else None,
+            min_severity_rank=SEVERITY_RANK[severity.value] if severity else None,
+            state=state,
+            status=status.value,
+            sender_country=sender_country,
+            bbox=parse_bbox(bbox) if bbox else None,
+            updated_since=since,
+            q=q,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    return record_filter

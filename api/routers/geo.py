@@ -1,0 +1,45 @@
+"""GeoJSON views of the record lists, for maps."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, Security
+
+from api.deps import RuntimeDep, authenticate
+from api.errors import problems
+from api.params import filter_dependency, json_response
+from auth.policy import READ_SCOPE
+from auth.principal import Principal
+from services import geo, record_reads
+from services.kinds import ALERTS, DISTRESS, KindSpec
+from services.record_reads import RecordFilter
+
+router = APIRouter(prefix="/v1/geo", tags=["geo"], responses=problems(401, 403, 422, 429))
+GEOJSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/geo+json": {}}, "description": "FeatureCollection"}
+}
+
+
+def _route(spec: KindSpec) -> None:
+    Reader = Annotated[Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind]])]
+    Filter = Annotated[RecordFilter, Depends(filter_dependency(spec))]
+
+    @router.get(
+        f"/{spec.path}",
+        response_class=Response,
+        responses=GEOJSON,
+        summary=f"{spec.path} as GeoJSON",
+    )
+    async def features(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
+        """The same list and filters, as a GeoJSON FeatureCollection of points ([lon, lat])."""
+        docs, cursor = await runtime.db.read(
+            lambda s: record_reads.list_records(s, caller, spec, wanted)
+        )
+        collection: dict[str, Any] = geo.feature_collection(docs, cursor)
+        response = json_response(json.dumps(collection, separators=(",", ":")))
+        response.headers["content-type"] = "application/geo+json"
+        return response
+
+
+_route(ALERTS)
+_route(DISTRESS)

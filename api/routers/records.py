@@ -1,0 +1,152 @@
+"""The endpoints alerts and distress reports share, built once for each kind."""
+
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, Response, Security
+from pydantic import BaseModel
+
+from api.deps import RuntimeDep, authenticate
+from api.errors import problems
+from api.params import (
+    IdempotencyKey,
+    IfMatch,
+    RecordId,
+    filter_dependency,
+    json_response,
+    parse_if_match,
+)
+from auth.policy import READ_SCOPE, WRITE_SCOPE
+from auth.principal import Principal
+from models.acks import AckCreate, AckRead, AcksRead
+from models.enums import Scope
+from services import acks, record_reads, records
+from services.kinds import KindSpec
+from services.record_reads import RecordFilter
+from services.records import Saved
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def items_json(docs: list[str], next_cursor: str | None = None) -> str:
+    return '{"items":[' + ",".join(docs) + '],"next_cursor":' + json.dumps(next_cursor) + "}"
+
+
+def saved_response(spec: KindSpec, saved: Saved, status: int = 200) -> Response:
+    headers = {"Location": f"/v1/{spec.path}/{saved.id}"} if status == 201 else {}
+    if saved.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(saved.doc, status, saved.version, **headers)
+
+
+def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) -> APIRouter:
+    """The create, list, get, patch, versions and acknowledgement endpoints of one kind."""
+    create_model: Any = spec.create
+    patch_model: Any = patch
+    page_model: Any = Page[read]  # type: ignore[valid-type]
+    noun = spec.kind.value if spec.kind.value == "alert" else "distress report"
+    Reader = Annotated[Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind]])]
+    Writer = Annotated[Principal, Security(authenticate, scopes=[WRITE_SCOPE[spec.kind]])]
+    Acker = Annotated[
+        Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind], Scope.ACKS_WRITE])
+    ]
+    Filter = Annotated[RecordFilter, Depends(filter_dependency(spec))]
+    router = APIRouter(
+        prefix=f"/v1/{spec.path}", tags=[spec.path], responses=problems(401, 403, 429)
+    )
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=read,
+        responses=problems(409, 413, 422),
+        summary=f"Publish a {noun}",
+    )
+    async def create(
+        body: create_model, caller: Writer, runtime: RuntimeDep, key: IdempotencyKey = None
+    ) -> Response:
+        """Publish as version 1 to whom `handling` names. Retry safely with `Idempotency-Key`."""
+        saved = await runtime.db.write(lambda s: records.publish(s, caller, spec, body, key))
+        return saved_response(spec, saved, 201)
+
+    @router.get("", response_model=page_model, responses=problems(422), summary=f"List {noun}s")
+    async def list_records(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
+        """Newest first, only what your agency may read. Follow `next_cursor` for more."""
+        docs, cursor = await runtime.db.read(
+            lambda s: record_reads.list_records(s, caller, spec, wanted)
+        )
+        return json_response(items_json(docs, cursor))
+
+    @router.get(
+        "/{record_id}", response_model=read, responses=problems(404, 422), summary=f"Get a {noun}"
+    )
+    async def get(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
+        """The current version; its number is the `ETag`."""
+        doc, version = await runtime.db.read(
+            lambda s: record_reads.get(s, caller, spec, str(record_id))
+        )
+        return json_response(doc, version=version)
+
+    @router.patch(
+        "/{record_id}",
+        response_model=read,
+        responses=problems(404, 409, 412, 422),
+        summary=f"Update a {noun} (sender only)",
+    )
+    async def update(
+        record_id: RecordId,
+        body: patch_model,
+        caller: Writer,
+        runtime: RuntimeDep,
+        if_match: IfMatch = None,
+    ) -> Response:
+        """Send only what changes; objects merge (RFC 7396). Makes version n+1."""
+        changes = body.model_dump(exclude_unset=True)
+        expected = parse_if_match(if_match)
+        saved = await runtime.db.write(
+            lambda s: records.update_record(s, caller, spec, str(record_id), changes, expected)
+        )
+        return saved_response(spec, saved)
+
+    @router.get(
+        "/{record_id}/versions",
+        response_model=page_model,
+        responses=problems(404, 422),
+        summary=f"Every version of a {noun}",
+    )
+    async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
+        docs = await runtime.db.read(
+            lambda s: record_reads.versions(s, caller, spec, str(record_id))
+        )
+        return json_response(items_json(docs))
+
+    @router.post(
+        "/{record_id}/acks",
+        status_code=201,
+        response_model=AckRead,
+        responses=problems(404, 409, 422),
+        summary=f"Acknowledge a {noun}",
+    )
+    async def acknowledge(
+        record_id: RecordId, body: AckCreate, caller: Acker, runtime: RuntimeDep
+    ) -> dict[str, Any]:
+        """Once per agency; the sending agency does not acknowledge its own."""
+        return await runtime.db.write(
+            lambda s: acks.acknowledge(s, caller, spec, str(record_id), body.note)
+        )
+
+    @router.get(
+        "/{record_id}/acks",
+        response_model=AcksRead,
+        responses=problems(404, 422),
+        summary=f"Who acknowledged a {noun}",
+    )
+    async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
+        return await runtime.db.read(lambda s: acks.list_acks(s, caller, spec, str(record_id)))
+
+    return router

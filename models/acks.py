@@ -1,0 +1,40 @@
+"""Acknowledgement shapes, and the bodies of cancel and close."""
+
+from pydantic import BaseModel, Field
+
+from models.distress import Outcome
+from models.envelope import Input, Timestamp
+
+
+class AckCreate(Input):
+    note: str | None = Field(
+        default=None, max_length=1000, examples=["MMEA vessel KM Pekan tasked"]
+    )
+
+
+class AckRead(BaseModel):
+    agency: str
+    client_id: str
+    note: str | None
+    at: Timestamp
+
+
+class AcksRead(BaseModel):
+    acknowledged: list[AckRead]
+    pending: list[str] = Field(
+        description="Agencies that can read the record and have not acknowledged it "
+        "(listed when the sender asked for acknowledgements)"
+    )
+
+
+class CancelRequest(Input):
+    reason: str = Field(
+        min_length=1, max_length=1000, examples=["Vessel identified as a fishing boat"]
+    )
+
+
+class CloseRequest(Input):
+    outcome: Outcome = Field(
+        description="`rescued`, `assisted`, `reached_shore`, `false_alert`, `lost`, `unknown`"
+    )
+    note: str | None = Field(default=None, max_length=2000, examples=["All 184 persons rescued"])

@@ -1,0 +1,135 @@
+"""Vessel-in-distress reports (IMO SITREP short form)."""
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from models.envelope import AgencyCode, Envelope, Handling, Input, Timestamp
+from models.shapes import PersonsOnBoard, Position, Vessel
+
+
+class SarPhase(StrEnum):
+    UNCERTAINTY = "uncertainty"
+    ALERT = "alert"
+    DISTRESS = "distress"
+
+
+class Nature(StrEnum):
+    SINKING = "sinking"
+    FLOODING = "flooding"
+    FIRE = "fire"
+    CAPSIZE_RISK = "capsize_risk"
+    DISABLED_ADRIFT = "disabled_adrift"
+    OVERCROWDED = "overcrowded"
+    UNSEAWORTHY = "unseaworthy"
+    NO_FUEL = "no_fuel"
+    NO_WATER_FOOD = "no_water_food"
+    MEDICAL = "medical"
+    MAN_OVERBOARD = "man_overboard"
+    PIRACY = "piracy"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    RESCUED = "rescued"
+    ASSISTED = "assisted"
+    REACHED_SHORE = "reached_shore"
+    FALSE_ALERT = "false_alert"
+    LOST = "lost"
+    UNKNOWN = "unknown"
+
+
+# SAR phases ranked on the alert severity scale, so `severity=` filters both kinds alike.
+PHASE_RANK = {"uncertainty": 2, "alert": 3, "distress": 4}
+
+EXAMPLE: dict[str, Any] = {
+    "position": {
+        "lat": 5.62,
+        "lon": 94.41,
+        "fix_time": "2026-11-24T03:15:00Z",
+        "fix_source": "satellite_phone",
+        "uncertainty_m": 5000,
+    },
+    "sar_phase": "distress",
+    "vessel": {
+        "vessel_type": "wooden boat",
+        "length_m": 20,
+        "hull_colour": "green",
+        "markings": "no name, blue tarpaulin roof",
+    },
+    "nature_of_distress": ["overcrowded", "disabled_adrift", "no_water_food"],
+    "persons_on_board": {"estimate": 180, "min": 150, "max": 200, "children": 60, "injured": 4},
+    "assistance_required": ["rescue", "water", "medical evacuation"],
+    "coordinating_rcc": "ID-BASARNAS",
+    "weather_on_scene": "wind SW 20 kt, sea state 4, visibility good",
+    "actions_taken": "Nearest merchant vessels informed by EGC SafetyNET; aircraft requested.",
+    "status": "actual",
+    "handling": {"distribution": "network", "tlp": "amber", "ack_required": True},
+}
+
+
+class DistressBody(BaseModel):
+    position: Position
+    sar_phase: SarPhase = Field(
+        description="SAR Convention phase: `uncertainty` (INCERFA), `alert` (ALERFA), "
+        "`distress` (DETRESFA)"
+    )
+    vessel: Vessel | None = None
+    nature_of_distress: list[Nature] = Field(default_factory=list, max_length=13)
+    persons_on_board: PersonsOnBoard
+    assistance_required: list[str] = Field(default_factory=list, max_length=20)
+    coordinating_rcc: AgencyCode | None = Field(
+        default=None, description="Agency code of the coordinating rescue centre"
+    )
+    weather_on_scene: str | None = Field(default=None, max_length=500)
+    actions_taken: str | None = Field(default=None, max_length=4000)
+
+
+class DistressCreate(Envelope, DistressBody, Input):
+    model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
+
+
+class DistressPatch(Input):
+    """Any subset of the fields of a new report; objects merge (RFC 7396), null removes."""
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"persons_on_board": {"estimate": 190, "deceased": 2}}]}
+    }
+
+    position: dict[str, Any] | None = None
+    sar_phase: SarPhase | None = None
+    vessel: dict[str, Any] | None = None
+    nature_of_distress: list[str] | None = None
+    persons_on_board: dict[str, Any] | None = None
+    assistance_required: list[str] | None = None
+    coordinating_rcc: str | None = None
+    weather_on_scene: str | None = None
+    actions_taken: str | None = None
+    status: str | None = None
+    case_id: str | None = None
+    references: list[str] | None = None
+    expires_at: str | None = None
+    labels: list[str] | None = None
+    handling: dict[str, Any] | None = None
+
+
+class DistressRead(DistressBody):
+    id: UUID
+    kind: str = "distress"
+    version: int
+    sender_agency: str
+    sender_country: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    state: str = Field(description="`open` or `closed`")
+    status: str
+    case_id: str | None = None
+    references: list[UUID] = []
+    expires_at: Timestamp | None = None
+    labels: list[str] = []
+    handling: Handling
+    sitrep_number: int
+    outcome: Outcome | None = None
+    close_note: str | None = None

@@ -1,0 +1,120 @@
+"""What alerts and distress reports share: the envelope, handling rules and common shapes."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from models.registry import AGENCY_CODE, COUNTRY_CODE
+
+
+class Kind(StrEnum):
+    ALERT = "alert"
+    DISTRESS = "distress"
+
+
+class Status(StrEnum):
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    TEST = "test"
+
+
+class Distribution(StrEnum):
+    AGENCY = "agency"
+    NATIONAL = "national"
+    COUNTRIES = "countries"
+    NETWORK = "network"
+
+
+class Tlp(StrEnum):
+    CLEAR = "clear"
+    GREEN = "green"
+    AMBER = "amber"
+    AMBER_STRICT = "amber+strict"
+    RED = "red"
+
+
+CountryCode = Annotated[str, Field(pattern=COUNTRY_CODE, examples=["MY"])]
+AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, examples=["MY-MMEA"])]
+Label = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w .:/+-]+$")]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused, so nobody sets what they may not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Handling(Input):
+    distribution: Distribution = Field(
+        description="Who receives it: `agency` (your agency only), `national` (your country), "
+        "`countries` (your country and `recipient_countries`), `network` (every member country)"
+    )
+    recipient_countries: list[CountryCode] = Field(
+        default_factory=list, max_length=50, description="With `distribution=countries`"
+    )
+    recipient_agencies: list[AgencyCode] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Named agencies, always added to what `distribution` gives "
+        "(also under TLP red)",
+    )
+    tlp: Tlp = Field(
+        default=Tlp.AMBER,
+        description="Traffic Light Protocol 2.0 for onward sharing. `red`: only your agency and "
+        "`recipient_agencies` may read it, whatever the distribution",
+    )
+    ack_required: bool = Field(
+        default=False, description="Ask recipients to acknowledge; pending ones are listed"
+    )
+
+    @model_validator(mode="after")
+    def _countries_with_countries(self) -> "Handling":
+        if self.distribution == Distribution.COUNTRIES and not self.recipient_countries:
+            raise ValueError("distribution=countries needs recipient_countries")
+        if self.distribution != Distribution.COUNTRIES and self.recipient_countries:
+            raise ValueError("recipient_countries is used only with distribution=countries")
+        self.recipient_countries = sorted(set(self.recipient_countries))
+        self.recipient_agencies = sorted(set(self.recipient_agencies))
+        return self
+
+
+class Envelope(Input):
+    """Fields every sender sets on both kinds of record."""
+
+    status: Status = Field(
+        default=Status.ACTUAL,
+        description="`actual`; `exercise` and `test` traffic is kept apart and never listed "
+        "unless asked for",
+    )
+    case_id: str | None = Field(
+        default=None, max_length=64, pattern=r"^[\w.:/-]+$", description="Your case reference"
+    )
+    references: list[UUID] = Field(
+        default_factory=list, max_length=20, description="Ids of related records"
+    )
+    expires_at: Timestamp | None = Field(default=None, description="RFC 3339, with a time zone")
+    labels: list[Label] = Field(default_factory=list, max_length=20)
+    handling: Handling
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, null removes, everything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged

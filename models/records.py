@@ -1,0 +1,76 @@
+"""Tables of alerts and distress reports: one row per record, every version kept."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from models.base import UTCDateTime
+
+
+class Record(SQLModel, table=True):
+    """The current version of an alert or distress report.
+
+    `doc` is the record exactly as the API returns it; the other columns are what lists filter
+    and the access policy reads. `recipient_countries` and `recipient_agencies` are stored as
+    `,CODE,CODE,` so the policy's SQL twin can test membership on the row itself.
+    """
+
+    __table_args__ = (
+        Index("ix_record_kind_status_seq", "kind", "status", "seq"),
+        Index("ix_record_kind_status_severity_seq", "kind", "status", "severity_rank", "seq"),
+        Index("ix_record_kind_lat_lon", "kind", "lat", "lon"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=36, unique=True)
+    kind: str = Field(max_length=10)
+    version: int
+    sender_agency: str = Field(foreign_key="agency.code", max_length=32)
+    sender_country: str = Field(max_length=2, index=True)
+    status: str = Field(max_length=10)
+    state: str = Field(max_length=10)
+    distribution: str = Field(max_length=10)
+    tlp: str = Field(max_length=12)
+    recipient_countries: str = Field(max_length=400)
+    recipient_agencies: str = Field(max_length=4000)
+    ack_required: bool
+    category: str | None = Field(default=None, max_length=30)
+    severity_rank: int
+    lat: float
+    lon: float
+    case_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    search_text: str = Field(sa_column=Column(Text, nullable=False))
+    doc: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RecordVersion(SQLModel, table=True):
+    __tablename__ = "record_version"
+
+    record_id: str = Field(foreign_key="record.id", primary_key=True, max_length=36)
+    version: int = Field(primary_key=True)
+    client_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    doc: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Ack(SQLModel, table=True):
+    record_id: str = Field(foreign_key="record.id", primary_key=True, max_length=36)
+    agency: str = Field(foreign_key="agency.code", primary_key=True, max_length=32)
+    client_id: str = Field(max_length=64)
+    note: str | None = Field(default=None, max_length=1000)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_key"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=10)
+    fingerprint: str = Field(max_length=64)
+    record_id: str = Field(max_length=36)
+    created_at: datetime = Field(sa_type=UTCDateTime)

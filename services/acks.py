@@ -1,0 +1,63 @@
+"""Acknowledgements: once per agency; pending ones are the readers who have not yet."""
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from auth.policy import Reader, can_acknowledge, can_agency_read
+from auth.principal import Principal
+from core.clock import utcnow
+from core.errors import Conflict, NotFound
+from models.enums import AgencyType
+from models.records import Ack
+from models.registry import Agency
+from services.kinds import KindSpec
+from services.record_reads import load
+from services.records import iso
+
+
+def _ack_json(ack: Ack) -> dict[str, Any]:
+    return {"agency": ack.agency, "client_id": ack.client_id, "note": ack.note, "at": iso(ack.at)}
+
+
+def acknowledge(
+    session: Session, principal: Principal, spec: KindSpec, record_id: str, note: str | None
+) -> dict[str, Any]:
+    row = load(session, principal, spec, record_id)
+    if not can_acknowledge(principal, row):
+        if row.sender_agency == principal.agency:
+            raise Conflict("the sending agency does not acknowledge its own record")
+        raise NotFound(f"no {spec.kind.value} {record_id}")
+    if session.get(Ack, (record_id, principal.agency)) is not None:
+        raise Conflict(f"{principal.agency} has already acknowledged this {spec.kind.value}")
+    ack = Ack(
+        record_id=record_id,
+        agency=principal.agency,
+        client_id=principal.client_id,
+        note=note,
+        at=utcnow(),
+    )
+    session.add(ack)
+    return _ack_json(ack)
+
+
+def list_acks(
+    session: Session, principal: Principal, spec: KindSpec, record_id: str
+) -> dict[str, list[Any]]:
+    """Who acknowledged, and (when the sender asked for it) which readers have not yet."""
+    row = load(session, principal, spec, record_id)
+    acks = session.exec(
+        select(Ack).where(col(Ack.record_id) == record_id).order_by(col(Ack.at))
+    ).all()
+    pending: list[str] = []
+    if row.ack_required:
+        done = {ack.agency for ack in acks} | {row.sender_agency}
+        for agency in session.exec(select(Agency).order_by(col(Agency.code))).all():
+            reader = Reader(agency.code, agency.country, AgencyType(agency.type))
+            if (
+                agency.code not in done
+                and reader.agency_type != AgencyType.SECRETARIAT
+                and can_agency_read(reader, row)
+            ):
+                pending.append(agency.code)
+    return {"acknowledged": [_ack_json(ack) for ack in acks], "pending": pending}

@@ -1,0 +1,246 @@
+"""Publishing and changing alerts and distress reports; every change is a new version."""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, insert, select, update
+
+from auth.policy import can_modify, can_read, code_list
+from auth.principal import Principal
+from core.clock import utcnow
+from core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+    field_errors,
+)
+from models.envelope import Envelope, merge_patch
+from models.records import IdempotencyKey, Record, RecordVersion
+from models.registry import Agency, Country
+from services.kinds import KindSpec
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A version as written: its JSON, id and number, and whether a retry replayed it."""
+
+    doc: str
+    id: str
+    version: int
+    replayed: bool = False
+
+
+def publish(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    data: Envelope,
+    idempotency_key: str | None = None,
+) -> Saved:
+    """Publish a new record as version 1 (or replay the first answer to a retried POST)."""
+    payload = data.model_dump(mode="json")
+    if idempotency_key is not None:
+        fingerprint = hashlib.sha256(dumps(payload).encode()).hexdigest()
+        replay = _replay(session, principal, spec, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+    _check_registry(session, payload)
+    now = utcnow()
+    record_id = str(uuid.uuid4())
+    doc = {
+        "id": record_id,
+        "kind": spec.kind.value,
+        "version": 1,
+        "sender_agency": principal.agency,
+        "sender_country": principal.country,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "state": spec.initial_state,
+        **payload,
+        **spec.extras,
+    }
+    text = dumps(doc)
+    session.exec(insert(Record).values(**_columns(spec, doc, data), created_at=now, doc=text))
+    _add_version(session, principal, record_id, 1, now, text)
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyKey(
+                client_id=principal.client_id,
+                key=idempotency_key,
+                kind=spec.kind.value,
+                fingerprint=fingerprint,
+                record_id=record_id,
+                created_at=now,
+            )
+        )
+    return Saved(text, record_id, 1)
+
+
+def update_record(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    record_id: str,
+    patch: dict[str, Any],
+    if_match: int | None,
+) -> Saved:
+    """Apply a merge patch as version n+1; the result is validated as a whole."""
+    row, current = _changeable(session, principal, spec, record_id, if_match)
+    inputs = {name: current[name] for name in spec.create.model_fields}
+    try:
+        data = spec.create.model_validate(merge_patch(inputs, patch))
+    except ValidationError as exc:
+        raise Unprocessable(field_errors(exc.errors())) from exc
+    payload = data.model_dump(mode="json")
+    _check_registry(session, payload)
+    return _save(session, principal, spec, row, {**current, **payload}, data)
+
+
+def finish(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    record_id: str,
+    changes: dict[str, Any],
+    if_match: int | None = None,
+) -> Saved:
+    """Cancel an alert or close a distress report, as a new version in its final state."""
+    row, current = _changeable(session, principal, spec, record_id, if_match)
+    doc = {**current, **changes, "state": spec.final_state}
+    return _save(
+        session,
+        principal,
+        spec,
+        row,
+        doc,
+        spec.create.model_validate({name: doc[name] for name in spec.create.model_fields}),
+    )
+
+
+def _changeable(
+    session: Session, principal: Principal, spec: KindSpec, record_id: str, if_match: int | None
+) -> tuple[Record, dict[str, Any]]:
+    row = session.exec(
+        select(Record)
+        .where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
+        .with_for_update()
+    ).first()
+    if row is None or not can_read(principal, row):
+        raise NotFound(f"no {spec.kind.value} {record_id}")
+    if not can_modify(principal, row):
+        raise Forbidden("only the sending agency changes a record")
+    if row.state == spec.final_state:
+        raise Conflict(f"this {spec.kind.value} is {row.state}; it can no longer change")
+    if if_match is not None and if_match != row.version:
+        raise PreconditionFailed(
+            f"If-Match names version {if_match}; the record is at version {row.version}"
+        )
+    current: dict[str, Any] = json.loads(row.doc)
+    return row, current
+
+
+def _save(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    row: Record,
+    doc: dict[str, Any],
+    data: Envelope,
+) -> Saved:
+    now = utcnow()
+    doc["version"] = row.version + 1
+    doc["updated_at"] = iso(now)
+    if "sitrep_number" in doc:
+        doc["sitrep_number"] += 1
+    text = dumps(doc)
+    session.exec(
+        update(Record)
+        .where(col(Record.seq) == row.seq)
+        .values(**_columns(spec, doc, data), doc=text)
+    )
+    _add_version(session, principal, row.id, doc["version"], now, text)
+    return Saved(text, row.id, doc["version"])
+
+
+def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, Any]:
+    handling = data.handling
+    return {
+        "id": doc["id"],
+        "kind": spec.kind.value,
+        "version": doc["version"],
+        "sender_agency": doc["sender_agency"],
+        "sender_country": doc["sender_country"],
+        "status": data.status.value,
+        "state": doc["state"],
+        "distribution": handling.distribution.value,
+        "tlp": handling.tlp.value,
+        "recipient_countries": code_list(handling.recipient_countries),
+        "recipient_agencies": code_list(handling.recipient_agencies),
+        "ack_required": handling.ack_required,
+        "case_id": data.case_id,
+        "updated_at": datetime.fromisoformat(doc["updated_at"]),
+        "expires_at": data.expires_at,
+        **spec.columns(doc),
+    }
+
+
+def _add_version(
+    session: Session, principal: Principal, record_id: str, version: int, now: datetime, text: str
+) -> None:
+    session.exec(
+        insert(RecordVersion).values(
+            record_id=record_id,
+            version=version,
+            client_id=principal.client_id,
+            created_at=now,
+            doc=text,
+        )
+    )
+
+
+def _replay(
+    session: Session, principal: Principal, spec: KindSpec, key: str, fingerprint: str
+) -> Saved | None:
+    seen = session.get(IdempotencyKey, (principal.client_id, key))
+    if seen is None:
+        return None
+    if seen.fingerprint != fingerprint or seen.kind != spec.kind.value:
+        raise Conflict("this Idempotency-Key was used with a different request body")
+    first = session.get(RecordVersion, (seen.record_id, 1))
+    assert first is not None
+    return Saved(first.doc, seen.record_id, 1, replayed=True)
+
+
+def _check_registry(session: Session, payload: dict[str, Any]) -> None:
+    """Every country and agency a record names must exist in the registry."""
+    handling = payload["handling"]
+    wanted = {
+        "handling.recipient_countries": (Country.code, handling["recipient_countries"]),
+        "handling.recipient_agencies": (Agency.code, handling["recipient_agencies"]),
+    }
+    if payload.get("coordinating_rcc"):
+        wanted["coordinating_rcc"] = (Agency.code, [payload["coordinating_rcc"]])
+    errors = []
+    for field, (column, codes) in wanted.items():
+        if not codes:
+            continue
+        known = set(session.exec(select(column).where(col(column).in_(codes))).all())
+        for code in sorted(set(codes) - known):
+            errors.append({"field": field, "message": f"{code} is not in the registry"})
+    if errors:
+        raise Unprocessable(errors)
