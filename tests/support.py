@@ -20,6 +20,7 @@ AGENCIES = [
     ("MY-MMEA", "MY", AgencyType.COAST_GUARD),
     ("MY-MRCC", "MY", AgencyType.MRCC),
     ("BD-CG", "BD", AgencyType.COAST_GUARD),
+    ("ID-BASARNAS", "ID", AgencyType.MRCC),
 ]
 
 
@@ -42,7 +43,7 @@ class Network:
     def seed(cls, db: Database, http: httpx.AsyncClient) -> "Network":
         def build(session: Session) -> None:
             ensure_secretariat(session)
-            for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh")):
+            for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh"), ("ID", "Indonesia")):
                 registry.create_country(session, CountryCreate(code=code, name=name))
             for code, country, kind in AGENCIES:
                 data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
