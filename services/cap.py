@@ -31,6 +31,10 @@ def cap_time(value: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+def _num(value: float) -> str:
+    return format(value, ".6f").rstrip("0").rstrip(".")
+
+
 def _identifier(doc: dict[str, Any]) -> str:
     return f"urn:uuid:{doc['id']}:v{doc['version']}"
 
@@ -124,9 +128,9 @@ def _area(doc: dict[str, Any]) -> ET.Element:
     _add(area, "areaDesc", description)
     if doc.get("area"):
         ring = doc["area"]["coordinates"][0]
-        _add(area, "polygon", " ".join(f"{lat},{lon}" for lon, lat in ring))
+        _add(area, "polygon", " ".join(f"{_num(lat)},{_num(lon)}" for lon, lat in ring))
     radius_km = (location.get("accuracy_m") or 0) / 1000
-    _add(area, "circle", f"{location['lat']},{location['lon']} {radius_km:g}")
+    _add(area, "circle", f"{_num(location['lat'])},{_num(location['lon'])} {_num(radius_km)}")
     return area
 
 

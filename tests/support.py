@@ -24,6 +24,20 @@ AGENCIES = [
 ]
 
 
+def seed_registry(db: Database) -> None:
+    """The test network's countries and agencies (and the secretariat)."""
+
+    def build(session: Session) -> None:
+        ensure_secretariat(session)
+        for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh"), ("ID", "Indonesia")):
+            registry.create_country(session, CountryCreate(code=code, name=name))
+        for code, country, kind in AGENCIES:
+            data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
+            registry.create_agency(session, data)
+
+    db.run_write(build)
+
+
 @dataclass
 class Credential:
     client_id: str
@@ -41,15 +55,7 @@ class Network:
 
     @classmethod
     def seed(cls, db: Database, http: httpx.AsyncClient) -> "Network":
-        def build(session: Session) -> None:
-            ensure_secretariat(session)
-            for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh"), ("ID", "Indonesia")):
-                registry.create_country(session, CountryCreate(code=code, name=name))
-            for code, country, kind in AGENCIES:
-                data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
-                registry.create_agency(session, data)
-
-        db.run_write(build)
+        seed_registry(db)
         return cls(db=db, http=http)
 
     def add_client(self, name: str, agency: str, *roles: Role) -> Credential:

@@ -27,24 +27,34 @@ ALERT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("headline too long", {"headline": "x" * 161}, "headline"),
     ("empty headline", {"headline": ""}, "headline"),
     ("countries without recipients", {"handling": handling("countries")}, "handling"),
-    ("recipients without countries",
-     {"handling": handling("national", recipient_countries=["MY"])}, "handling"),
-    ("unknown recipient country",
-     {"handling": handling("countries", recipient_countries=["ZZ"])},
-     "handling.recipient_countries"),
-    ("unknown recipient agency",
-     {"handling": handling("network", recipient_agencies=["XX-NONE"])},
-     "handling.recipient_agencies"),
+    (
+        "recipients without countries",
+        {"handling": handling("national", recipient_countries=["MY"])},
+        "handling",
+    ),
+    (
+        "unknown recipient country",
+        {"handling": handling("countries", recipient_countries=["ZZ"])},
+        "handling.recipient_countries",
+    ),
+    (
+        "unknown recipient agency",
+        {"handling": handling("network", recipient_agencies=["XX-NONE"])},
+        "handling.recipient_agencies",
+    ),
     ("unknown tlp", {"handling": handling("network", tlp="purple")}, "handling.tlp"),
-    ("polygon not closed",
-     {"area": {"type": "Polygon", "coordinates": [[[92, 21], [93, 21], [93, 22], [92, 22]]]}},
-     "area.coordinates"),
+    (
+        "polygon not closed",
+        {"area": {"type": "Polygon", "coordinates": [[[92, 21], [93, 21], [93, 22], [92, 22]]]}},
+        "area.coordinates",
+    ),
     ("missing location", {"location": None}, "location"),
 ]
 
 
-@pytest.mark.parametrize(("body_changes", "field"), [(c[1], c[2]) for c in ALERT_CASES],
-                         ids=[c[0] for c in ALERT_CASES])
+@pytest.mark.parametrize(
+    ("body_changes", "field"), [(c[1], c[2]) for c in ALERT_CASES], ids=[c[0] for c in ALERT_CASES]
+)
 async def test_bad_alerts_are_422_and_not_written(
     network: Network, body_changes: dict[str, Any], field: str
 ) -> None:
@@ -63,8 +73,11 @@ DISTRESS_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("no position", {"position": None}, "position"),
     ("position without fix time", {"position": {"lat": 5, "lon": 94}}, "position.fix_time"),
     ("no persons on board", {"persons_on_board": None}, "persons_on_board"),
-    ("more children than aboard", {"persons_on_board": {"estimate": 10, "children": 20}},
-     "persons_on_board"),
+    (
+        "more children than aboard",
+        {"persons_on_board": {"estimate": 10, "children": 20}},
+        "persons_on_board",
+    ),
     ("unknown coordinating RCC", {"coordinating_rcc": "XX-RCC"}, "coordinating_rcc"),
     ("unknown nature", {"nature_of_distress": ["bored"]}, "nature_of_distress.0"),
     ("sitrep number set by client", {"sitrep_number": 7}, "sitrep_number"),
@@ -72,8 +85,11 @@ DISTRESS_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body_changes", "field"), [(c[1], c[2]) for c in DISTRESS_CASES],
-                         ids=[c[0] for c in DISTRESS_CASES])
+@pytest.mark.parametrize(
+    ("body_changes", "field"),
+    [(c[1], c[2]) for c in DISTRESS_CASES],
+    ids=[c[0] for c in DISTRESS_CASES],
+)
 async def test_bad_distress_reports_are_422_and_not_written(
     network: Network, body_changes: dict[str, Any], field: str
 ) -> None:

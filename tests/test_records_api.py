@@ -32,7 +32,9 @@ async def test_create_get_list(network: Network, duty: dict[str, str], path: str
 
 
 async def test_distress_sitrep_numbers_and_close(network: Network, duty: dict[str, str]) -> None:
-    doc = (await network.http.post("/v1/distress-reports", json=distress_body(), headers=duty)).json()
+    doc = (
+        await network.http.post("/v1/distress-reports", json=distress_body(), headers=duty)
+    ).json()
     assert doc["sitrep_number"] == 1
     assert doc["state"] == "open"
     url = f"/v1/distress-reports/{doc['id']}"
@@ -83,8 +85,13 @@ async def test_patch_null_removes_and_server_fields_are_not_patchable(
     url = f"/v1/alerts/{doc['id']}"
     removed = await network.http.patch(url, json={"place_name": None}, headers=duty)
     assert removed.json()["place_name"] is None
-    for field, value in (("id", "x"), ("version", 9), ("sender_agency", "MY-MMEA"),
-                         ("state", "cancelled"), ("created_at", "2020-01-01T00:00:00Z")):
+    for field, value in (
+        ("id", "x"),
+        ("version", 9),
+        ("sender_agency", "MY-MMEA"),
+        ("state", "cancelled"),
+        ("created_at", "2020-01-01T00:00:00Z"),
+    ):
         response = await network.http.patch(url, json={field: value}, headers=duty)
         assert response.status_code == 422, field
         assert response.json()["errors"][0]["field"] == field
@@ -113,7 +120,9 @@ async def test_only_the_sender_changes_a_record(network: Network, duty: dict[str
     url = f"/v1/alerts/{doc['id']}"
     reader = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
     assert (await network.http.get(url, headers=reader)).status_code == 200
-    assert (await network.http.patch(url, json={"severity": "minor"}, headers=reader)).status_code == 403
+    assert (
+        await network.http.patch(url, json={"severity": "minor"}, headers=reader)
+    ).status_code == 403
     cancel = await network.http.post(f"{url}/cancel", json={"reason": "x"}, headers=reader)
     assert cancel.status_code == 403
     outsider = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
@@ -121,7 +130,9 @@ async def test_only_the_sender_changes_a_record(network: Network, duty: dict[str
     hidden = await network.http.patch(url, json={"severity": "minor"}, headers=outsider)
     assert hidden.status_code == 404
     viewer = await network.headers(Role.VIEWER, "BD-CG")
-    assert (await network.http.patch(url, json={"severity": "minor"}, headers=viewer)).status_code == 403
+    assert (
+        await network.http.patch(url, json={"severity": "minor"}, headers=viewer)
+    ).status_code == 403
     assert (await network.http.get(url, headers=duty)).json()["version"] == 1
 
 
@@ -132,7 +143,9 @@ async def test_platform_admin_and_auditor_read_no_content(
     doc = (await network.http.post("/v1/alerts", json=body, headers=duty)).json()
     for role in (Role.PLATFORM_ADMIN, Role.AUDITOR):
         headers = await network.headers(role)
-        assert (await network.http.get(f"/v1/alerts/{doc['id']}", headers=headers)).status_code == 403
+        assert (
+            await network.http.get(f"/v1/alerts/{doc['id']}", headers=headers)
+        ).status_code == 403
         assert (await network.http.get("/v1/alerts", headers=headers)).status_code == 403
 
 
@@ -151,7 +164,9 @@ async def test_idempotency_key(network: Network, duty: dict[str, str]) -> None:
     assert len(listed) == 1
     other_client = await network.headers(Role.AGENCY_ADMIN, "BD-CG")
     separate = await network.http.post(
-        "/v1/alerts", json=alert_body(), headers={**other_client, "Idempotency-Key": "bd-cg-2026-11-23-001"}
+        "/v1/alerts",
+        json=alert_body(),
+        headers={**other_client, "Idempotency-Key": "bd-cg-2026-11-23-001"},
     )
     assert separate.json()["id"] != first.json()["id"]
 
@@ -169,7 +184,9 @@ async def test_wrong_kind_or_unknown_id_is_404(network: Network, duty: dict[str,
     doc = (await network.http.post("/v1/alerts", json=alert_body(), headers=duty)).json()
     wrong = await network.http.get(f"/v1/distress-reports/{doc['id']}", headers=duty)
     assert wrong.status_code == 404
-    unknown = await network.http.get("/v1/alerts/00000000-0000-4000-8000-000000000000", headers=duty)
+    unknown = await network.http.get(
+        "/v1/alerts/00000000-0000-4000-8000-000000000000", headers=duty
+    )
     assert unknown.status_code == 404
     bad = await network.http.get("/v1/alerts/not-a-uuid", headers=duty)
     assert bad.status_code == 422
