@@ -46,6 +46,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    access_log: Annotated[bool, typer.Option(help="uvicorn's access log on stderr")] = False,
 ) -> None:
     """Migrate the database to head, then serve the API."""
     upgrade(get_settings().database_url)
@@ -57,6 +58,7 @@ def serve(
         workers=workers,
         proxy_headers=False,
         server_header=False,
+        access_log=access_log,
     )
 
 

@@ -1,10 +1,10 @@
 """Engines, the read path and the group-commit write path, for SQLite and PostgreSQL."""
 
+import asyncio
 from collections.abc import Callable
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -12,6 +12,7 @@ from sqlmodel import Session
 from core.writer import Writer, translate
 
 T = TypeVar("T")
+READ_THREADS = 16
 
 
 def normalize_url(url: str) -> str:
@@ -26,12 +27,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, immediate: bool = False) -> Engine:
-    """Create an engine; on SQLite: WAL, synchronous=FULL, foreign keys, busy timeout."""
+def make_engine(url: str, *, immediate: bool = False, snapshot: bool = True) -> Engine:
+    """Create an engine; on SQLite: WAL, synchronous=FULL, foreign keys, busy timeout.
+
+    `immediate` takes the write lock at BEGIN (the writer); `snapshot=False` runs each
+    statement on its own (the read pool: one statement a read, no BEGIN to pay for).
+    """
     url = normalize_url(url)
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, pool_size=READ_THREADS, max_overflow=8)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=READ_THREADS,  # one per reader thread
+        max_overflow=8,
+    )
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
@@ -44,9 +54,11 @@ def make_engine(url: str, *, immediate: bool = False) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+    if snapshot:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
 
     return engine
 
@@ -56,21 +68,26 @@ class Database:
 
     def __init__(self, url: str, *, max_batch: int = 64) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, snapshot=False)
         self.write_engine = make_engine(self.url, immediate=True) if is_sqlite(url) else self.engine
         self.writer = Writer(self.write_engine, max_batch)
+        self._readers = ThreadPoolExecutor(
+            max_workers=READ_THREADS, thread_name_prefix="rilon-read"
+        )
 
     def start(self) -> None:
         self.writer.start()
 
     def close(self) -> None:
         self.writer.stop()
+        self._readers.shutdown(wait=True)
         self.engine.dispose()
         self.write_engine.dispose()
 
     async def read(self, unit: Callable[[Session], T]) -> T:
-        """Run a read-only unit in a worker thread."""
-        return await anyio.to_thread.run_sync(partial(self.run_read, unit))
+        """Run a read-only unit in a reader thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.run_read, unit)
 
     async def write(self, unit: Callable[[Session], T]) -> T:
         """Run a unit in the next group commit and return once it is durable."""

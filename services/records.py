@@ -5,10 +5,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlmodel import Session, col, insert, select, update
+from sqlalchemy import Table
+from sqlmodel import Session, col, select
 
 from auth.policy import can_modify, can_read, code_list
 from auth.principal import Principal
@@ -25,6 +26,9 @@ from models.envelope import Envelope, merge_patch
 from models.records import IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Country
 from services.kinds import KindSpec
+
+RECORD = cast(Table, Record.__table__)  # type: ignore[attr-defined]
+VERSION = cast(Table, RecordVersion.__table__)  # type: ignore[attr-defined]
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -75,7 +79,9 @@ def publish(
         **spec.extras,
     }
     text = dumps(doc)
-    session.exec(insert(Record).values(**_columns(spec, doc, data), created_at=now, doc=text))
+    session.connection().execute(
+        RECORD.insert(), {**_columns(spec, doc, data), "created_at": now, "doc": text}
+    )
     _add_version(session, principal, record_id, 1, now, text)
     if idempotency_key is not None:
         session.add(
@@ -168,10 +174,8 @@ def _save(
     if "sitrep_number" in doc:
         doc["sitrep_number"] += 1
     text = dumps(doc)
-    session.exec(
-        update(Record)
-        .where(col(Record.seq) == row.seq)
-        .values(**_columns(spec, doc, data), doc=text)
+    session.connection().execute(
+        RECORD.update().where(RECORD.c.seq == row.seq), {**_columns(spec, doc, data), "doc": text}
     )
     _add_version(session, principal, row.id, doc["version"], now, text)
     return Saved(text, row.id, doc["version"])
@@ -202,14 +206,15 @@ def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, A
 def _add_version(
     session: Session, principal: Principal, record_id: str, version: int, now: datetime, text: str
 ) -> None:
-    session.exec(
-        insert(RecordVersion).values(
-            record_id=record_id,
-            version=version,
-            client_id=principal.client_id,
-            created_at=now,
-            doc=text,
-        )
+    session.connection().execute(
+        VERSION.insert(),
+        {
+            "record_id": record_id,
+            "version": version,
+            "client_id": principal.client_id,
+            "created_at": now,
+            "doc": text,
+        },
     )
 
 
@@ -227,20 +232,27 @@ def _replay(
 
 
 def _check_registry(session: Session, payload: dict[str, Any]) -> None:
-    """Every country and agency a record names must exist in the registry."""
+    """Every country and agency a record names must exist in the registry.
+
+    The registry only grows, so codes once found are remembered on the connection.
+    """
     handling = payload["handling"]
-    wanted = {
+    wanted: dict[str, tuple[Any, list[str]]] = {
         "handling.recipient_countries": (Country.code, handling["recipient_countries"]),
         "handling.recipient_agencies": (Agency.code, handling["recipient_agencies"]),
     }
     if payload.get("coordinating_rcc"):
         wanted["coordinating_rcc"] = (Agency.code, [payload["coordinating_rcc"]])
+    known: set[tuple[str, str]] = session.connection().info.setdefault("rilon_known_codes", set())
     errors = []
     for field, (column, codes) in wanted.items():
-        if not codes:
+        table = column.class_.__name__
+        missing = {code for code in codes if (table, code) not in known}
+        if not missing:
             continue
-        known = set(session.exec(select(column).where(col(column).in_(codes))).all())
-        for code in sorted(set(codes) - known):
+        found = set(session.exec(select(column).where(col(column).in_(missing))).all())
+        known.update((table, code) for code in found)
+        for code in sorted(missing - found):
             errors.append({"field": field, "message": f"{code} is not in the registry"})
     if errors:
         raise Unprocessable(errors)
