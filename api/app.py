@@ -24,7 +24,9 @@ Incident alerts and vessel-in-distress reports shared between the coast guards, 
 immigration services, navies and rescue-coordination centres of the Bali Process network.
 
 **Getting in.** Press **Authorize**, enter your agency client's `client_id` and `client_secret`
-(client credentials flow) and tick the scopes you need. Every request you make is audited.
+(client credentials flow) and leave the scopes unticked to get every scope your roles grant
+(tick some only to narrow the token). Tokens last 15 minutes: when calls answer 401, press
+Authorize → Logout → Authorize again. Every request you make is audited.
 
 **Errors** are `application/problem+json` (RFC 9457): `title`, `detail`, and for invalid input
 an `errors` list naming each field. Quote the `request_id` when you report a problem.

@@ -1,6 +1,7 @@
 """Swagger UI and ReDoc served from this process: duty officers may be on a closed network."""
 
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -16,7 +17,31 @@ ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS_URL = "/static/docs"
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _errors_as_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every 4xx/5xx answer as what it is: application/problem+json."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
 def install(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _errors_as_problems(generate())  # FastAPI caches what it returns: fix it in place
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -28,7 +53,8 @@ def install(app: FastAPI) -> None:
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
             oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+            # no persistAuthorization: it would keep the client secret in the browser's storage
+            swagger_ui_parameters={"displayRequestDuration": True},
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)

@@ -65,6 +65,8 @@ def problem_response(
         "request_id": context.request_id if context else None,
         **(extra or {}),
     }
+    if "error" in body:  # OAuth2 clients (Swagger UI among them) show error_description
+        body.setdefault("error_description", detail)
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")

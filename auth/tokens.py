@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jose import jwt
-from jose.exceptions import JWTError
+from jose.exceptions import ExpiredSignatureError, JWTError
 
 from auth.principal import Claims
 from auth.scopes import scopes_of
@@ -97,6 +97,8 @@ def decode_token(token: str, keys: TokenKeys) -> Claims:
             issuer=keys.issuer,
             options={"leeway": LEEWAY_SECONDS, **{f"require_{c}": True for c in REQUIRED_CLAIMS}},
         )
+    except ExpiredSignatureError as exc:
+        raise Unauthorized("token expired: get a new one") from exc
     except JWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
     except Exception as exc:  # claim type confusion inside the library: still a bad token

@@ -5,18 +5,24 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from core.db import Database
 from core.errors import RilonError
 from core.migrations import upgrade
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
 from services import demo, registry
 
 T = TypeVar("T")
-app = typer.Typer(help="RILON Liaison API", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="RILON Liaison API",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 countries_app = typer.Typer(help="Member countries", no_args_is_help=True)
 agencies_app = typer.Typer(help="Agencies", no_args_is_help=True)
@@ -27,9 +33,21 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(clients_app, name="clients")
 
 
+def _settings() -> Settings:
+    """The settings, or a one-line error per bad variable (never a traceback with values)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.echo(f"error: RILON_{name}: {message}" if name else f"error: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _write(unit: Callable[[Session], T]) -> T:
     """Run one unit of work in its own transaction against the configured database."""
-    db = Database(get_settings().database_url)
+    db = Database(_settings().database_url)
     try:
         return db.run_write(unit)
     finally:
@@ -49,7 +67,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="uvicorn's access log on stderr")] = False,
 ) -> None:
     """Migrate the database to head, then serve the API."""
-    upgrade(get_settings().database_url)
+    upgrade(_settings().database_url)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -65,7 +83,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration up to head (safe to repeat)."""
-    upgrade(get_settings().database_url)
+    upgrade(_settings().database_url)
     typer.echo("database at head")
 
 
@@ -123,7 +141,7 @@ def demo_seed(
     ),
 ) -> None:
     """Seed a demo network of Bali Process members and print its clients' credentials."""
-    settings = get_settings()
+    settings = _settings()
     if settings.env == "prod":
         typer.echo("error: refusing to seed demo data with RILON_ENV=prod", err=True)
         raise typer.Exit(1)

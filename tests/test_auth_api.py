@@ -73,6 +73,19 @@ async def test_wrong_grant_type_and_scope(network: Network) -> None:
     response = await network.http.post("/v1/auth/token", data=form)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
+    assert response.json()["error_description"]
+    form = _form(cred.client_id, cred.secret, scope="alerts:read bogus:scope")
+    response = await network.http.post("/v1/auth/token", data=form)
+    assert response.status_code == 400
+
+
+async def test_asking_for_more_scopes_grants_only_those_held(network: Network) -> None:
+    """Swagger UI's "select all": RFC 6749 §3.3 lets us issue the subset the client holds."""
+    cred = network.role(Role.VIEWER)
+    form = _form(cred.client_id, cred.secret, scope="alerts:read alerts:write registry:manage")
+    response = await network.http.post("/v1/auth/token", data=form)
+    assert response.status_code == 200
+    assert response.json()["scope"] == "alerts:read"
 
 
 async def test_no_or_malformed_bearer_is_401(network: Network) -> None:

@@ -50,6 +50,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     patch_model: Any = patch
     page_model: Any = Page[read]  # type: ignore[valid-type]
     noun = spec.kind.value if spec.kind.value == "alert" else "distress report"
+    a_noun = f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
     Reader = Annotated[Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind]])]
     Writer = Annotated[Principal, Security(authenticate, scopes=[WRITE_SCOPE[spec.kind]])]
     Acker = Annotated[
@@ -65,7 +66,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         status_code=201,
         response_model=read,
         responses=problems(409, 413, 422),
-        summary=f"Publish a {noun}",
+        summary=f"Publish {a_noun}",
     )
     async def create(
         body: create_model, caller: Writer, runtime: RuntimeDep, key: IdempotencyKey = None
@@ -83,7 +84,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         return json_response(items_json(docs, cursor))
 
     @router.get(
-        "/{record_id}", response_model=read, responses=problems(404, 422), summary=f"Get a {noun}"
+        "/{record_id}", response_model=read, responses=problems(404, 422), summary=f"Get {a_noun}"
     )
     async def get(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
         """The current version; its number is the `ETag`."""
@@ -96,7 +97,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}",
         response_model=read,
         responses=problems(404, 409, 412, 422),
-        summary=f"Update a {noun} (sender only)",
+        summary=f"Update {a_noun} (sender only)",
     )
     async def update(
         record_id: RecordId,
@@ -117,7 +118,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}/versions",
         response_model=page_model,
         responses=problems(404, 422),
-        summary=f"Every version of a {noun}",
+        summary=f"Every version of {a_noun}",
     )
     async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
         docs = await runtime.db.read(
@@ -130,7 +131,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         status_code=201,
         response_model=AckRead,
         responses=problems(404, 409, 422),
-        summary=f"Acknowledge a {noun}",
+        summary=f"Acknowledge {a_noun}",
     )
     async def acknowledge(
         record_id: RecordId, body: AckCreate, caller: Acker, runtime: RuntimeDep
@@ -144,7 +145,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}/acks",
         response_model=AcksRead,
         responses=problems(404, 422),
-        summary=f"Who acknowledged a {noun}",
+        summary=f"Who acknowledged {a_noun}",
     )
     async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
         return await runtime.db.read(lambda s: acks.list_acks(s, caller, spec, str(record_id)))

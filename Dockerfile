@@ -1,0 +1,37 @@
+# RILON Liaison API. The default command migrates and serves; any other `rilon` verb runs in the
+# same image. Production sets RILON_DATABASE_URL (PostgreSQL) and RILON_JWT_KEYS or
+# RILON_JWT_SECRET (RILON_ENV=prod refuses to start without them); see docs/OPERATIONS.md.
+
+ARG PYTHON_IMAGE=python:3.12-slim
+
+# Build stage: install the project and its dependencies into a venv; the source, pip's build
+# tree and the build tools stay behind.
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY . .
+RUN /opt/venv/bin/pip install --no-cache-dir . \
+    && /opt/venv/bin/python -I -c "import api.app, cli.main; from core.migrations import MIGRATIONS_DIR as d; assert (d / 'script.py.mako').is_file() and any((d / 'versions').glob('*.py'))"
+
+# Runtime stage.
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    RILON_ENV=prod
+# A fixed numeric uid, so orchestrators can check runAsNonRoot; its home is the working
+# directory, where the SQLite default (./rilon.db) would live if RILON_DATABASE_URL is unset.
+RUN groupadd --system --gid 10001 rilon \
+    && useradd --system --uid 10001 --gid rilon --home-dir /var/lib/rilon --create-home \
+        --shell /usr/sbin/nologin rilon
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+WORKDIR /var/lib/rilon
+EXPOSE 8000
+# slim has no curl: ask Python. urlopen raises on refusal, timeout or any non-2xx answer.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# exec: uvicorn replaces the shell as PID 1, so `docker stop` (SIGTERM) shuts it down cleanly.
+CMD ["sh", "-c", "rilon db upgrade && exec rilon serve --host 0.0.0.0 --port 8000"]

@@ -1,0 +1,1 @@
+"""Webhook fan-out: outbox expansion, dispatcher, signing and the SSRF-safe transport."""
