@@ -1,7 +1,9 @@
-"""Per-request context (request id, caller, client address), set by the outer middleware."""
+"""Per-request context (request id, caller, what was touched), set by the outer middleware."""
 
 from contextvars import ContextVar
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from auth.principal import Principal
 
@@ -10,8 +12,15 @@ from auth.principal import Principal
 class RequestContext:
     request_id: str
     ip: str | None
+    scope: MutableMapping[str, Any] = field(default_factory=dict)
     principal: Principal | None = None
-    notes: dict[str, str] = field(default_factory=dict)
+    actor: tuple[str, str, str] | None = None  # client, agency, country before a token exists
+    object_type: str | None = None
+    object_id: str | None = None
+    object_countries: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None  # "denied" where a 404 hides a record the caller may not see
+    audited: bool = False  # the audit row rode in the request's own write transaction
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("rilon_request", default=None)

@@ -74,6 +74,9 @@ def problem_response(
 
 async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RilonError)
+    context = current_context()
+    if context is not None and exc.outcome is not None:
+        context.outcome = exc.outcome
     errors = exc.errors if isinstance(exc, Unprocessable) else None
     return problem_response(
         request,

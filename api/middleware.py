@@ -78,19 +78,22 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, guarded_send)
 
 
-async def _refuse(scope: Scope, send: Send, max_bytes: int) -> None:
+async def send_problem(
+    send: Send, scope: Scope, status: int, slug: str, title: str, detail: str
+) -> None:
+    """Answer with a problem+json document straight from ASGI middleware."""
     body: dict[str, Any] = {
-        "type": "urn:rilon:problem:payload-too-large",
-        "title": "Request body too large",
-        "status": 413,
-        "detail": f"request body exceeds {max_bytes} bytes",
+        "type": "urn:rilon:problem:" + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
         "instance": scope.get("path", ""),
     }
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(payload)).encode()),
@@ -99,6 +102,11 @@ async def _refuse(scope: Scope, send: Send, max_bytes: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _refuse(scope: Scope, send: Send, max_bytes: int) -> None:
+    detail = f"request body exceeds {max_bytes} bytes"
+    await send_problem(send, scope, 413, "payload-too-large", "Request body too large", detail)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -8,11 +8,12 @@ property-based test keeps them in agreement.
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col
 
 from auth.principal import Principal
 from auth.scopes import scopes_of
+from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.envelope import Distribution, Kind, Status, Tlp
 from models.records import Record
@@ -143,3 +144,33 @@ def can_grant_roles(principal: Principal, agency_type: AgencyType, roles: set[Ro
     if principal.has_role(Role.PLATFORM_ADMIN):
         return True
     return Role.AUDITOR not in roles and scopes_of(roles) <= principal.scopes
+
+
+class AuditVisible(Protocol):
+    actor_country: str | None
+    object_countries: str  # ",TH,"
+
+
+def can_read_audit(principal: Principal, event: AuditVisible) -> bool:
+    """Platform admins read the whole trail; auditors what concerns their country: the
+    actions of its agencies and every access to its agencies' records."""
+    if Scope.AUDIT_READ not in principal.scopes:
+        return False
+    if principal.has_role(Role.PLATFORM_ADMIN):
+        return True
+    return (
+        event.actor_country == principal.country
+        or f",{principal.country}," in event.object_countries
+    )
+
+
+def readable_audit(principal: Principal) -> ColumnElement[bool]:
+    """The SQL twin of `can_read_audit`."""
+    if Scope.AUDIT_READ not in principal.scopes:
+        return false()
+    if principal.has_role(Role.PLATFORM_ADMIN):
+        return true()
+    return or_(
+        col(AuditEvent.actor_country) == principal.country,
+        col(AuditEvent.object_countries).contains(f",{principal.country},"),
+    )

@@ -8,6 +8,7 @@ class RilonError(Exception):
     status = 500
     slug = "internal"
     title = "Internal error"
+    outcome: str | None = None  # for the audit trail, where the status alone does not tell
 
     def __init__(
         self,
@@ -43,6 +44,12 @@ class Forbidden(RilonError):
 
 class NotFound(RilonError):
     status, slug, title = 404, "not-found", "Not found"
+
+
+class Hidden(NotFound):
+    """A record exists but the caller may not see it: answered exactly like a missing one."""
+
+    outcome = "denied"
 
 
 class Conflict(RilonError):

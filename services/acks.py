@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from auth.policy import Reader, can_acknowledge, can_agency_read
 from auth.principal import Principal
 from core.clock import utcnow
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Hidden
 from models.enums import AgencyType
 from models.records import Ack
 from models.registry import Agency
@@ -27,7 +27,7 @@ def acknowledge(
     if not can_acknowledge(principal, row):
         if row.sender_agency == principal.agency:
             raise Conflict("the sending agency does not acknowledge its own record")
-        raise NotFound(f"no {spec.kind.value} {record_id}")
+        raise Hidden(f"no {spec.kind.value} {record_id}")
     if session.get(Ack, (record_id, principal.agency)) is not None:
         raise Conflict(f"{principal.agency} has already acknowledged this {spec.kind.value}")
     ack = Ack(

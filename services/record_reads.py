@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from auth.policy import can_read, readable
 from auth.principal import Principal
 from core.clock import utcnow
-from core.errors import NotFound, Unprocessable
+from core.errors import Hidden, NotFound, Unprocessable
 from models.records import Record, RecordVersion
 from services.kinds import KindSpec
 from services.records import dumps
@@ -38,8 +39,10 @@ def load(session: Session, principal: Principal, spec: KindSpec, record_id: str)
     row = session.exec(
         select(Record).where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
     ).first()
-    if row is None or not can_read(principal, row):
+    if row is None:
         raise NotFound(f"no {spec.kind.value} {record_id}")
+    if not can_read(principal, row):
+        raise Hidden(f"no {spec.kind.value} {record_id}")
     return row
 
 
@@ -67,13 +70,30 @@ def versions(session: Session, principal: Principal, spec: KindSpec, record_id: 
     return list(session.exec(query).all())
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A page of records as JSON, with what the audit trail notes of it."""
+
+    docs: list[str]
+    next_cursor: str | None
+    ids: list[str]
+    countries: list[str]
+
+
 def list_records(
     session: Session, principal: Principal, spec: KindSpec, wanted: RecordFilter
-) -> tuple[list[str], str | None]:
+) -> Listing:
     """Newest first, keyset-paginated on the insertion sequence: stable under new inserts."""
     now = utcnow()
     query = (
-        select(Record.seq, Record.doc, Record.state, Record.expires_at)
+        sa.select(
+            col(Record.seq),
+            col(Record.doc),
+            col(Record.state),
+            col(Record.expires_at),
+            col(Record.id),
+            col(Record.sender_country),
+        )
         .where(col(Record.kind) == spec.kind.value, readable(principal))
         .where(*_conditions(wanted, now))
         .order_by(col(Record.seq).desc())
@@ -81,11 +101,16 @@ def list_records(
     )
     if wanted.cursor is not None:
         query = query.where(col(Record.seq) < decode_cursor(wanted.cursor))
-    rows = session.exec(query).all()
+    rows = session.connection().execute(query).all()
     page = rows[: wanted.limit]
-    docs = [render(doc, state, expires, now) for _seq, doc, state, expires in page]
     more = len(rows) > wanted.limit
-    return docs, encode_cursor(page[-1][0]) if more and page[-1][0] is not None else None
+    last_seq = page[-1][0] if page else None
+    return Listing(
+        docs=[render(doc, state, expires, now) for _s, doc, state, expires, _i, _c in page],
+        next_cursor=encode_cursor(last_seq) if more and last_seq is not None else None,
+        ids=[row[4] for row in page],
+        countries=sorted({row[5] for row in page}),
+    )
 
 
 def _conditions(wanted: RecordFilter, now: datetime) -> list[ColumnElement[bool]]:

@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.errors import (
     Conflict,
     Forbidden,
+    Hidden,
     NotFound,
     PreconditionFailed,
     Unprocessable,
@@ -146,8 +147,10 @@ def _changeable(
         .where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
         .with_for_update()
     ).first()
-    if row is None or not can_read(principal, row):
+    if row is None:
         raise NotFound(f"no {spec.kind.value} {record_id}")
+    if not can_read(principal, row):
+        raise Hidden(f"no {spec.kind.value} {record_id}")
     if not can_modify(principal, row):
         raise Forbidden("only the sending agency changes a record")
     if row.state == spec.final_state:

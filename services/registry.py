@@ -8,7 +8,7 @@ from auth.passwords import hash_secret, new_secret
 from auth.policy import can_grant_roles, can_manage_clients
 from auth.principal import Principal
 from core.clock import utcnow
-from core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from core.errors import Conflict, Forbidden, Hidden, NotFound, Unprocessable
 from models.enums import AgencyType, Role
 from models.registry import (
     Agency,
@@ -112,8 +112,10 @@ def create_client(
 def deactivate_client(session: Session, principal: Principal, client_id: str) -> ClientRead:
     """Deactivate a client: every token it holds stops working at once."""
     client = session.get(Client, client_id)
-    if client is None or not can_manage_clients(principal, client.agency):
+    if client is None:
         raise NotFound(f"no client {client_id}")
+    if not can_manage_clients(principal, client.agency):
+        raise Hidden(f"no client {client_id}")
     if client.active:
         client.active = False
         client.deactivated_at = utcnow()

@@ -50,7 +50,7 @@ def _find_credential(session: Session, client_id: str) -> _Credential | None:
 
 async def issue(
     db: Database, keys: TokenKeys, client_id: str, secret: str, scope: str | None
-) -> TokenResponse:
+) -> tuple[TokenResponse, Claims]:
     """Exchange client credentials for an access token (RFC 6749 §4.4)."""
     credential = await db.read(lambda session: _find_credential(session, client_id))
     valid = await anyio.to_thread.run_sync(
@@ -70,9 +70,10 @@ async def issue(
         roles=roles,
         scopes=granted,
     )
-    return TokenResponse(
+    response = TokenResponse(
         access_token=token, expires_in=keys.ttl_seconds, scope=" ".join(sorted(claims.scopes))
     )
+    return response, claims
 
 
 _LIVENESS = sa.text(

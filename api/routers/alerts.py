@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Response, Security
 
+from api.auditing import audited_write
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import IfMatch, RecordId, parse_if_match
@@ -35,10 +36,11 @@ async def cancel(
 ) -> Response:
     """Cancel with a reason; recipients get the cancellation like any other version."""
     expected = parse_if_match(if_match)
-    saved = await runtime.db.write(
+    saved = await audited_write(
+        runtime,
         lambda s: records.finish(
             s, caller, ALERTS, str(record_id), {"cancel_reason": body.reason}, expected
-        )
+        ),
     )
     return saved_response(ALERTS, saved)
 

@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response
 
+from api.auditing import audited_write, note_actor, note_token_request
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
 from auth.tokens import decode_token
@@ -61,8 +62,10 @@ async def token(
         client_id, client_secret = basic
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", error="invalid_client")
+    note_token_request(client_id, scope)
     runtime.limiter.check("token:" + client_id)
-    issued = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
+    issued, claims = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
+    note_actor(claims.client_id, claims.agency, claims.country)
     response.headers.update(NO_STORE)
     return issued
 
@@ -87,7 +90,7 @@ async def revoke(
         target = decode_token(token, runtime.keys)
     except Unauthorized:
         return {"revoked": False}
-    await runtime.db.write(lambda session: tokens.revoke(session, caller, target))
+    await audited_write(runtime, lambda session: tokens.revoke(session, caller, target))
     return {"revoked": True}
 
 

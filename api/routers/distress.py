@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Response, Security
 
+from api.auditing import audited_write
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import IfMatch, RecordId, parse_if_match
@@ -35,7 +36,7 @@ async def close(
     """Close with the outcome; this is the last SITREP of the case."""
     changes = {"outcome": body.outcome.value, "close_note": body.note}
     expected = parse_if_match(if_match)
-    saved = await runtime.db.write(
-        lambda s: records.finish(s, caller, DISTRESS, str(record_id), changes, expected)
+    saved = await audited_write(
+        runtime, lambda s: records.finish(s, caller, DISTRESS, str(record_id), changes, expected)
     )
     return saved_response(DISTRESS, saved)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, Security
 
+from api.auditing import note_access
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import filter_dependency, json_response
@@ -32,10 +33,11 @@ def _route(spec: KindSpec) -> None:
     )
     async def features(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
         """The same list and filters, as a GeoJSON FeatureCollection of points ([lon, lat])."""
-        docs, cursor = await runtime.db.read(
+        listing = await runtime.db.read(
             lambda s: record_reads.list_records(s, caller, spec, wanted)
         )
-        collection: dict[str, Any] = geo.feature_collection(docs, cursor)
+        note_access(spec.path, listing.ids, listing.countries)
+        collection: dict[str, Any] = geo.feature_collection(listing.docs, listing.next_cursor)
         response = json_response(json.dumps(collection, separators=(",", ":")))
         response.headers["content-type"] = "application/geo+json"
         return response

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, Response, Security
 from pydantic import BaseModel
 
+from api.auditing import audited_write, note_access
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import (
@@ -72,16 +73,19 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         body: create_model, caller: Writer, runtime: RuntimeDep, key: IdempotencyKey = None
     ) -> Response:
         """Publish as version 1 to whom `handling` names. Retry safely with `Idempotency-Key`."""
-        saved = await runtime.db.write(lambda s: records.publish(s, caller, spec, body, key))
+        saved = await audited_write(
+            runtime, lambda s: records.publish(s, caller, spec, body, key), status=201
+        )
         return saved_response(spec, saved, 201)
 
     @router.get("", response_model=page_model, responses=problems(422), summary=f"List {noun}s")
     async def list_records(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
         """Newest first, only what your agency may read. Follow `next_cursor` for more."""
-        docs, cursor = await runtime.db.read(
+        listing = await runtime.db.read(
             lambda s: record_reads.list_records(s, caller, spec, wanted)
         )
-        return json_response(items_json(docs, cursor))
+        note_access(spec.path, listing.ids, listing.countries)
+        return json_response(items_json(listing.docs, listing.next_cursor))
 
     @router.get(
         "/{record_id}", response_model=read, responses=problems(404, 422), summary=f"Get {a_noun}"
@@ -109,8 +113,9 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         """Send only what changes; objects merge (RFC 7396). Makes version n+1."""
         changes = body.model_dump(exclude_unset=True)
         expected = parse_if_match(if_match)
-        saved = await runtime.db.write(
-            lambda s: records.update_record(s, caller, spec, str(record_id), changes, expected)
+        saved = await audited_write(
+            runtime,
+            lambda s: records.update_record(s, caller, spec, str(record_id), changes, expected),
         )
         return saved_response(spec, saved)
 
@@ -137,8 +142,8 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         record_id: RecordId, body: AckCreate, caller: Acker, runtime: RuntimeDep
     ) -> dict[str, Any]:
         """Once per agency; the sending agency does not acknowledge its own."""
-        return await runtime.db.write(
-            lambda s: acks.acknowledge(s, caller, spec, str(record_id), body.note)
+        return await audited_write(
+            runtime, lambda s: acks.acknowledge(s, caller, spec, str(record_id), body.note), 201
         )
 
     @router.get(

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from api.auditing import audited_write
 from api.deps import Caller, ClientsManager, RegistryManager, RuntimeDep
 from api.errors import problems
 from models.registry import (
@@ -38,7 +39,9 @@ async def list_countries(caller: Caller, runtime: RuntimeDep) -> list[CountryRea
 async def create_country(
     body: CountryCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> CountryRead:
-    created = await runtime.db.write(lambda session: registry.create_country(session, body))
+    created = await audited_write(
+        runtime, lambda session: registry.create_country(session, body), status=201
+    )
     response.headers["Location"] = "/v1/countries"
     return created
 
@@ -62,7 +65,9 @@ async def list_agencies(
 async def create_agency(
     body: AgencyCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> AgencyRead:
-    created = await runtime.db.write(lambda session: registry.create_agency(session, body))
+    created = await audited_write(
+        runtime, lambda session: registry.create_agency(session, body), status=201
+    )
     response.headers["Location"] = f"/v1/agencies/{created.code}"
     return created
 
@@ -92,8 +97,8 @@ async def create_client(
 
     Agency admins create clients for their own agency, with roles they hold themselves.
     """
-    created = await runtime.db.write(
-        lambda session: registry.create_client(session, caller, code, body)
+    created = await audited_write(
+        runtime, lambda session: registry.create_client(session, caller, code, body), status=201
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Location"] = f"/v1/agencies/{code}/clients"
@@ -122,6 +127,6 @@ async def deactivate_client(
     client_id: Annotated[str, Path(max_length=64)], caller: ClientsManager, runtime: RuntimeDep
 ) -> ClientRead:
     """Deactivate a client: every token it holds stops working at once."""
-    return await runtime.db.write(
-        lambda session: registry.deactivate_client(session, caller, client_id)
+    return await audited_write(
+        runtime, lambda session: registry.deactivate_client(session, caller, client_id)
     )

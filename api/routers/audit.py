@@ -1,0 +1,65 @@
+"""The audit trail, for auditors and platform admins."""
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, Security
+
+from api.auditing import note_access
+from api.deps import RuntimeDep, authenticate
+from api.errors import problems
+from api.params import json_response
+from auth.principal import Principal
+from core.errors import Unprocessable
+from models.audit import AuditPage, VerifyResult
+from models.enums import Scope
+from services import audit, audit_reads
+from services.audit_reads import AuditFilter
+
+router = APIRouter(prefix="/v1/audit-events", tags=["audit"], responses=problems(401, 403, 429))
+Auditor = Annotated[Principal, Security(authenticate, scopes=[Scope.AUDIT_READ])]
+
+
+@router.get("", response_model=AuditPage, responses=problems(422), summary="Read the audit trail")
+async def list_events(
+    caller: Auditor,
+    runtime: RuntimeDep,
+    actor_agency: Annotated[str | None, Query(max_length=32)] = None,
+    action: Annotated[str | None, Query(max_length=200, examples=["GET /v1/alerts"])] = None,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Literal["success", "denied", "error"] | None = None,
+    since: Annotated[str | None, Query(description="RFC 3339 with a time zone")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Oldest first. Auditors see their own country's agencies' actions and every access to
+    their country's records; platform admins see everything."""
+    moment = None
+    if since is not None:
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise Unprocessable([{"field": "since", "message": "RFC 3339 time with a zone"}])
+    wanted = AuditFilter(actor_agency, action, object_id, outcome, moment, limit, cursor)
+    events, next_cursor, seqs = await runtime.db.read(
+        lambda s: audit_reads.list_events(s, caller, wanted)
+    )
+    note_access("audit-events", [str(seq) for seq in seqs], [])
+    page: dict[str, Any] = {"items": events, "next_cursor": next_cursor}
+    return json_response(json.dumps(page, separators=(",", ":")))
+
+
+@router.get("/verify", response_model=VerifyResult, summary="Verify the hash chain")
+async def verify(caller: Auditor, runtime: RuntimeDep) -> VerifyResult:
+    """Walk the whole chain; `first_bad_seq` names the first row that was edited, removed,
+    inserted or moved. Compare `head_hash` with the one you anchored outside the service."""
+    verdict = await runtime.db.read(audit.verify)
+    return VerifyResult(
+        ok=verdict.ok,
+        checked=verdict.checked,
+        head_hash=verdict.head_hash,
+        first_bad_seq=verdict.first_bad_seq,
+    )

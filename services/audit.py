@@ -1,0 +1,170 @@
+"""Append to and verify the hash-chained audit trail.
+
+Rows are appended in the transaction of what they record. One chain for the whole service:
+on PostgreSQL an advisory lock held to commit serialises appends across processes; on SQLite
+the write lock (BEGIN IMMEDIATE) does. `seq` is assigned here, so it has no gaps.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, text
+from sqlmodel import Session, col, select
+
+from core.clock import utcnow
+from core.errors import ServiceUnavailable
+from models.audit import GENESIS_HASH, AuditEvent
+from models.records import Record
+
+AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
+CHAIN_LOCK = 7351002
+RECORD_TYPES = {"alerts": "alert", "distress-reports": "distress"}
+CANONICAL_FIELDS = (
+    "seq",
+    "id",
+    "at",
+    "actor_client",
+    "actor_agency",
+    "actor_country",
+    "action",
+    "object_type",
+    "object_id",
+    "object_countries",
+    "outcome",
+    "status_code",
+    "ip",
+    "request_id",
+    "detail",
+    "prev_hash",
+)
+
+
+class AuditUnavailable(ServiceUnavailable):
+    title = "Audit trail unavailable"
+
+
+@dataclass
+class Entry:
+    action: str
+    outcome: str
+    status_code: int
+    actor_client: str | None = None
+    actor_agency: str | None = None
+    actor_country: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    object_countries: list[str] = field(default_factory=list)
+    ip: str | None = None
+    request_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical(row: dict[str, Any]) -> str:
+    values = {name: row[name] for name in CANONICAL_FIELDS}
+    values["at"] = row["at"].isoformat()
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
+
+
+def append(session: Session, entry: Entry) -> int:
+    """Append one event after the current head; a failure fails the caller's transaction."""
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().execute(text(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
+        head = session.exec(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+        ).first()
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        countries = entry.object_countries or _record_country(session, entry)
+        row: dict[str, Any] = {
+            "seq": seq,
+            "id": str(uuid.uuid4()),
+            "at": utcnow(),
+            "actor_client": entry.actor_client,
+            "actor_agency": entry.actor_agency,
+            "actor_country": entry.actor_country,
+            "action": entry.action[:200],
+            "object_type": entry.object_type,
+            "object_id": entry.object_id[:64] if entry.object_id else None,
+            "object_countries": "," + ",".join(sorted(set(countries))) + "," if countries else "",
+            "outcome": entry.outcome,
+            "status_code": entry.status_code,
+            "ip": entry.ip,
+            "request_id": entry.request_id,
+            "detail": json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = chain_hash(prev_hash, row)
+        session.connection().execute(AUDIT.insert(), row)
+        return seq
+    except Exception as exc:
+        raise AuditUnavailable("the audit trail cannot be written; nothing was done") from exc
+
+
+def _record_country(session: Session, entry: Entry) -> list[str]:
+    """Accesses to a record are filed under its sender's country, for that country's auditors."""
+    kind = RECORD_TYPES.get(entry.object_type or "")
+    if kind is None or not entry.object_id:
+        return []
+    country = session.exec(
+        select(Record.sender_country).where(col(Record.id) == entry.object_id)
+    ).first()
+    return [country] if country else []
+
+
+def head(session: Session) -> tuple[int, str]:
+    last = session.exec(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
+
+
+def rows(session: Session, after: int = 0, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every row in seq order, read in chunks so memory stays flat."""
+    while True:
+        batch = session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.seq) > after)
+            .order_by(col(AuditEvent.seq))
+            .limit(chunk)
+        ).all()
+        for event in batch:
+            yield event.model_dump()
+        if len(batch) < chunk:
+            return
+        after = batch[-1].seq
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    checked: int
+    head_hash: str
+    first_bad_seq: int | None
+
+
+def verify(session: Session, anchor: tuple[int, str] | None = None) -> Verdict:
+    """Walk the chain; name the first seq whose row was edited, removed, added or moved.
+
+    `anchor` is a (seq, hash) exported earlier by `rilon audit head`: a chain cut short
+    after it, or rewritten up to it, is caught too.
+    """
+    prev_hash, expected, checked = GENESIS_HASH, 1, 0
+    for row in rows(session):
+        if row["seq"] != expected or row["prev_hash"] != prev_hash:
+            return Verdict(False, checked, prev_hash, expected)
+        if chain_hash(prev_hash, row) != row["hash"]:
+            return Verdict(False, checked, prev_hash, expected)
+        if anchor is not None and row["seq"] == anchor[0] and row["hash"] != anchor[1]:
+            return Verdict(False, checked, prev_hash, expected)
+        prev_hash, expected, checked = row["hash"], expected + 1, checked + 1
+    if anchor is not None and anchor[0] >= expected:
+        return Verdict(False, checked, prev_hash, expected)
+    return Verdict(True, checked, prev_hash, None)

@@ -1,0 +1,63 @@
+"""Reading the audit trail: filtered pages for auditors, JSON lines for export."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from auth.policy import readable_audit
+from auth.principal import Principal
+from models.audit import AuditEvent
+from services.audit import rows
+from services.record_reads import decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_agency: str | None = None
+    action: str | None = None
+    object_id: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+def as_json(event: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in event.items() if k != "object_countries"}
+    shown["detail"] = json.loads(event["detail"])
+    shown["at"] = event["at"].isoformat().replace("+00:00", "Z")
+    return shown
+
+
+def list_events(
+    session: Session, principal: Principal, wanted: AuditFilter
+) -> tuple[list[dict[str, Any]], str | None, list[int]]:
+    """Oldest first after the cursor; only what the caller may read. Returns the seqs too."""
+    query = select(AuditEvent).where(readable_audit(principal))
+    for column, value in (
+        (AuditEvent.actor_agency, wanted.actor_agency),
+        (AuditEvent.action, wanted.action),
+        (AuditEvent.object_id, wanted.object_id),
+        (AuditEvent.outcome, wanted.outcome),
+    ):
+        if value is not None:
+            query = query.where(col(column) == value)
+    if wanted.since is not None:
+        query = query.where(col(AuditEvent.at) >= wanted.since)
+    if wanted.cursor is not None:
+        query = query.where(col(AuditEvent.seq) > decode_cursor(wanted.cursor))
+    found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
+    page = found[: wanted.limit]
+    cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
+    return [as_json(event.model_dump()) for event in page], cursor, [e.seq for e in page]
+
+
+def export(session: Session, since: datetime | None = None) -> Iterator[str]:
+    """Every event (from `since`) as one JSON line each, chain fields included."""
+    for row in rows(session):
+        if since is None or row["at"] >= since:
+            yield json.dumps(as_json(row), sort_keys=True)
