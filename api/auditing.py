@@ -6,7 +6,7 @@ cannot be written, the caller gets 503 instead of the answer.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
 from sqlmodel import Session
@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
+from auth.tokens import decode_token
+from core.errors import RilonError
 from services import audit
 from services.records import Saved
 
@@ -147,6 +149,8 @@ class AuditMiddleware:
     async def _record(self, context: RequestContext, status: int) -> bool:
         if context.audited:
             return True
+        if context.principal is None and context.actor is None:
+            context.actor = self._bearer_of(context.scope)
         entry = entry_for(context, status)
         try:
             await self.runtime.db.write(lambda session: audit.append(session, entry))
@@ -155,3 +159,16 @@ class AuditMiddleware:
             return False
         context.audited = True
         return True
+
+    def _bearer_of(self, scope: MutableMapping[str, Any]) -> tuple[str, str, str] | None:
+        """Who a request that never reached authentication came from, if its token is genuine."""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                kind, _, token = value.decode("latin-1").partition(" ")
+                if kind.lower() == "bearer":
+                    try:
+                        claims = decode_token(token.strip(), self.runtime.keys)
+                    except RilonError:
+                        return None
+                    return claims.client_id, claims.agency, claims.country
+        return None

@@ -1,7 +1,7 @@
 """Per-request context (request id, caller, what was touched), set by the outer middleware."""
 
-from contextvars import ContextVar
 from collections.abc import MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 

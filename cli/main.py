@@ -1,6 +1,8 @@
 """The `rilon` command: run the service and administer it from the operator's shell."""
 
+import getpass
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -14,7 +16,7 @@ from core.migrations import upgrade
 from core.settings import Settings, get_settings
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
-from services import demo, registry
+from services import audit, audit_reads, demo, registry
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -31,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(countries_app, name="countries")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(clients_app, name="clients")
+audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> Settings:
@@ -45,11 +49,25 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _write(unit: Callable[[Session], T]) -> T:
-    """Run one unit of work in its own transaction against the configured database."""
+def _write(unit: Callable[[Session], T], action: str) -> T:
+    """Run one unit of work in its own transaction, with its audit row (actor `cli`)."""
     db = Database(_settings().database_url)
+
+    def with_audit(session: Session) -> T:
+        result = unit(session)
+        entry = audit.Entry(
+            action=f"cli {action}",
+            outcome="success",
+            status_code=0,
+            actor_client="cli",
+            ip=None,
+            detail={"user": getpass.getuser()},
+        )
+        audit.append(session, entry)
+        return result
+
     try:
-        return db.run_write(unit)
+        return db.run_write(with_audit)
     finally:
         db.close()
 
@@ -92,7 +110,7 @@ def countries_create(code: str, name: str) -> None:
     """Register a member country by its ISO 3166-1 alpha-2 code."""
     data = CountryCreate(code=code.upper(), name=name)
     try:
-        _write(lambda session: registry.create_country(session, data))
+        _write(lambda session: registry.create_country(session, data), "countries create")
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"country {data.code} created")
@@ -108,7 +126,7 @@ def agencies_create(
     """Register an agency."""
     data = AgencyCreate(code=code.upper(), name=name, country=country.upper(), type=type)
     try:
-        _write(lambda session: registry.create_agency(session, data))
+        _write(lambda session: registry.create_agency(session, data), "agencies create")
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"agency {data.code} created")
@@ -124,7 +142,8 @@ def clients_create(
     data = ClientCreate(name=name, roles=role)
     try:
         created = _write(
-            lambda session: registry.create_client(session, None, agency.upper(), data)
+            lambda session: registry.create_client(session, None, agency.upper(), data),
+            "clients create",
         )
     except RilonError as exc:
         _fail(exc)
@@ -146,7 +165,7 @@ def demo_seed(
         typer.echo("error: refusing to seed demo data with RILON_ENV=prod", err=True)
         raise typer.Exit(1)
     upgrade(settings.database_url)
-    credentials = _write(demo.seed)
+    credentials = _write(demo.seed, "demo")
     typer.echo("Demo network ready: BD ID LK MY TH VN, 24 agencies. Demo clients:\n")
     typer.echo(f"  {'client_id':<24} {'agency':<12} {'roles':<16} client_secret")
     for cred in credentials:
@@ -161,6 +180,66 @@ def demo_seed(
         f"-d grant_type=client_credentials {base_url}/v1/auth/token\n"
     )
     typer.echo(f"or press Authorize at {base_url}/docs with any client above.")
+
+
+def _read(unit: Callable[[Session], T]) -> T:
+    db = Database(_settings().database_url)
+    try:
+        return db.run_read(unit)
+    finally:
+        db.close()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed earlier by `rilon audit head`, kept outside"),
+    ] = None,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first bad seq on any tampering."""
+    pinned = None
+    if anchor is not None:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            typer.echo("error: --anchor is SEQ:HASH", err=True)
+            raise typer.Exit(2)
+        pinned = (int(seq), digest)
+    verdict = _read(lambda session: audit.verify(session, pinned))
+    if verdict.ok:
+        typer.echo(f"ok: {verdict.checked} events, head {verdict.head_hash}")
+        return
+    typer.echo(f"BROKEN at seq {verdict.first_bad_seq} ({verdict.checked} events verified)")
+    raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print SEQ:HASH of the newest event, to anchor outside the database."""
+    seq, digest = _read(audit.head)
+    typer.echo(f"{seq}:{digest}")
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option(help="RFC 3339 time with a zone")] = None,
+    output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
+) -> None:
+    """Write the trail (from --since) as JSON lines."""
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+    if moment is not None and moment.tzinfo is None:
+        typer.echo("error: --since needs a time zone", err=True)
+        raise typer.Exit(2)
+
+    def write_all(session: Session) -> int:
+        count = 0
+        for line in audit_reads.export(session, moment):
+            output.write(line + "\n")
+            count += 1
+        return count
+
+    count = _read(write_all)
+    typer.echo(f"{count} events exported", err=True)
 
 
 def main() -> None:
