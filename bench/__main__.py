@@ -1,0 +1,92 @@
+"""`python -m bench [NAME ...]`: run the benchmarks (all by default) and print their tables."""
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+from bench import b0_auth
+from bench.compare import Comparison, Options, table
+from bench.harness import BenchError
+from bench.load import require_wrk
+from bench.pyspy import require_py_spy
+
+BENCHMARKS: dict[str, Callable[[Options], list[Comparison]]] = {"auth": b0_auth.run}
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"one of {', '.join(BENCHMARKS)} (default: all)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="load per run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of each pair (ABBA)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="also record py-spy profiles of the service into DIR",
+    )
+    args = parser.parse_args(argv)
+    if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
+        parser.error("--seconds, --connections and --rounds must be at least 1")
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = _parse(argv)
+    names = args.names or list(BENCHMARKS)
+    try:
+        require_wrk()
+        if args.profile is not None:
+            require_py_spy()
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = False
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    python = platform.python_version()
+    print(f"{date.today()}  cores={_cores()}  load average {load}  python {python}")
+    print(f"{args.connections} connections, {args.seconds:g} s x {args.rounds} per side, 1 worker")
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"rilon-bench-{name}-") as tmp:
+            options = Options(args.seconds, args.connections, args.rounds, Path(tmp), args.profile)
+            try:
+                results = BENCHMARKS[name](options)
+            except BenchError as exc:
+                print(f"error: {name}: {exc}", file=sys.stderr)
+                failed = True
+                continue
+        print(f"\n{name}\n\n{table(results)}\n")
+        if any(result.failed for result in results):
+            print(f"error: {name}: requests failed, figures invalid", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so the servers and wrk are stopped on the way out."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        sys.exit(130)

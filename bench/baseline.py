@@ -1,0 +1,105 @@
+"""The baseline: bare FastAPI endpoints of the service's shapes, with no database and no auth.
+
+Served exactly as `rilon serve` serves the service (one uvicorn worker, same options), so a
+ratio against it prices what the service adds: middleware, auth, the database, hashing.
+"""
+
+import argparse
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import uvicorn
+from fastapi import FastAPI, Form, Response
+from pydantic import BaseModel
+
+# As long as a demo client's access token (486 characters), so both answers carry the same bytes.
+TOKEN = secrets.token_urlsafe(364)
+SCOPES = [
+    "acks:write",
+    "alerts:read",
+    "alerts:write",
+    "distress:read",
+    "distress:write",
+    "feed:read",
+]
+AGENCY = "Thai Maritime Enforcement Command Center"
+
+
+class Agency(BaseModel):
+    code: str
+    name: str
+    country: str
+    type: str
+
+
+class Me(BaseModel):
+    client_id: str
+    client_name: str
+    agency: Agency
+    country: str
+    roles: list[str]
+    scopes: list[str]
+    token_expires_at: datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    scope: str
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/baseline/me", response_model=Me)
+    async def me() -> Me:
+        return Me(
+            client_id="demo-th-mecc-duty",
+            client_name="MECC watch floor",
+            agency=Agency(
+                code="TH-MECC", name="Maritime Command", country="TH", type="coast_guard"
+            ),
+            country="TH",
+            roles=["duty_officer"],
+            scopes=SCOPES,
+            token_expires_at=datetime.now(UTC) + timedelta(seconds=900),
+        )
+
+    @app.post("/baseline/token", response_model=Token)
+    async def token(
+        response: Response,
+        grant_type: Annotated[str | None, Form()] = None,
+        client_id: Annotated[str | None, Form(max_length=64)] = None,
+        client_secret: Annotated[str | None, Form(max_length=200)] = None,
+        scope: Annotated[str | None, Form()] = None,
+    ) -> Token:
+        response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return Token(access_token=TOKEN, expires_in=900, scope=scope or " ".join(SCOPES))
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the benchmark baseline")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(
+        "bench.baseline:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

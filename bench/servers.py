@@ -1,0 +1,64 @@
+"""The two servers every benchmark compares: the service on seeded SQLite, and the baseline."""
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.harness import HOST, REPO, BenchError, Server, bench_env, free_port, serve, venv_script
+
+
+def service_env(workdir: Path) -> dict[str, str]:
+    return bench_env(
+        {
+            "RILON_ENV": "dev",
+            "RILON_DATABASE_URL": f"sqlite:///{workdir / 'rilon.db'}",
+            "RILON_JWT_SECRET": secrets.token_urlsafe(36),  # 48 characters
+            "RILON_RATE_LIMIT_PER_MINUTE": "0",  # the limiter would answer 429s, not measure
+        }
+    )
+
+
+def seed_demo(workdir: Path, env: dict[str, str]) -> dict[str, str]:
+    """Run `rilon demo` and return the secret of every demo client it printed."""
+    done = subprocess.run(
+        [venv_script("rilon"), "demo"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"rilon demo failed:\n{done.stdout}{done.stderr}")
+    secrets_by_client: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith("demo-") and parts[-1].startswith("rls_"):
+            secrets_by_client[parts[0]] = parts[-1]
+    if not secrets_by_client:
+        raise BenchError(f"no demo credentials in the output of rilon demo:\n{done.stdout}")
+    return secrets_by_client
+
+
+@contextmanager
+def rilon(workdir: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """Seed the demo network, then serve it with `rilon serve` (one worker)."""
+    env = service_env(workdir)
+    credentials = seed_demo(workdir, env)
+    port = free_port()
+    argv = [venv_script("rilon"), "serve", "--host", HOST, "--port", str(port)]
+    with serve("service", argv, cwd=workdir, env=env, port=port) as server:
+        yield server, credentials
+
+
+@contextmanager
+def baseline(workdir: Path) -> Iterator[Server]:
+    """Serve bench/baseline.py the way `rilon serve` serves the service."""
+    env = bench_env({"PYTHONPATH": str(REPO)})
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(port)]
+    with serve("baseline", argv, cwd=workdir, env=env, port=port) as server:
+        yield server
