@@ -3,6 +3,7 @@
 import time
 from typing import Any
 
+import httpx
 import pytest
 from jose import jwt
 
@@ -135,3 +136,41 @@ def test_a_token_within_leeway_is_accepted() -> None:
     now = int(time.time())
     token = _sign(_payload(iat=now - 620, exp=now - 20))
     assert decode_token(token, KEYS).jti == "j1"
+
+
+def _api_forgeries() -> dict[str, str]:
+    """The same forgeries, signed with the keys the test app trusts."""
+    from tests.conftest import TEST_JWT_KEYS
+
+    good = TEST_JWT_KEYS["test-2026-11"].encode()
+    now = int(time.time())
+    base = _payload(iss="rilon", aud="rilon-api")
+
+    def sign(payload: dict[str, Any], key: bytes = good, **headers: Any) -> str:
+        return jwt.encode(
+            payload, key, algorithm="HS256", headers={"kid": "test-2026-11", **headers}
+        )
+
+    return {
+        "alg none": _alg_none(),
+        "expired": sign({**base, "iat": now - 1000, "exp": now - 100}),
+        "future iat": sign({**base, "iat": now + 600, "exp": now + 900}),
+        "wrong audience": sign({**base, "aud": "other"}),
+        "wrong issuer": sign({**base, "iss": "other"}),
+        "unknown kid": jwt.encode(base, good, algorithm="HS256", headers={"kid": "nope"}),
+        "another key": sign(base, key=b"z" * 48),
+        "jku": sign(base, jku="https://evil.example/jwks"),
+        "oversized": sign({**base, "pad": "x" * MAX_TOKEN_BYTES}),
+        **{
+            f"missing {c}": sign({k: v for k, v in base.items() if k != c})
+            for c in ("exp", "iat", "aud", "iss", "sub", "jti")
+        },
+    }
+
+
+@pytest.mark.parametrize("name", list(_api_forgeries()))
+async def test_forged_tokens_get_401_from_the_api(client: httpx.AsyncClient, name: str) -> None:
+    token = _api_forgeries()[name]
+    response = await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, name
+    assert response.headers["content-type"] == "application/problem+json"
