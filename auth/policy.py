@@ -16,6 +16,7 @@ from auth.scopes import scopes_of
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.envelope import Distribution, Kind, Status, Tlp
+from models.events import Event
 from models.records import Record
 
 READ_SCOPE = {Kind.ALERT: Scope.ALERTS_READ, Kind.DISTRESS: Scope.DISTRESS_READ}
@@ -83,35 +84,37 @@ def can_read(principal: Principal, record: Readable) -> bool:
     )
 
 
-def readable(principal: Principal) -> ColumnElement[bool]:
-    """The SQL twin of `can_read`: a WHERE clause over `record`."""
+def readable(
+    principal: Principal, source: type[Record] | type[Event] = Record
+) -> ColumnElement[bool]:
+    """The SQL twin of `can_read`: a WHERE clause over `record` (or `event`, same columns)."""
     kinds = [kind.value for kind, scope in READ_SCOPE.items() if scope in principal.scopes]
     if not kinds:
         return false()
     reader = reader_of(principal)
     grants: list[ColumnElement[bool]] = [
-        col(Record.sender_agency) == reader.agency,
-        col(Record.recipient_agencies).contains(f",{reader.agency},"),
+        col(source.sender_agency) == reader.agency,
+        col(source.recipient_agencies).contains(f",{reader.agency},"),
     ]
     if reader.agency_type == AgencyType.MRCC:
         grants.append(
-            and_(col(Record.kind) == Kind.DISTRESS.value, col(Record.status) == Status.ACTUAL.value)
+            and_(col(source.kind) == Kind.DISTRESS.value, col(source.status) == Status.ACTUAL.value)
         )
     by_distribution = or_(
-        col(Record.distribution) == Distribution.NETWORK.value,
+        col(source.distribution) == Distribution.NETWORK.value,
         and_(
-            col(Record.distribution).in_(
+            col(source.distribution).in_(
                 [Distribution.NATIONAL.value, Distribution.COUNTRIES.value]
             ),
-            col(Record.sender_country) == reader.country,
+            col(source.sender_country) == reader.country,
         ),
         and_(
-            col(Record.distribution) == Distribution.COUNTRIES.value,
-            col(Record.recipient_countries).contains(f",{reader.country},"),
+            col(source.distribution) == Distribution.COUNTRIES.value,
+            col(source.recipient_countries).contains(f",{reader.country},"),
         ),
     )
-    grants.append(and_(col(Record.tlp) != Tlp.RED.value, by_distribution))
-    return and_(col(Record.kind).in_(kinds), or_(*grants))
+    grants.append(and_(col(source.tlp) != Tlp.RED.value, by_distribution))
+    return and_(col(source.kind).in_(kinds), or_(*grants))
 
 
 def can_modify(principal: Principal, record: Readable) -> bool:

@@ -5,10 +5,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from core.signals import EVENTS_EMITTED, Signal
 from core.writer import Writer, translate
 
 T = TypeVar("T")
@@ -63,6 +64,18 @@ def make_engine(url: str, *, immediate: bool = False, snapshot: bool = True) -> 
     return engine
 
 
+WRITERS_LOCK = 7351002
+
+
+def _serialize_writers(session: Session) -> None:
+    """PostgreSQL: one writing transaction at a time across every process, held to commit.
+
+    This makes event seq order equal commit order (a feed reader never skips a late commit)
+    and keeps the audit chain linear. SQLite gets the same from BEGIN IMMEDIATE.
+    """
+    session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
+
+
 class Database:
     """The process's handle on the database: concurrent reads, batched writes."""
 
@@ -70,10 +83,20 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, snapshot=False)
         self.write_engine = make_engine(self.url, immediate=True) if is_sqlite(url) else self.engine
-        self.writer = Writer(self.write_engine, max_batch)
+        self.events = Signal()
+        self.writer = Writer(
+            self.write_engine,
+            max_batch,
+            prologue=None if is_sqlite(url) else _serialize_writers,
+            on_commit=self._after_commit,
+        )
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
         )
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.get(EVENTS_EMITTED):
+            self.events.fire()
 
     def start(self) -> None:
         self.writer.start()
@@ -104,8 +127,11 @@ class Database:
         """Run a unit in a transaction of its own, outside the writer (CLI, start-up)."""
         try:
             with Session(self.write_engine, expire_on_commit=False) as session:
+                if not is_sqlite(self.url):
+                    _serialize_writers(session)
                 result = unit(session)
                 session.commit()
+                self._after_commit(session)
                 return result
         except Exception as exc:
             raise translate(exc) from exc

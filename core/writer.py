@@ -45,9 +45,17 @@ def translate(exc: BaseException) -> BaseException:
 
 
 class Writer:
-    def __init__(self, engine: Engine, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = 64,
+        prologue: Callable[[Session], None] | None = None,
+        on_commit: Callable[[Session], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._prologue = prologue
+        self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -95,12 +103,16 @@ class Writer:
     def _commit(self, batch: list[_Job]) -> None:
         try:
             with Session(self._engine, expire_on_commit=False) as session:
+                if self._prologue is not None:
+                    self._prologue(session)
                 if len(batch) == 1:
                     batch[0].outcome = (True, batch[0].unit(session))
                 else:
                     for job in batch:
                         job.outcome = _run_savepoint(session, job.unit)
                 session.commit()
+                if self._on_commit is not None:
+                    self._on_commit(session)
         except Exception as exc:  # the transaction is gone: no unit of it was written
             failure = translate(exc)
             for job in batch:

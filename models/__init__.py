@@ -1,6 +1,7 @@
 """Tables and schemas; importing this package registers every table on the metadata."""
 
 from models.audit import AuditEvent
+from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
 from models.tokens import RevokedToken
@@ -11,6 +12,7 @@ __all__ = [
     "Agency",
     "Client",
     "Country",
+    "Event",
     "IdempotencyKey",
     "Record",
     "RecordVersion",

@@ -11,9 +11,10 @@ from core.errors import Conflict, Hidden
 from models.enums import AgencyType
 from models.records import Ack
 from models.registry import Agency
+from services.events import EVENT_COLUMNS, emit
 from services.kinds import KindSpec
 from services.record_reads import load
-from services.records import iso
+from services.records import dumps, iso
 
 
 def _ack_json(ack: Ack) -> dict[str, Any]:
@@ -38,7 +39,11 @@ def acknowledge(
         at=utcnow(),
     )
     session.add(ack)
-    return _ack_json(ack)
+    acknowledgement = _ack_json(ack)
+    columns = {name: getattr(row, name) for name in ("id", *EVENT_COLUMNS)}
+    data = row.doc[:-1] + ',"acknowledgement":' + dumps(acknowledgement) + "}"
+    emit(session, f"{spec.kind.value}.acknowledged", columns, data)
+    return acknowledgement
 
 
 def list_acks(

@@ -16,12 +16,12 @@ from sqlalchemy import Table, text
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from core.db import WRITERS_LOCK
 from core.errors import ServiceUnavailable
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
 
 AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
-CHAIN_LOCK = 7351002
 RECORD_TYPES = {"alerts": "alert", "distress-reports": "distress"}
 CANONICAL_FIELDS = (
     "seq",
@@ -77,7 +77,7 @@ def append(session: Session, entry: Entry) -> int:
     """Append one event after the current head; a failure fails the caller's transaction."""
     try:
         if session.get_bind().dialect.name == "postgresql":
-            session.connection().execute(text(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
+            session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
         head = session.exec(
             select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
         ).first()

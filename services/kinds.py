@@ -15,6 +15,7 @@ class KindSpec:
     path: str
     create: type[Envelope]
     states: tuple[str, ...]
+    final_event: str
     extras: dict[str, Any]
     columns: Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -74,6 +75,7 @@ ALERTS = KindSpec(
     path="alerts",
     create=AlertCreate,
     states=("active", "cancelled", "expired"),
+    final_event="cancelled",
     extras={"cancel_reason": None},
     columns=_alert_columns,
 )
@@ -82,6 +84,7 @@ DISTRESS = KindSpec(
     path="distress-reports",
     create=DistressCreate,
     states=("open", "closed"),
+    final_event="closed",
     extras={"sitrep_number": 1, "outcome": None, "close_note": None},
     columns=_distress_columns,
 )

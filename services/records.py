@@ -26,6 +26,7 @@ from core.errors import (
 from models.envelope import Envelope, merge_patch
 from models.records import IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Country
+from services.events import emit
 from services.kinds import KindSpec
 
 RECORD = cast(Table, Record.__table__)  # type: ignore[attr-defined]
@@ -80,9 +81,9 @@ def publish(
         **spec.extras,
     }
     text = dumps(doc)
-    session.connection().execute(
-        RECORD.insert(), {**_columns(spec, doc, data), "created_at": now, "doc": text}
-    )
+    columns = _columns(spec, doc, data)
+    session.connection().execute(RECORD.insert(), {**columns, "created_at": now, "doc": text})
+    emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, record_id, 1, now, text)
     if idempotency_key is not None:
         session.add(
@@ -115,7 +116,7 @@ def update_record(
         raise Unprocessable(field_errors(exc.errors())) from exc
     payload = data.model_dump(mode="json")
     _check_registry(session, payload)
-    return _save(session, principal, spec, row, {**current, **payload}, data)
+    return _save(session, principal, spec, row, {**current, **payload}, data, "updated")
 
 
 def finish(
@@ -136,6 +137,7 @@ def finish(
         row,
         doc,
         spec.create.model_validate({name: doc[name] for name in spec.create.model_fields}),
+        spec.final_event,
     )
 
 
@@ -170,6 +172,7 @@ def _save(
     row: Record,
     doc: dict[str, Any],
     data: Envelope,
+    change: str,
 ) -> Saved:
     now = utcnow()
     doc["version"] = row.version + 1
@@ -177,9 +180,11 @@ def _save(
     if "sitrep_number" in doc:
         doc["sitrep_number"] += 1
     text = dumps(doc)
+    columns = _columns(spec, doc, data)
     session.connection().execute(
-        RECORD.update().where(RECORD.c.seq == row.seq), {**_columns(spec, doc, data), "doc": text}
+        RECORD.update().where(RECORD.c.seq == row.seq), {**columns, "doc": text}
     )
+    emit(session, f"{spec.kind.value}.{change}", columns, text)
     _add_version(session, principal, row.id, doc["version"], now, text)
     return Saved(text, row.id, doc["version"])
 

@@ -1,0 +1,70 @@
+"""The change feed: every visible event in order, for agencies that cannot take webhooks."""
+
+import asyncio
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, Security
+from pydantic import BaseModel
+
+from api.auditing import note_access
+from api.deps import RuntimeDep, authenticate
+from api.errors import problems
+from api.params import json_response
+from auth.principal import Principal
+from core.errors import Unprocessable
+from models.enums import Scope
+from services import events
+
+router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=problems(401, 403, 422, 429))
+FeedReader = Annotated[Principal, Security(authenticate, scopes=[Scope.FEED_READ])]
+RECHECK_SECONDS = 0.5  # events committed by other processes are noticed this fast
+
+
+class FeedEvent(BaseModel):
+    id: str
+    type: str
+    timestamp: str
+    cursor: str
+    data: dict[str, object]
+
+
+class FeedPage(BaseModel):
+    events: list[FeedEvent]
+    next_cursor: str
+
+
+@router.get("", response_model=FeedPage, summary="Read the change feed")
+async def feed(
+    caller: FeedReader,
+    runtime: RuntimeDep,
+    after: Annotated[
+        str, Query(max_length=20, description="`next_cursor` of your last page")
+    ] = "0",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many seconds")] = 0,
+    include_exercise: Annotated[bool, Query(description="Also exercise and test traffic")] = False,
+) -> Response:
+    """Events you may see after `after`, oldest first: `alert.created`, `alert.updated`, …
+    With nothing new, the answer waits up to `wait` seconds for the next one. Store
+    `next_cursor` and pass it back as `after`: pages never skip or repeat an event."""
+    if not after.isdigit():
+        raise Unprocessable([{"field": "after", "message": "a cursor from this feed"}])
+    cursor = int(after)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        read = partial(
+            events.read_feed,
+            principal=caller,
+            after=cursor,
+            limit=limit,
+            include_exercise=include_exercise,
+        )
+        found, cursor, ids, countries = await runtime.db.read(read)
+        remaining = deadline - loop.time()
+        if found or remaining <= 0:
+            break
+        await runtime.db.events.wait(min(RECHECK_SECONDS, remaining))
+    note_access("feed", ids, countries)
+    return json_response('{"events":[' + ",".join(found) + f'],"next_cursor":"{cursor}"}}')

@@ -1,0 +1,124 @@
+"""The change feed: visible events, in order, exactly once, and prompt long polls."""
+
+import asyncio
+import time
+
+from models.enums import Role
+from tests.support import Network, alert_body, distress_body, handling
+
+
+async def _page(network: Network, headers: dict[str, str], after: str = "0", **params: object):  # type: ignore[no-untyped-def]
+    query = "&".join(f"{k}={v}" for k, v in {"after": after, **params}.items())
+    response = await network.http.get(f"/v1/feed?{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_events_for_every_change_in_order(network: Network) -> None:
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    reader = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    body = alert_body(handling=handling("countries", recipient_countries=["MY"]))
+    alert = (await network.http.post("/v1/alerts", json=body, headers=sender)).json()
+    url = f"/v1/alerts/{alert['id']}"
+    await network.http.patch(url, json={"severity": "extreme"}, headers=sender)
+    await network.http.post(f"{url}/acks", json={"note": "seen"}, headers=reader)
+    await network.http.post(f"{url}/cancel", json={"reason": "done"}, headers=sender)
+    report = (
+        await network.http.post("/v1/distress-reports", json=distress_body(), headers=sender)
+    ).json()
+    await network.http.post(
+        f"/v1/distress-reports/{report['id']}/close", json={"outcome": "rescued"}, headers=sender
+    )
+    page = await _page(network, reader)
+    assert [e["type"] for e in page["events"]] == [
+        "alert.created",
+        "alert.updated",
+        "alert.acknowledged",
+        "alert.cancelled",
+        "distress.created",
+        "distress.closed",
+    ]
+    cursors = [int(e["cursor"]) for e in page["events"]]
+    assert cursors == sorted(cursors)
+    assert page["events"][1]["data"]["severity"] == "extreme"
+    assert page["events"][1]["data"]["version"] == 2
+    assert page["events"][2]["data"]["acknowledgement"]["agency"] == "MY-MMEA"
+    assert page["events"][0]["data"]["id"] == alert["id"]
+    assert page["events"][0]["timestamp"].endswith("Z")
+    again = await _page(network, reader, after=page["next_cursor"])
+    assert again["events"] == []
+    assert again["next_cursor"] == page["next_cursor"]
+
+
+async def test_feed_obeys_the_policy_and_keeps_exercises_apart(network: Network) -> None:
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    national = alert_body(handling=handling("national"))
+    await network.http.post("/v1/alerts", json=national, headers=sender)
+    await network.http.post("/v1/alerts", json=alert_body(status="exercise"), headers=sender)
+    await network.http.post(
+        "/v1/distress-reports",
+        json=distress_body(handling={"distribution": "agency", "tlp": "red"}),
+        headers=sender,
+    )
+    outsider = await network.headers(Role.VIEWER, "TH-MECC")
+    rescuer = await network.headers(Role.VIEWER, "TH-MRCC")
+    assert [e["type"] for e in (await _page(network, outsider))["events"]] == []
+    drills = await _page(network, outsider, include_exercise="true")
+    assert [e["data"]["status"] for e in drills["events"]] == ["exercise"]
+    assert [e["type"] for e in (await _page(network, rescuer))["events"]] == ["distress.created"]
+    own = await _page(network, sender)
+    assert len(own["events"]) == 2
+    auditor = await network.headers(Role.AUDITOR, "BD-CG")
+    assert (await network.http.get("/v1/feed", headers=auditor)).status_code == 403
+    bad = await network.http.get("/v1/feed?after=abc", headers=sender)
+    assert bad.status_code == 422
+
+
+async def test_paging_while_events_arrive_sees_each_once(network: Network) -> None:
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    reader = await network.headers(Role.VIEWER, "MY-MMEA")
+    body = alert_body(handling=handling("network"))
+    posted: list[str] = []
+
+    async def write() -> None:
+        for _ in range(60):
+            response = await network.http.post("/v1/alerts", json=body, headers=sender)
+            posted.append(response.json()["id"])
+
+    writer = asyncio.create_task(write())
+    seen: list[str] = []
+    cursor = "0"
+    while True:
+        page = await _page(network, reader, after=cursor, limit=7)
+        seen += [e["data"]["id"] for e in page["events"]]
+        cursor = page["next_cursor"]
+        if writer.done() and not page["events"]:
+            break
+    await writer
+    assert seen == posted
+
+
+async def test_long_poll_returns_promptly(network: Network) -> None:
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    reader = await network.headers(Role.VIEWER, "MY-MMEA")
+    start = await _page(network, reader)
+
+    async def post_later() -> float:
+        await asyncio.sleep(0.3)
+        await network.http.post(
+            "/v1/alerts", json=alert_body(handling=handling("network")), headers=sender
+        )
+        return time.monotonic()
+
+    began = time.monotonic()
+    poll = asyncio.create_task(_page(network, reader, after=start["next_cursor"], wait=10))
+    posted_at = await post_later()
+    page = await poll
+    returned_at = time.monotonic()
+    assert [e["type"] for e in page["events"]] == ["alert.created"]
+    assert returned_at - posted_at < 1.0
+    assert returned_at - began < 5
+    empty_began = time.monotonic()
+    empty = await _page(network, reader, after=page["next_cursor"], wait=0.6)
+    assert empty["events"] == []
+    assert time.monotonic() - empty_began >= 0.55
