@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,14 +10,29 @@ from fastapi import FastAPI
 
 from api import docs, errors
 from api.auditing import AuditMiddleware
-from api.deps import Runtime
+from api.deps import Runtime, Webhooks
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.ratelimit import RateLimiter
-from api.routers import alerts, audit, auth, distress, feed, geo, health, registry
+from api.routers import (
+    alerts,
+    audit,
+    auth,
+    distress,
+    feed,
+    geo,
+    health,
+    registry,
+    subscriptions,
+)
 from auth.tokens import TokenKeys
+from core.crypto import SecretBox
 from core.db import Database
+from core.netguard import networks
 from core.settings import Settings, get_settings
+from delivery.dispatcher import Dispatcher
+from delivery.transport import Transport
 from services.bootstrap import ensure_admin
+from services.subscriptions import WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +53,14 @@ an `errors` list naming each field. Quote the `request_id` when you report a pro
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database_url, max_batch=settings.writer_max_batch)
+    box = SecretBox(settings.secrets_key_bytes())
+    allowed = networks(settings.webhook_allowed_networks)
     runtime = Runtime(
         settings=settings,
         db=db,
         keys=TokenKeys.from_settings(settings),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        webhooks=Webhooks(WebhookPolicy(box, settings.max_subscriptions_per_agency), allowed),
     )
 
     @asynccontextmanager
@@ -53,9 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(
                 db.run_write, lambda session: ensure_admin(session, admin_id, secret)
             )
+        stop = asyncio.Event()
+        dispatcher = None
+        if settings.dispatcher:
+            transport = Transport(allowed, settings.webhook_allow_http)
+            dispatcher = asyncio.create_task(Dispatcher(db, box, transport).run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if dispatcher is not None:
+                await dispatcher
             db.close()
 
     app = FastAPI(
@@ -70,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     docs.install(app)
-    for module in (health, auth, registry, alerts, distress, geo, feed, audit):
+    for module in (health, auth, registry, alerts, distress, geo, feed, subscriptions, audit):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, runtime=runtime)

@@ -15,11 +15,19 @@ from auth.scopes import SCOPE_DESCRIPTIONS
 from auth.tokens import TokenKeys, decode_token
 from core.db import Database
 from core.errors import Forbidden, Unauthorized
+from core.netguard import Network
 from core.settings import Settings
 from models.enums import Scope
+from services.subscriptions import WebhookPolicy
 from services.tokens import load_principal
 
 TOKEN_URL = "/v1/auth/token"
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    policy: WebhookPolicy
+    allowed_networks: list[Network]
 
 
 @dataclass
@@ -28,6 +36,7 @@ class Runtime:
     db: Database
     keys: TokenKeys
     limiter: RateLimiter
+    webhooks: Webhooks
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -1,6 +1,7 @@
 """Typed settings read from `RILON_*` environment variables."""
 
 import hashlib
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 DEV_KEY_FILE = "rilon-dev-jwt.key"
+DEV_SECRETS_FILE = "rilon-dev-secrets.key"
 
 
 class Settings(BaseSettings):
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     bootstrap_admin_id: str | None = None
     bootstrap_admin_secret: SecretStr | None = None
     webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_allow_http: bool = False
+    secrets_key: SecretStr | None = None
+    dispatcher: bool = True
+    max_subscriptions_per_agency: int = Field(default=50, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=6000, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
@@ -45,9 +51,15 @@ class Settings(BaseSettings):
             raise ValueError("RILON_JWT_SECRET is shorter than 32 bytes")
         if self.jwt_signing_kid is not None and self.jwt_signing_kid not in self.jwt_keys:
             raise ValueError("RILON_JWT_SIGNING_KID names no key of RILON_JWT_KEYS")
+        if self.secrets_key is not None and len(self.secrets_key.get_secret_value()) < 32:
+            raise ValueError("RILON_SECRETS_KEY is shorter than 32 characters")
+        for network in self.webhook_allowed_networks:
+            ipaddress.ip_network(network, strict=False)  # a typo fails at start-up
         if self.env == "prod":
             if not self.jwt_keys and self.jwt_secret is None:
                 raise ValueError("RILON_ENV=prod needs RILON_JWT_KEYS or RILON_JWT_SECRET")
+            if self.secrets_key is None:
+                raise ValueError("RILON_ENV=prod needs RILON_SECRETS_KEY")
             admin_secret = self.bootstrap_admin_secret
             if admin_secret is not None and len(admin_secret.get_secret_value()) < 32:
                 raise ValueError("RILON_BOOTSTRAP_ADMIN_SECRET is shorter than 32 characters")
@@ -66,10 +78,16 @@ class Settings(BaseSettings):
         kid = "k-" + hashlib.sha256(secret).hexdigest()[:12]
         return kid, {kid: secret}
 
+    def secrets_key_bytes(self) -> bytes:
+        """The key that encrypts webhook secrets at rest (they must be recoverable to sign)."""
+        if self.secrets_key is not None:
+            return self.secrets_key.get_secret_value().encode()
+        return _dev_secret(self.dev_key_dir, DEV_SECRETS_FILE)
 
-def _dev_secret(directory: Path) -> bytes:
-    """Generate (once) and reuse a local signing secret, so dev tokens survive restarts."""
-    path = directory / DEV_KEY_FILE
+
+def _dev_secret(directory: Path, name: str = DEV_KEY_FILE) -> bytes:
+    """Generate (once) and reuse a local secret, so dev tokens and webhooks survive restarts."""
+    path = directory / name
     if path.exists():
         return path.read_bytes().strip()
     secret = secrets.token_urlsafe(48).encode()

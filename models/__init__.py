@@ -4,6 +4,7 @@ from models.audit import AuditEvent
 from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
+from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
 from models.tokens import RevokedToken
 
 __all__ = [
@@ -12,9 +13,13 @@ __all__ = [
     "Agency",
     "Client",
     "Country",
+    "Delivery",
+    "DeliveryAttempt",
+    "DispatcherState",
     "Event",
     "IdempotencyKey",
     "Record",
     "RecordVersion",
     "RevokedToken",
+    "Subscription",
 ]

@@ -94,6 +94,10 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "jwt_keys": TEST_JWT_KEYS,
         "dev_key_dir": tmp_path,
         "rate_limit_per_minute": 0,
+        "dispatcher": False,
+        "secrets_key": "s" * 40,
+        "webhook_allow_http": True,
+        "webhook_allowed_networks": ["127.0.0.0/8"],
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -78,6 +78,7 @@ def test_demo_prints_working_credentials(cli_env: CliRunner) -> None:
 def test_demo_refuses_prod(cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RILON_ENV", "prod")
     monkeypatch.setenv("RILON_JWT_SECRET", "p" * 40)
+    monkeypatch.setenv("RILON_SECRETS_KEY", "k" * 40)
     get_settings.cache_clear()
     result = cli_env.invoke(app, ["demo"])
     assert result.exit_code == 1

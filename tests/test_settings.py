@@ -26,7 +26,19 @@ def test_short_keys_are_refused_everywhere(tmp_path: Path) -> None:
 
 def test_prod_refuses_a_short_bootstrap_secret() -> None:
     with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_SECRET"):
-        Settings(env="prod", jwt_secret="s" * 40, bootstrap_admin_secret="admin")  # type: ignore[arg-type]
+        Settings(
+            env="prod",
+            jwt_secret="s" * 40,  # type: ignore[arg-type]
+            secrets_key="k" * 40,  # type: ignore[arg-type]
+            bootstrap_admin_secret="admin",  # type: ignore[arg-type]
+        )
+
+
+def test_prod_needs_a_secrets_key() -> None:
+    with pytest.raises(ValidationError, match="RILON_SECRETS_KEY"):
+        Settings(env="prod", jwt_secret="s" * 40)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="shorter than 32"):
+        Settings(secrets_key="short")  # type: ignore[arg-type]
 
 
 def test_dev_generates_and_keeps_a_secret(tmp_path: Path) -> None:
@@ -49,5 +61,6 @@ def test_key_table_with_a_chosen_signing_key() -> None:
 def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RILON_JWT_KEYS", '{"2026-11": "' + "a" * 40 + '"}')
     monkeypatch.setenv("RILON_ENV", "prod")
+    monkeypatch.setenv("RILON_SECRETS_KEY", "k" * 40)
     settings = Settings()
     assert settings.signing_keys()[0] == "2026-11"

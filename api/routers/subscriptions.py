@@ -1,0 +1,170 @@
+"""Webhook subscriptions and their deliveries, for agency admins."""
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response, Security
+
+from api.auditing import audited_write
+from api.deps import RuntimeDep, authenticate
+from api.errors import problems
+from auth.principal import Principal
+from core.netguard import vet_url
+from models.enums import Scope
+from models.subscriptions import (
+    DeliveryRead,
+    ReplayRequest,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionPatch,
+    SubscriptionRead,
+)
+from services import subscriptions
+
+router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems(401, 403, 404, 429))
+Manager = Annotated[Principal, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_MANAGE])]
+SubscriptionId = Annotated[str, Path(max_length=36)]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _vet(runtime: RuntimeDep, url: str) -> None:
+    """Resolve and vet the URL off the event loop (DNS may be slow)."""
+    settings = runtime.settings
+    await asyncio.to_thread(
+        vet_url, url, settings.webhook_allow_http, runtime.webhooks.allowed_networks
+    )
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    responses=problems(409, 422),
+    summary="Subscribe to events by webhook",
+)
+async def create(
+    body: SubscriptionCreate, caller: Manager, runtime: RuntimeDep, response: Response
+) -> SubscriptionCreated:
+    """Events your agency may see are POSTed to `url`, signed per Standard Webhooks with the
+    `secret` in this answer (shown once). https only; private addresses are refused."""
+    await _vet(runtime, body.url)
+    created = await audited_write(
+        runtime, lambda s: subscriptions.create(s, caller, body, runtime.webhooks.policy), 201
+    )
+    response.headers.update({**NO_STORE, "Location": f"/v1/subscriptions/{created.id}"})
+    return created
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions")
+async def list_own(caller: Manager, runtime: RuntimeDep) -> list[SubscriptionRead]:
+    return await runtime.db.read(lambda s: subscriptions.list_own(s, caller))
+
+
+@router.get(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionRead, summary="A subscription"
+)
+async def get(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    return await runtime.db.read(
+        lambda s: subscriptions.read(subscriptions.own(s, caller, subscription_id))
+    )
+
+
+@router.patch(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionRead,
+    responses=problems(422),
+    summary="Change a subscription",
+)
+async def update(
+    subscription_id: SubscriptionId, body: SubscriptionPatch, caller: Manager, runtime: RuntimeDep
+) -> SubscriptionRead:
+    if body.url is not None:
+        await _vet(runtime, body.url)
+    return await audited_write(
+        runtime, lambda s: subscriptions.update(s, caller, subscription_id, body)
+    )
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionRead,
+    summary="Delete a subscription",
+)
+async def delete(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    return await audited_write(runtime, lambda s: subscriptions.delete(s, caller, subscription_id))
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/rotate-secret",
+    response_model=SubscriptionCreated,
+    summary="Rotate the signing secret",
+)
+async def rotate(
+    subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep, response: Response
+) -> SubscriptionCreated:
+    """A new secret, shown once. For 24 hours deliveries carry two signatures, one per secret."""
+    rotated = await audited_write(
+        runtime,
+        lambda s: subscriptions.rotate(s, caller, subscription_id, runtime.webhooks.policy),
+    )
+    response.headers.update(NO_STORE)
+    return rotated
+
+
+@router.post("/subscriptions/{subscription_id}/ping", status_code=202, summary="Send a test event")
+async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    return await audited_write(
+        runtime, lambda s: subscriptions.ping(s, caller, subscription_id), 202
+    )
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/enable",
+    response_model=SubscriptionRead,
+    summary="Enable a disabled subscription",
+)
+async def enable(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    return await audited_write(runtime, lambda s: subscriptions.enable(s, caller, subscription_id))
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/replay",
+    status_code=202,
+    responses=problems(422),
+    summary="Send past events again",
+)
+async def replay(
+    subscription_id: SubscriptionId, body: ReplayRequest, caller: Manager, runtime: RuntimeDep
+) -> Any:
+    """Queue every matching event since `since` that your agency may see (duplicates keep
+    their `webhook-id`, so receivers de-duplicate them)."""
+    return await audited_write(
+        runtime, lambda s: subscriptions.replay(s, caller, subscription_id, body.since), 202
+    )
+
+
+@router.get(
+    "/subscriptions/{subscription_id}/deliveries",
+    response_model=list[DeliveryRead],
+    summary="Deliveries and their attempts",
+)
+async def deliveries(
+    subscription_id: SubscriptionId,
+    caller: Manager,
+    runtime: RuntimeDep,
+    state: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
+) -> Any:
+    return await runtime.db.read(
+        lambda s: subscriptions.list_deliveries(s, caller, subscription_id, state)
+    )
+
+
+@router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryRead,
+    summary="Send a delivery again",
+)
+async def redeliver(
+    delivery_id: Annotated[str, Path(max_length=36)], caller: Manager, runtime: RuntimeDep
+) -> Any:
+    return await audited_write(runtime, lambda s: subscriptions.redeliver(s, caller, delivery_id))

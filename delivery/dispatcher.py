@@ -1,0 +1,98 @@
+"""The dispatcher: expands events into deliveries, claims due ones, sends, records.
+
+It runs inside `rilon serve` (the default, right for SQLite) or as `rilon worker` processes.
+A slow or dead receiver holds only its own subscription's few slots, never the others.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from core.clock import utcnow
+from core.crypto import SecretBox
+from core.db import Database
+from delivery.signing import signed_headers
+from delivery.transport import Transport
+from services import dispatch
+from services.dispatch import Job
+
+log = logging.getLogger(__name__)
+IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        transport: Transport,
+        clock: Callable[[], datetime] = utcnow,
+        per_subscription: int = 4,
+        capacity: int = 256,
+    ) -> None:
+        self.db = db
+        self.box = box
+        self.transport = transport
+        self.clock = clock
+        self.per_subscription = per_subscription
+        self.capacity = capacity
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.transport.start()
+        try:
+            while not stop.is_set():
+                try:
+                    busy = await self.tick()
+                except Exception:
+                    log.exception("dispatcher tick failed; retrying")
+                    busy = False
+                if not busy:
+                    await self.db.events.wait(IDLE_SECONDS)
+        finally:
+            await self.drain()
+            await self.transport.close()
+
+    async def tick(self) -> bool:
+        """One round: expand new events, claim and start due deliveries."""
+        now = self.clock()
+        expanded = await self.db.write(partial(dispatch.expand, now=now))
+        room = self.capacity - len(self._tasks)
+        jobs: list[Job] = []
+        if room > 0:
+            busy = {sub: n for sub, n in self._in_flight.items() if n}
+            jobs = await self.db.write(
+                partial(
+                    dispatch.claim,
+                    box=self.box,
+                    now=now,
+                    limit=room,
+                    per_subscription=self.per_subscription,
+                    busy=busy,
+                )
+            )
+        for job in jobs:
+            self._in_flight[job.subscription_id] += 1
+            task = asyncio.create_task(self._deliver(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return expanded > 0 or bool(jobs)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            result = await self.transport.post(job, signed_headers(job, self.clock()))
+            await self.db.write(partial(dispatch.settle, job=job, result=result, now=self.clock()))
+        except Exception:
+            log.exception(
+                "delivery %s could not be settled; its lease will expire", job.delivery_id
+            )
+        finally:
+            self._in_flight[job.subscription_id] -= 1

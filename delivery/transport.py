@@ -1,0 +1,129 @@
+"""The SSRF-safe HTTP transport for webhooks (aiohttp: see docs/PERFORMANCE.md, B2).
+
+Every host is resolved once per connection by a resolver that keeps only allowed addresses;
+the connection goes to that vetted address while Host and TLS SNI keep the name. Address
+literals are vetted before any connection. No redirects, no proxies from the environment,
+bounded time and a bounded read of the answer.
+"""
+
+import asyncio
+import ipaddress
+import socket
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from core.clock import utcnow
+from core.netguard import Network, Refused, check_url, is_allowed, resolve
+from services.dispatch import Job, Result
+
+MAX_EXCERPT = 500
+MAX_READ = 64 * 1024
+
+
+class VettedResolver(AbstractResolver):
+    def __init__(self, allowed: list[Network]) -> None:
+        self.allowed = allowed
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await asyncio.to_thread(resolve, host, port, self.allowed)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+class Transport:
+    def __init__(self, allowed: list[Network], allow_http: bool, max_connections: int = 256):
+        self.allowed = allowed
+        self.allow_http = allow_http
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            resolver=VettedResolver(self.allowed),
+            limit=self.max_connections,
+            use_dns_cache=False,
+            enable_cleanup_closed=True,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=15, sock_connect=5),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(self, job: Job, headers: dict[str, str]) -> Result:
+        assert self._session is not None, "transport not started"
+        began = time.monotonic()
+        try:
+            host, _port = check_url(job.url, self.allow_http)
+            self._check_literal(host)
+            async with self._session.post(
+                job.url, data=job.body.encode(), headers=headers, allow_redirects=False
+            ) as response:
+                excerpt = (await response.content.read(MAX_READ)).decode(errors="replace")
+                latency = (time.monotonic() - began) * 1000
+                ok = 200 <= response.status < 300
+                return Result(
+                    status=response.status,
+                    latency_ms=latency,
+                    error=None if ok else f"HTTP {response.status}",
+                    excerpt=excerpt[:MAX_EXCERPT] or None,
+                    retry_after=_retry_after(response.status, response.headers),
+                )
+        except Refused as exc:
+            return Result(None, _ms(began), f"refused: {exc}")
+        except aiohttp.ClientConnectorError as exc:
+            refused = isinstance(exc.__cause__, Refused) or "resolves to an address" in str(exc)
+            return Result(None, _ms(began), ("refused: " if refused else "connect: ") + str(exc))
+        except TimeoutError:
+            return Result(None, _ms(began), "timeout")
+        except aiohttp.ClientError as exc:
+            return Result(None, _ms(began), f"{type(exc).__name__}: {exc}"[:300])
+
+    def _check_literal(self, host: str) -> None:
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return  # a name: the resolver vets what it resolves to
+        if not is_allowed(address, self.allowed):
+            raise Refused(f"{host} is an address webhooks may not reach")
+
+
+def _ms(began: float) -> float:
+    return (time.monotonic() - began) * 1000
+
+
+def _retry_after(status: int, headers: Any) -> float | None:
+    if status not in (429, 503):
+        return None
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,190 @@
+"""Webhook subscriptions, their deliveries and every attempt."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from models.alerts import Category, Severity
+from models.base import UTCDateTime
+from models.envelope import CountryCode, Input, Timestamp
+from models.shapes import Polygon
+
+EVENT_TYPES = (
+    "alert.created",
+    "alert.updated",
+    "alert.cancelled",
+    "alert.acknowledged",
+    "distress.created",
+    "distress.updated",
+    "distress.closed",
+    "distress.acknowledged",
+    "ping",
+)
+EventType = Literal[
+    "*",
+    "alert.created",
+    "alert.updated",
+    "alert.cancelled",
+    "alert.acknowledged",
+    "distress.created",
+    "distress.updated",
+    "distress.closed",
+    "distress.acknowledged",
+]
+
+
+class Subscription(SQLModel, table=True):
+    id: str = SQLField(primary_key=True, max_length=36)
+    agency: str = SQLField(foreign_key="agency.code", index=True, max_length=32)
+    client_id: str = SQLField(max_length=64)
+    url: str = SQLField(max_length=2000)
+    description: str | None = SQLField(default=None, max_length=500)
+    event_types: list[str] = SQLField(sa_column=Column(JSON, nullable=False))
+    filter: dict[str, Any] = SQLField(sa_column=Column(JSON, nullable=False))
+    secret: str = SQLField(sa_column=Column(Text, nullable=False))  # sealed (core/crypto.py)
+    previous_secret: str | None = SQLField(default=None, sa_column=Column(Text))
+    previous_secret_until: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    enabled: bool = True
+    disabled_reason: str | None = SQLField(default=None, max_length=200)
+    failing_since: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    created_at: datetime = SQLField(sa_type=UTCDateTime)
+    updated_at: datetime = SQLField(sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One event for one subscription. `payload` is set for pings, which have no event row."""
+
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_seq"),
+        Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+
+    id: str = SQLField(primary_key=True, max_length=36)
+    subscription_id: str = SQLField(foreign_key="subscription.id", index=True, max_length=36)
+    event_seq: int | None = SQLField(default=None, foreign_key="event.seq")
+    event_id: str = SQLField(max_length=36)
+    event_type: str = SQLField(max_length=30)
+    payload: str | None = SQLField(default=None, sa_column=Column(Text))
+    state: str = SQLField(max_length=12)  # pending | succeeded | failed
+    attempts: int = 0
+    next_attempt_at: datetime = SQLField(sa_type=UTCDateTime)
+    lease_until: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    last_status: int | None = None
+    last_error: str | None = SQLField(default=None, max_length=500)
+    created_at: datetime = SQLField(sa_type=UTCDateTime)
+    delivered_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    delivery_id: str = SQLField(foreign_key="delivery.id", index=True, max_length=36)
+    number: int
+    at: datetime = SQLField(sa_type=UTCDateTime)
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = SQLField(default=None, max_length=500)
+    response_excerpt: str | None = SQLField(default=None, max_length=500)
+
+
+class DispatcherState(SQLModel, table=True):
+    __tablename__ = "dispatcher_state"
+
+    name: str = SQLField(primary_key=True, max_length=40)
+    last_seq: int = 0
+    heartbeat_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+
+
+class SubscriptionFilter(Input):
+    categories: list[Category] | None = Field(default=None, description="Alerts only")
+    min_severity: Severity | None = Field(
+        default=None, description="Distress reports rank by SAR phase, as in lists"
+    )
+    sender_countries: list[CountryCode] | None = None
+    bbox: tuple[float, float, float, float] | None = Field(
+        default=None, description="[minLon, minLat, maxLon, maxLat]"
+    )
+    area: Polygon | None = Field(default=None, description="GeoJSON Polygon; [lon, lat]")
+    include_exercise: bool = False
+
+    @model_validator(mode="after")
+    def _bbox(self) -> "SubscriptionFilter":
+        if self.bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = self.bbox
+            if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+                raise ValueError("bbox longitudes within -180..180")
+            if not (-90 <= min_lat <= max_lat <= 90):
+                raise ValueError("bbox latitudes within -90..90, min first")
+        return self
+
+
+class SubscriptionCreate(Input):
+    url: str = Field(min_length=8, max_length=2000, examples=["https://mmea.example.my/rilon"])
+    description: str | None = Field(default=None, max_length=500)
+    event_types: list[EventType] = Field(min_length=1, max_length=10, examples=[["*"]])
+    filter: SubscriptionFilter = Field(default_factory=SubscriptionFilter)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "url": "https://ops.mmea.example.my/hooks/rilon",
+                    "description": "MMEA operations centre",
+                    "event_types": ["alert.created", "alert.updated", "distress.created"],
+                    "filter": {"min_severity": "severe", "bbox": [90, 0, 100, 15]},
+                }
+            ]
+        }
+    }
+
+
+class SubscriptionPatch(Input):
+    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    description: str | None = Field(default=None, max_length=500)
+    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=10)
+    filter: SubscriptionFilter | None = None
+
+
+class SubscriptionRead(BaseModel):
+    id: str
+    agency: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    filter: dict[str, Any]
+    enabled: bool
+    disabled_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SubscriptionCreated(SubscriptionRead):
+    secret: str = Field(description="`whsec_…`: shown once; verify signatures with it")
+
+
+class ReplayRequest(Input):
+    since: Timestamp = Field(description="Re-send the matching events from this time on")
+
+
+class AttemptRead(BaseModel):
+    number: int
+    at: Timestamp
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+
+class DeliveryRead(BaseModel):
+    id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    state: str
+    attempts: list[AttemptRead]
+    next_attempt_at: Timestamp | None
+    delivered_at: Timestamp | None

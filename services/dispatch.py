@@ -1,0 +1,251 @@
+"""The outbox side of webhooks: events become deliveries, deliveries are claimed and settled.
+
+Each function is one unit of work for the writer. On PostgreSQL several workers may run them
+at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
+"""
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, or_
+from sqlmodel import Session, col, select
+
+from auth.policy import Reader, can_agency_read
+from core.crypto import SecretBox
+from models.enums import AgencyType
+from models.events import Event
+from models.registry import Agency
+from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
+from services import audit
+from services.events import event_json
+from services.matching import matches
+
+DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
+RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
+DISABLE_AFTER = timedelta(hours=72)
+LEASE = timedelta(seconds=60)
+RECORD_TYPES = {"alert": "alerts", "distress": "distress-reports"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery, with all the sender needs and nothing it must look up."""
+
+    delivery_id: str
+    subscription_id: str
+    agency: str
+    url: str
+    secrets: tuple[str, ...]
+    event_id: str
+    event_type: str
+    body: str
+    attempt: int
+    record_id: str | None
+    record_type: str | None
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int | None
+    latency_ms: float
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def expand(session: Session, now: datetime, batch: int = 500) -> int:
+    """Turn new events into deliveries for every enabled subscription that matches and whose
+    agency may read the event (the same policy as every read path)."""
+    state = session.get(DispatcherState, "expander", with_for_update=True)
+    if state is None:
+        state = DispatcherState(name="expander", last_seq=0)
+    events = session.exec(
+        select(Event).where(col(Event.seq) > state.last_seq).order_by(col(Event.seq)).limit(batch)
+    ).all()
+    state.heartbeat_at = now
+    if events:
+        subscribers = session.exec(
+            select(Subscription, Agency).join(Agency, col(Agency.code) == col(Subscription.agency))
+        ).all()
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "subscription_id": sub.id,
+                "event_seq": event.seq,
+                "event_id": event.id,
+                "event_type": event.type,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in events
+            for sub, agency in subscribers
+            if matches(sub.event_types, sub.filter, event)
+            and can_agency_read(Reader(agency.code, agency.country, AgencyType(agency.type)), event)
+        ]
+        if rows:
+            session.connection().execute(DELIVERY.insert(), rows)
+        state.last_seq = events[-1].seq or state.last_seq
+    session.add(state)
+    return len(events)
+
+
+def claim(
+    session: Session,
+    box: SecretBox,
+    now: datetime,
+    limit: int,
+    per_subscription: int = 4,
+    busy: dict[str, int] | None = None,
+) -> list[Job]:
+    """Lease due deliveries of enabled subscriptions to this worker, at most
+    `per_subscription` in flight for any one subscription."""
+    due = session.exec(
+        select(Delivery)
+        .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
+        .where(
+            col(Delivery.state) == "pending",
+            col(Delivery.next_attempt_at) <= now,
+            or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
+            col(Subscription.enabled).is_(True),
+        )
+        .order_by(col(Delivery.next_attempt_at))
+        .limit(limit * 4)
+        .with_for_update(skip_locked=True, of=Delivery)
+    ).all()
+    jobs: list[Job] = []
+    taken = dict(busy or {})
+    for delivery in due:
+        if len(jobs) >= limit or taken.get(delivery.subscription_id, 0) >= per_subscription:
+            continue
+        taken[delivery.subscription_id] = taken.get(delivery.subscription_id, 0) + 1
+        sub = session.get(Subscription, delivery.subscription_id)
+        assert sub is not None
+        delivery.lease_until = now + LEASE
+        session.add(delivery)
+        secrets = [box.open(sub.secret)]
+        if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
+            secrets.append(box.open(sub.previous_secret))
+        body, record_id, record_type = delivery.payload, None, None
+        if delivery.event_seq is not None:
+            event = session.get(Event, delivery.event_seq)
+            assert event is not None
+            assert event.seq is not None
+            body = event_json(event.seq, event.id, event.type, event.at, event.data)
+            record_id, record_type = event.record_id, RECORD_TYPES.get(event.kind)
+        jobs.append(
+            Job(
+                delivery.id,
+                sub.id,
+                sub.agency,
+                sub.url,
+                tuple(secrets),
+                delivery.event_id,
+                delivery.event_type,
+                body or "{}",
+                delivery.attempts + 1,
+                record_id,
+                record_type,
+            )
+        )
+    return jobs
+
+
+def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
+    """Record the attempt (and audit it as a disclosure), then schedule what comes next."""
+    delivery = session.get(Delivery, job.delivery_id)
+    sub = session.get(Subscription, job.subscription_id)
+    if delivery is None or sub is None:
+        return "gone"  # the subscription was deleted meanwhile
+    session.connection().execute(
+        ATTEMPT.insert(),
+        {
+            "delivery_id": delivery.id,
+            "number": job.attempt,
+            "at": now,
+            "status_code": result.status,
+            "latency_ms": round(result.latency_ms, 1),
+            "error": (result.error or "")[:500] or None,
+            "response_excerpt": result.excerpt,
+        },
+    )
+    delivery.attempts, delivery.lease_until = job.attempt, None
+    delivery.last_status, delivery.last_error = result.status, (result.error or "")[:500] or None
+    if result.delivered:
+        delivery.state, delivery.delivered_at = "succeeded", now
+        sub.failing_since = None
+    elif result.status == 410:
+        delivery.state = "failed"
+        sub.enabled, sub.disabled_reason = False, "the receiver answered 410 Gone"
+    else:
+        sub.failing_since = sub.failing_since or now
+        if now - sub.failing_since >= DISABLE_AFTER:
+            sub.enabled, sub.disabled_reason = False, "failing for 72 hours"
+        if job.attempt > len(RETRY_SCHEDULE):
+            delivery.state = "failed"
+        else:
+            delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
+            delivery.next_attempt_at = now + timedelta(seconds=min(delay, 86400))
+    session.add(delivery)
+    session.add(sub)
+    audit.append(
+        session,
+        audit.Entry(
+            action=f"webhook {job.event_type}",
+            outcome="success" if result.delivered else "error",
+            status_code=result.status or 0,
+            actor_client="rilon-dispatcher",
+            actor_agency=job.agency,
+            object_type=job.record_type,
+            object_id=job.record_id,
+            detail={
+                "subscription": job.subscription_id,
+                "delivery": job.delivery_id,
+                "attempt": job.attempt,
+                "event": job.event_id,
+                "error": result.error,
+            },
+        ),
+    )
+    return delivery.state
+
+
+def heartbeat(session: Session) -> datetime | None:
+    state = session.get(DispatcherState, "expander")
+    return state.heartbeat_at if state else None
+
+
+def delivery_json(session: Session, delivery: Delivery) -> dict[str, Any]:
+    attempts = session.exec(
+        select(DeliveryAttempt)
+        .where(col(DeliveryAttempt.delivery_id) == delivery.id)
+        .order_by(col(DeliveryAttempt.number))
+    ).all()
+    return {
+        "id": delivery.id,
+        "subscription_id": delivery.subscription_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "state": delivery.state,
+        "attempts": [
+            {
+                "number": a.number,
+                "at": a.at,
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+        "next_attempt_at": delivery.next_attempt_at if delivery.state == "pending" else None,
+        "delivered_at": delivery.delivered_at,
+    }

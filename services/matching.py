@@ -1,0 +1,57 @@
+"""Does an event match a subscription's filter? (Visibility is the policy's business.)"""
+
+from typing import Any, Protocol
+
+from models.alerts import SEVERITY_RANK
+
+
+class Matchable(Protocol):
+    type: str
+    kind: str
+    status: str
+    category: str | None
+    severity_rank: int
+    sender_country: str
+    lat: float
+    lon: float
+
+
+def matches(event_types: list[str], wanted: dict[str, Any], event: Matchable) -> bool:
+    if "*" not in event_types and event.type not in event_types:
+        return False
+    if event.status != "actual" and not wanted.get("include_exercise"):
+        return False
+    categories = wanted.get("categories")
+    if categories and event.kind == "alert" and event.category not in categories:
+        return False
+    if wanted.get("min_severity") and event.severity_rank < SEVERITY_RANK[wanted["min_severity"]]:
+        return False
+    countries = wanted.get("sender_countries")
+    if countries and event.sender_country not in countries:
+        return False
+    if wanted.get("bbox") and not _in_bbox(event.lon, event.lat, wanted["bbox"]):
+        return False
+    area = wanted.get("area")
+    return not area or _in_polygon(event.lon, event.lat, area["coordinates"])
+
+
+def _in_bbox(lon: float, lat: float, bbox: list[float]) -> bool:
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if not min_lat <= lat <= max_lat:
+        return False
+    if min_lon <= max_lon:
+        return min_lon <= lon <= max_lon
+    return lon >= min_lon or lon <= max_lon  # across the antimeridian
+
+
+def _in_polygon(lon: float, lat: float, rings: list[list[list[float]]]) -> bool:
+    """Inside the outline and outside every hole (even-odd ray casting, planar)."""
+    return _in_ring(lon, lat, rings[0]) and not any(_in_ring(lon, lat, r) for r in rings[1:])
+
+
+def _in_ring(x: float, y: float, ring: list[list[float]]) -> bool:
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+            inside = not inside
+    return inside

@@ -1,0 +1,234 @@
+"""Webhook subscriptions of an agency: made, changed, rotated, pinged, replayed."""
+
+import base64
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from auth.policy import Reader, can_agency_read
+from auth.principal import Principal
+from core.clock import utcnow
+from core.crypto import SecretBox
+from core.errors import Conflict, NotFound, Unprocessable
+from models.enums import AgencyType
+from models.events import Event
+from models.registry import Agency
+from models.subscriptions import (
+    Delivery,
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionPatch,
+    SubscriptionRead,
+)
+from services.dispatch import ATTEMPT, DELIVERY, delivery_json
+from services.matching import matches
+from services.records import iso
+
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    box: SecretBox
+    max_per_agency: int
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def read(row: Subscription) -> SubscriptionRead:
+    return SubscriptionRead(
+        id=row.id,
+        agency=row.agency,
+        url=row.url,
+        description=row.description,
+        event_types=row.event_types,
+        filter=row.filter,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def own(session: Session, principal: Principal, subscription_id: str) -> Subscription:
+    """The caller's agency's subscription; any other is a 404."""
+    row = session.get(Subscription, subscription_id)
+    if row is None or row.agency != principal.agency:
+        raise NotFound(f"no subscription {subscription_id}")
+    return row
+
+
+def create(
+    session: Session, principal: Principal, data: SubscriptionCreate, policy: WebhookPolicy
+) -> SubscriptionCreated:
+    count = session.exec(
+        select(func.count())
+        .select_from(Subscription)
+        .where(col(Subscription.agency) == principal.agency)
+    ).one()
+    if count >= policy.max_per_agency:
+        raise Conflict(f"{principal.agency} already has {count} subscriptions, the most allowed")
+    secret = new_secret()
+    now = utcnow()
+    row = Subscription(
+        id=str(uuid.uuid4()),
+        agency=principal.agency,
+        client_id=principal.client_id,
+        url=data.url,
+        description=data.description,
+        event_types=list(data.event_types),
+        filter=data.filter.model_dump(mode="json", exclude_none=True),
+        secret=policy.box.seal(secret),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    return SubscriptionCreated(**read(row).model_dump(), secret=secret)
+
+
+def list_own(session: Session, principal: Principal) -> list[SubscriptionRead]:
+    query = select(Subscription).where(col(Subscription.agency) == principal.agency)
+    return [read(row) for row in session.exec(query.order_by(col(Subscription.created_at)))]
+
+
+def update(
+    session: Session, principal: Principal, subscription_id: str, patch: SubscriptionPatch
+) -> SubscriptionRead:
+    row = own(session, principal, subscription_id)
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    for name in ("url", "description", "event_types"):
+        if name in changes:
+            setattr(row, name, changes[name])
+    if patch.filter is not None:
+        row.filter = patch.filter.model_dump(mode="json", exclude_none=True)
+    row.updated_at = utcnow()
+    session.add(row)
+    return read(row)
+
+
+def delete(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
+    """Stop deliveries for good; what was sent stays in the audit trail."""
+    row = own(session, principal, subscription_id)
+    ids = list(session.exec(select(Delivery.id).where(col(Delivery.subscription_id) == row.id)))
+    run = session.connection().execute
+    if ids:
+        run(ATTEMPT.delete().where(ATTEMPT.c.delivery_id.in_(ids)))
+        run(DELIVERY.delete().where(DELIVERY.c.subscription_id == row.id))
+    shown = read(row)
+    session.delete(row)
+    return shown
+
+
+def rotate(
+    session: Session, principal: Principal, subscription_id: str, policy: WebhookPolicy
+) -> SubscriptionCreated:
+    """A new secret; for 24 hours the old one signs too, so receivers can switch over."""
+    row = own(session, principal, subscription_id)
+    secret = new_secret()
+    now = utcnow()
+    row.previous_secret, row.previous_secret_until = row.secret, now + ROTATION_OVERLAP
+    row.secret, row.updated_at = policy.box.seal(secret), now
+    session.add(row)
+    return SubscriptionCreated(**read(row).model_dump(), secret=secret)
+
+
+def enable(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
+    row = own(session, principal, subscription_id)
+    row.enabled, row.disabled_reason, row.failing_since = True, None, None
+    row.updated_at = utcnow()
+    session.add(row)
+    return read(row)
+
+
+def ping(session: Session, principal: Principal, subscription_id: str) -> dict[str, Any]:
+    """Queue a `ping` event for this subscription alone."""
+    row = own(session, principal, subscription_id)
+    now = utcnow()
+    event_id = str(uuid.uuid4())
+    payload = json.dumps(
+        {
+            "id": event_id,
+            "type": "ping",
+            "timestamp": iso(now),
+            "cursor": None,
+            "data": {"subscription_id": row.id},
+        },
+        separators=(",", ":"),
+    )
+    delivery = Delivery(
+        id=str(uuid.uuid4()),
+        subscription_id=row.id,
+        event_id=event_id,
+        event_type="ping",
+        payload=payload,
+        state="pending",
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    return {"delivery_id": delivery.id, "event_id": event_id}
+
+
+def replay(
+    session: Session, principal: Principal, subscription_id: str, since: datetime
+) -> dict[str, int]:
+    """Queue again every matching event this agency may see, from `since` on."""
+    row = own(session, principal, subscription_id)
+    agency = session.get(Agency, row.agency)
+    if agency is None:
+        raise Unprocessable([{"field": "agency", "message": "the agency is gone"}])
+    reader = Reader(agency.code, agency.country, AgencyType(agency.type))
+    now = utcnow()
+    queued = 0
+    for event in session.exec(select(Event).where(col(Event.at) >= since).order_by(col(Event.seq))):
+        if not (matches(row.event_types, row.filter, event) and can_agency_read(reader, event)):
+            continue
+        existing = session.exec(
+            select(Delivery).where(
+                col(Delivery.subscription_id) == row.id, col(Delivery.event_seq) == event.seq
+            )
+        ).first()
+        delivery = existing or Delivery(
+            id=str(uuid.uuid4()),
+            subscription_id=row.id,
+            event_seq=event.seq,
+            event_id=event.id,
+            event_type=event.type,
+            created_at=now,
+            next_attempt_at=now,
+            state="pending",
+        )
+        delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", now, None
+        session.add(delivery)
+        queued += 1
+    return {"queued": queued}
+
+
+def list_deliveries(
+    session: Session, principal: Principal, subscription_id: str, state: str | None
+) -> list[dict[str, Any]]:
+    row = own(session, principal, subscription_id)
+    query = select(Delivery).where(col(Delivery.subscription_id) == row.id)
+    if state is not None:
+        query = query.where(col(Delivery.state) == state)
+    found = session.exec(query.order_by(col(Delivery.created_at).desc()).limit(200)).all()
+    return [delivery_json(session, delivery) for delivery in found]
+
+
+def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[str, Any]:
+    """Send a delivery again now, whatever became of it."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    own(session, principal, delivery.subscription_id)
+    delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", utcnow(), None
+    session.add(delivery)
+    return delivery_json(session, delivery)
