@@ -1,0 +1,186 @@
+"""Webhooks reach public addresses only, unless the operator opens a range."""
+
+import ipaddress
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from core.db import Database
+from core.netguard import Refused, check_url, is_allowed, networks, resolve
+from delivery.transport import Transport
+from models.enums import Role
+from services.dispatch import Job
+from tests.conftest import make_settings
+from tests.receiver import Receiver, running
+from tests.support import Network
+
+BLOCKED = [
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "224.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "::",
+    "::1",
+    "fe80::1",
+    "fc00::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "2002:7f00:1::",
+    "64:ff9b::7f00:1",
+    "ff02::1",
+]
+
+
+@pytest.mark.parametrize("address", BLOCKED)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not is_allowed(ipaddress.ip_address(address), [])
+
+
+def test_public_addresses_and_opened_ranges() -> None:
+    assert is_allowed(ipaddress.ip_address("8.8.8.8"), [])
+    assert is_allowed(ipaddress.ip_address("2001:4860:4860::8888"), [])
+    opened = networks(["127.0.0.0/8"])
+    assert is_allowed(ipaddress.ip_address("127.0.0.1"), opened)
+    assert is_allowed(ipaddress.ip_address("::ffff:127.0.0.1"), opened)
+    assert not is_allowed(ipaddress.ip_address("10.0.0.1"), opened)
+
+
+@pytest.mark.parametrize("host", ["localhost", "2130706433", "0177.0.0.1", "0x7f000001", "127.1"])
+def test_names_and_odd_literals_resolving_to_loopback_are_refused(host: str) -> None:
+    with pytest.raises(Refused):
+        resolve(host, 443, [])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org/h",
+        "ftp://example.org/h",
+        "https://user:pw@example.org/h",
+        "https:///nohost",
+        "https://example.org:99999/h",
+    ],
+)
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(Refused):
+        check_url(url, allow_http=False)
+
+
+@pytest.fixture
+async def strict(database_url: str, tmp_path: Path) -> AsyncIterator[Network]:
+    """An app as deployed: https only, nothing private opened."""
+    settings = make_settings(
+        database_url, tmp_path, webhook_allow_http=False, webhook_allowed_networks=[]
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+            db = Database(database_url)
+            yield Network.seed(db, http)
+            db.close()
+
+
+async def test_subscribing_to_private_targets_is_refused(strict: Network) -> None:
+    admin = await strict.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    for url in (
+        "http://example.org/h",
+        "https://127.0.0.1/h",
+        "https://localhost:8443/h",
+        "https://[::1]/h",
+        "https://169.254.169.254/latest",
+        "https://2130706433/h",
+        "https://10.0.0.8/h",
+    ):
+        response = await strict.http.post(
+            "/v1/subscriptions", json={"url": url, "event_types": ["*"]}, headers=admin
+        )
+        assert response.status_code == 422, url
+        assert response.json()["errors"][0]["field"] == "url"
+    listed = await strict.http.get("/v1/subscriptions", headers=admin)
+    assert listed.json() == []
+
+
+async def test_delivery_time_check_blocks_a_name_that_resolves_to_loopback() -> None:
+    """Subscribed while allowed (or before DNS changed): the transport still refuses."""
+    async with running(Receiver()) as receiver:
+        job = Job(
+            "d",
+            "s",
+            "MY-MMEA",
+            receiver.url(host="localhost"),
+            ("whsec_" + "A" * 44,),
+            "e",
+            "ping",
+            "{}",
+            1,
+            None,
+            None,
+        )
+        strict = Transport([], allow_http=True)
+        await strict.start()
+        refused = await strict.post(job, {})
+        await strict.close()
+        literal = Job(
+            "d",
+            "s",
+            "MY-MMEA",
+            receiver.url(),
+            ("whsec_" + "A" * 44,),
+            "e",
+            "ping",
+            "{}",
+            1,
+            None,
+            None,
+        )
+        strict = Transport([], allow_http=True)
+        await strict.start()
+        refused_literal = await strict.post(literal, {})
+        await strict.close()
+        assert refused.status is None
+        assert refused.error is not None
+        assert "refused" in refused.error
+        assert refused_literal.error is not None
+        assert "refused" in refused_literal.error
+        assert receiver.received == []
+        opened = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+        await opened.start()
+        allowed = await opened.post(job, {})
+        await opened.close()
+        assert allowed.status == 200
+        assert len(receiver.received) == 1
+
+
+async def test_redirects_are_failures_and_not_followed() -> None:
+    async with running(Receiver()) as receiver:
+        receiver.script["/moved"] = [307]
+        job = Job(
+            "d",
+            "s",
+            "MY-MMEA",
+            receiver.url("/moved"),
+            ("whsec_" + "A" * 44,),
+            "e",
+            "ping",
+            "{}",
+            1,
+            None,
+            None,
+        )
+        transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+        await transport.start()
+        result = await transport.post(job, {})
+        await transport.close()
+        assert result.status == 307
+        assert not result.delivered
+        assert len(receiver.received) == 1

@@ -1,0 +1,316 @@
+"""Webhooks end to end: real local receivers, real signatures, time driven by a test clock."""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from core.clock import utcnow
+from core.netguard import networks
+from delivery.dispatcher import Dispatcher
+from delivery.transport import Transport
+from models.enums import Role
+from tests.receiver import Receiver, fails, running, verify
+from tests.support import Network, alert_body, handling
+
+
+class Clock:
+    """Real time plus however far the test has moved it on."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@dataclass
+class Hooks:
+    network: Network
+    receiver: Receiver
+    clock: Clock
+    dispatcher: Dispatcher
+
+    async def subscribe(self, agency: str, path: str = "/hook", **body: Any) -> tuple[str, str]:
+        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
+        payload = {"url": self.receiver.url(path), "event_types": ["*"], **body}
+        response = await self.network.http.post("/v1/subscriptions", json=payload, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()["id"], response.json()["secret"]
+
+    async def pump(self) -> None:
+        """Run the dispatcher until nothing is due now, and wait for what it sent."""
+        while await self.dispatcher.tick():
+            await self.dispatcher.drain()
+        await self.dispatcher.drain()
+
+    async def deliveries(self, agency: str, subscription: str) -> list[dict[str, Any]]:
+        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
+        url = f"/v1/subscriptions/{subscription}/deliveries"
+        return list((await self.network.http.get(url, headers=headers)).json())
+
+
+@pytest.fixture
+async def hooks(network: Network, app: FastAPI) -> AsyncIterator[Hooks]:
+    runtime = app.state.runtime
+    clock = Clock()
+    transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+    await transport.start()
+    dispatcher = Dispatcher(runtime.db, runtime.webhooks.policy.box, transport, clock=clock)
+    async with running(Receiver()) as receiver:
+        yield Hooks(network, receiver, clock, dispatcher)
+    await dispatcher.drain()
+    await transport.close()
+
+
+async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
+    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(**changes)
+    response = await hooks.network.http.post("/v1/alerts", json=body, headers=sender)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_deliveries_are_signed_and_verify(hooks: Hooks) -> None:
+    subscription, secret = await hooks.subscribe("MY-MMEA")
+    alert = await _post(hooks, handling=handling("countries", recipient_countries=["MY"]))
+    await hooks.pump()
+    [delivery] = hooks.receiver.received
+    event = verify(secret, delivery)
+    assert event["type"] == "alert.created"
+    assert event["data"]["id"] == alert["id"]
+    assert delivery.headers["webhook-id"] == event["id"]
+    assert fails("whsec_" + "A" * 43 + "=", delivery)
+    [row] = await hooks.deliveries("MY-MMEA", subscription)
+    assert row["state"] == "succeeded"
+    assert [a["status_code"] for a in row["attempts"]] == [200]
+
+
+async def test_what_an_agency_may_not_see_is_never_sent(hooks: Hooks) -> None:
+    subscription, secret = await hooks.subscribe("TH-MECC")
+    await _post(hooks, handling=handling("countries", recipient_countries=["MY"]))
+    await _post(hooks, handling=handling("national"))
+    await hooks.pump()
+    assert hooks.receiver.received == []
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
+    pinged = await hooks.network.http.post(f"/v1/subscriptions/{subscription}/ping", headers=admin)
+    assert pinged.status_code == 202
+    await hooks.pump()
+    [ping] = hooks.receiver.received
+    assert verify(secret, ping)["type"] == "ping"
+
+
+async def test_filters_narrow_what_is_sent(hooks: Hooks) -> None:
+    await hooks.subscribe(
+        "MY-MMEA",
+        event_types=["alert.created"],
+        filter={"min_severity": "extreme", "bbox": [90, 15, 95, 25]},
+    )
+    network = handling("network")
+    await _post(hooks, handling=network, severity="severe")
+    await _post(hooks, handling=network, severity="extreme", location={"lat": 5, "lon": 97})
+    wanted = await _post(hooks, handling=network, severity="extreme")
+    await hooks.pump()
+    assert [verify_id(r.body) for r in hooks.receiver.received] == [wanted["id"]]
+
+
+def verify_id(body: str) -> str:
+    return str(json.loads(body)["data"]["id"])
+
+
+async def test_two_failures_then_success_is_three_attempts(hooks: Hooks) -> None:
+    hooks.receiver.script["/hook"] = [500, 502]
+    subscription, secret = await hooks.subscribe("MY-MMEA")
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    hooks.clock.advance(7)  # first retry after 5 s (±20%)
+    await hooks.pump()
+    hooks.clock.advance(37)  # second after 30 s
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 3
+    ids = {r.headers["webhook-id"] for r in hooks.receiver.received}
+    assert len(ids) == 1  # the same webhook-id on every retry
+    stamps = [r.headers["webhook-timestamp"] for r in hooks.receiver.received]
+    assert len(set(stamps)) == 3  # a fresh timestamp (and signature) per attempt
+    [row] = await hooks.deliveries("MY-MMEA", subscription)
+    assert row["state"] == "succeeded"
+    assert [a["status_code"] for a in row["attempts"]] == [500, 502, 200]
+
+
+async def test_410_disables_the_subscription(hooks: Hooks) -> None:
+    hooks.receiver.script["/hook"] = [410]
+    subscription, _ = await hooks.subscribe("MY-MMEA")
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    state = (
+        await hooks.network.http.get(f"/v1/subscriptions/{subscription}", headers=admin)
+    ).json()
+    assert state["enabled"] is False
+    assert "410" in state["disabled_reason"]
+    await _post(hooks, handling=handling("network"))
+    hooks.clock.advance(3600)
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 1
+    enabled = await hooks.network.http.post(
+        f"/v1/subscriptions/{subscription}/enable", headers=admin
+    )
+    assert enabled.json()["enabled"] is True
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 2
+
+
+async def test_retry_after_is_honoured(hooks: Hooks) -> None:
+    hooks.receiver.script["/hook"] = [429]
+    hooks.receiver.retry_after = "120"
+    await hooks.subscribe("MY-MMEA")
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    hooks.clock.advance(60)  # the schedule alone would have retried after ~5 s
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 1
+    hooks.clock.advance(61)
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 2
+
+
+async def test_a_hanging_receiver_does_not_delay_the_others(hooks: Hooks, app: FastAPI) -> None:
+    # the cap is per agency (50): spread the 100 subscriptions over four agencies
+    await hooks.subscribe("TH-MECC", path="/hang")
+    hooks.receiver.script["/hang"] = ["hang"] * 5
+    for n in range(99):
+        agency = ("MY-MMEA", "ID-BASARNAS", "TH-MRCC")[n % 3]
+        await hooks.subscribe(agency, path=f"/ok/{n}")
+    await _post(hooks, handling=handling("network"))
+    began = time.monotonic()
+    await hooks.dispatcher.tick()
+    await hooks.receiver.wait_for(100, timeout=10)
+    healthy = [r for r in hooks.receiver.received if r.path.startswith("/ok/")]
+    assert len(healthy) == 99
+    assert time.monotonic() - began < 5
+
+
+async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
+    subscription, old = await hooks.subscribe("MY-MMEA")
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    rotated = await hooks.network.http.post(
+        f"/v1/subscriptions/{subscription}/rotate-secret", headers=admin
+    )
+    new = rotated.json()["secret"]
+    assert new != old
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    [delivery] = hooks.receiver.received
+    assert len(delivery.headers["webhook-signature"].split()) == 2
+    assert verify(new, delivery)["type"] == "alert.created"
+    assert verify(old, delivery)["type"] == "alert.created"
+    hooks.clock.advance(25 * 3600)  # the old secret stops signing after 24 h
+    await hooks.network.http.post(f"/v1/subscriptions/{subscription}/ping", headers=admin)
+    await hooks.pump()
+    assert len(hooks.receiver.received[-1].headers["webhook-signature"].split()) == 1
+    assert fails(old, hooks.receiver.received[-1])
+
+
+async def test_replay_and_redeliver(hooks: Hooks) -> None:
+    subscription, secret = await hooks.subscribe("MY-MMEA")
+    since = utcnow() - timedelta(seconds=1)
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    replayed = await hooks.network.http.post(
+        f"/v1/subscriptions/{subscription}/replay",
+        json={"since": since.isoformat()},
+        headers=admin,
+    )
+    assert replayed.json() == {"queued": 1}
+    await hooks.pump()
+    [first, again] = hooks.receiver.received
+    assert first.headers["webhook-id"] == again.headers["webhook-id"]
+    [row] = await hooks.deliveries("MY-MMEA", subscription)
+    redelivered = await hooks.network.http.post(
+        f"/v1/deliveries/{row['id']}/redeliver", headers=admin
+    )
+    assert redelivered.status_code == 200
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 3
+    other = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
+    hidden = await hooks.network.http.post(f"/v1/deliveries/{row['id']}/redeliver", headers=other)
+    assert hidden.status_code == 404
+
+
+async def test_disclosures_are_audited(hooks: Hooks) -> None:
+    await hooks.subscribe("MY-MMEA")
+    alert = await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    admin = await hooks.network.headers(Role.PLATFORM_ADMIN)
+    events = (
+        await hooks.network.http.get(
+            "/v1/audit-events?action=webhook%20alert.created", headers=admin
+        )
+    ).json()["items"]
+    [event] = events
+    assert event["actor_agency"] == "MY-MMEA"
+    assert event["object_id"] == alert["id"]
+    assert event["outcome"] == "success"
+
+
+async def test_subscriptions_belong_to_their_agency(hooks: Hooks) -> None:
+    subscription, _ = await hooks.subscribe("MY-MMEA")
+    other = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
+    url = f"/v1/subscriptions/{subscription}"
+    assert (await hooks.network.http.get(url, headers=other)).status_code == 404
+    assert (await hooks.network.http.delete(url, headers=other)).status_code == 404
+    listed = (await hooks.network.http.get("/v1/subscriptions", headers=other)).json()
+    assert listed == []
+    duty = await hooks.network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    assert (await hooks.network.http.get("/v1/subscriptions", headers=duty)).status_code == 403
+    mine = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    listing = (await hooks.network.http.get("/v1/subscriptions", headers=mine)).json()
+    assert "secret" not in listing[0]
+    assert (await hooks.network.http.delete(url, headers=mine)).status_code == 200
+    assert (await hooks.network.http.get(url, headers=mine)).status_code == 404
+
+
+async def test_bad_subscriptions_are_422(hooks: Hooks) -> None:
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    for body, field in (
+        ({"url": "ftp://x.example/h", "event_types": ["*"]}, "url"),
+        ({"url": hooks.receiver.url(), "event_types": ["alert.exploded"]}, "event_types.0"),
+        (
+            {"url": hooks.receiver.url(), "event_types": ["*"], "filter": {"bbox": [1, 2]}},
+            "filter.bbox",
+        ),
+        ({"url": hooks.receiver.url(), "event_types": ["*"], "secret": "mine"}, "secret"),
+    ):
+        response = await hooks.network.http.post("/v1/subscriptions", json=body, headers=admin)
+        assert response.status_code == 422, body
+        fields = [e["field"] for e in response.json()["errors"]]
+        assert any(f.startswith(field) for f in fields), response.text
+
+
+async def test_the_dispatcher_loop_delivers_promptly(hooks: Hooks) -> None:
+    await hooks.subscribe("MY-MMEA")
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        Dispatcher(
+            hooks.dispatcher.db,
+            hooks.dispatcher.box,
+            Transport(networks(["127.0.0.0/8"]), allow_http=True),
+        ).run(stop)
+    )
+    await asyncio.sleep(0.2)
+    began = time.monotonic()
+    await _post(hooks, handling=handling("network"))
+    await hooks.receiver.wait_for(1, timeout=3)
+    assert time.monotonic() - began < 1.0
+    stop.set()
+    await loop
