@@ -29,8 +29,7 @@ from core.crypto import SecretBox
 from core.db import Database
 from core.netguard import networks
 from core.settings import Settings, get_settings
-from delivery.dispatcher import Dispatcher
-from delivery.transport import Transport
+from delivery.dispatcher import build as build_dispatcher
 from services.bootstrap import ensure_admin
 from services.subscriptions import WebhookPolicy
 
@@ -75,8 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         dispatcher = None
         if settings.dispatcher:
-            transport = Transport(allowed, settings.webhook_allow_http)
-            dispatcher = asyncio.create_task(Dispatcher(db, box, transport).run(stop))
+            dispatcher = asyncio.create_task(build_dispatcher(settings, db).run(stop))
         try:
             yield
         finally:

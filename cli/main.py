@@ -1,6 +1,9 @@
 """The `rilon` command: run the service and administer it from the operator's shell."""
 
+import asyncio
 import getpass
+import os
+import signal
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -14,6 +17,7 @@ from core.db import Database
 from core.errors import RilonError
 from core.migrations import upgrade
 from core.settings import Settings, get_settings
+from delivery.dispatcher import build as build_dispatcher
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
 from services import audit, audit_reads, demo, registry
@@ -83,9 +87,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
     access_log: Annotated[bool, typer.Option(help="uvicorn's access log on stderr")] = False,
+    dispatcher: Annotated[
+        bool, typer.Option(help="Send webhooks from this process (off: run `rilon worker`s)")
+    ] = True,
 ) -> None:
     """Migrate the database to head, then serve the API."""
     upgrade(_settings().database_url)
+    if not dispatcher:
+        os.environ["RILON_DISPATCHER"] = "false"  # read by every uvicorn worker
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -180,6 +189,28 @@ def demo_seed(
         f"-d grant_type=client_credentials {base_url}/v1/auth/token\n"
     )
     typer.echo(f"or press Authorize at {base_url}/docs with any client above.")
+
+
+@app.command()
+def worker() -> None:
+    """Send webhooks: expand events, claim due deliveries, deliver, retry. Run several on
+    PostgreSQL; they share the work without double claiming. Stops cleanly on SIGTERM."""
+    settings = _settings()
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    db.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    typer.echo("rilon worker: dispatching webhooks", err=True)
+    try:
+        await build_dispatcher(settings, db).run(stop)
+    finally:
+        db.close()
 
 
 def _read(unit: Callable[[Session], T]) -> T:

@@ -14,6 +14,8 @@ from functools import partial
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.db import Database
+from core.netguard import networks
+from core.settings import Settings
 from delivery.signing import signed_headers
 from delivery.transport import Transport
 from services import dispatch
@@ -96,3 +98,9 @@ class Dispatcher:
             )
         finally:
             self._in_flight[job.subscription_id] -= 1
+
+
+def build(settings: Settings, db: Database) -> Dispatcher:
+    """The dispatcher as configured: the same in `rilon serve` and `rilon worker`."""
+    transport = Transport(networks(settings.webhook_allowed_networks), settings.webhook_allow_http)
+    return Dispatcher(db, SecretBox(settings.secrets_key_bytes()), transport)

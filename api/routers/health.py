@@ -1,12 +1,17 @@
 """Liveness and readiness probes."""
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
+from core.clock import utcnow
 from core.errors import ServiceUnavailable
 from core.migrations import current_revision, head_revision
+from services import dispatch
 
 router = APIRouter(tags=["operations"])
+HEARTBEAT_STALE = timedelta(seconds=30)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -20,4 +25,9 @@ async def readyz(runtime: RuntimeDep) -> dict[str, str]:
     head = head_revision()
     if current != head:
         raise ServiceUnavailable(f"database at migration {current}, code expects {head}")
-    return {"status": "ready", "database": "ok", "migration": head or ""}
+    beat = await runtime.db.read(dispatch.heartbeat)
+    fresh = beat is not None and utcnow() - beat < HEARTBEAT_STALE
+    if runtime.settings.dispatcher and beat is not None and not fresh:
+        raise ServiceUnavailable(f"the dispatcher in this process last beat at {beat}")
+    dispatcher = "ok" if fresh else ("starting" if beat is None else "stale")
+    return {"status": "ready", "database": "ok", "migration": head or "", "dispatcher": dispatcher}
