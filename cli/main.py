@@ -175,7 +175,10 @@ def demo_seed(
         raise typer.Exit(1)
     upgrade(settings.database_url)
     credentials = _write(demo.seed, "demo")
-    typer.echo("Demo network ready: BD ID LK MY TH VN, 24 agencies. Demo clients:\n")
+    typer.echo(
+        "Demo network ready: BD ID LK MY TH VN, 24 agencies, a few alerts and a distress case."
+        " Demo clients:\n"
+    )
     typer.echo(f"  {'client_id':<24} {'agency':<12} {'roles':<16} client_secret")
     for cred in credentials:
         typer.echo(

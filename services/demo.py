@@ -2,11 +2,21 @@
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from auth.principal import Principal
+from auth.scopes import ROLE_SCOPES
+from core.clock import utcnow
+from models.alerts import EXAMPLE as ALERT_EXAMPLE
+from models.alerts import AlertCreate
+from models.distress import EXAMPLE as DISTRESS_EXAMPLE
+from models.distress import DistressCreate
 from models.enums import AgencyType, Role
+from models.records import Record
 from models.registry import Agency, AgencyCreate, Client, ClientCreate, Country, CountryCreate
 from services.bootstrap import SECRETARIAT_CODE, ensure_secretariat
+from services.kinds import ALERTS, DISTRESS
+from services.records import publish
 from services.registry import create_agency, create_client, create_country, reset_secret
 
 COUNTRIES = {
@@ -88,4 +98,70 @@ def seed(session: Session) -> list[DemoCredential]:
         else:
             secret = reset_secret(session, client_id)
         credentials.append(DemoCredential(client_id, secret, agency, [str(r) for r in roles]))
+    if session.exec(select(Record.id).limit(1)).first() is None:
+        _seed_records(session)
     return credentials
+
+
+def _sender(agency: str) -> Principal:
+    return Principal(
+        client_id="demo-seed",
+        agency=agency,
+        country=agency[:2],
+        agency_type=AgencyType.OTHER,
+        roles=frozenset({Role.DUTY_OFFICER}),
+        scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
+        jti="demo",
+        expires_at=utcnow(),
+    )
+
+
+def _seed_records(session: Session) -> None:
+    """A few alerts and a distress case, so the lists, feed and console are not empty."""
+    alerts = [
+        ("BD-CG", ALERT_EXAMPLE),
+        (
+            "TH-MECC",
+            {
+                **ALERT_EXAMPLE,
+                "category": "suspicious_vessel",
+                "severity": "moderate",
+                "headline": "Unlit trawler loitering off Ko Surin, possible transfer point",
+                "description": "Radar contact without AIS, slow southward drift since 02:00.",
+                "location": {"lat": 9.42, "lon": 97.86, "accuracy_m": 1500},
+                "place_name": "Ko Surin",
+                "sea_area": "Andaman Sea",
+                "persons": None,
+                "case_id": None,
+                "handling": {
+                    "distribution": "countries",
+                    "recipient_countries": ["MY", "ID"],
+                    "tlp": "amber",
+                    "ack_required": True,
+                },
+            },
+        ),
+        (
+            "MY-MMEA",
+            {
+                **ALERT_EXAMPLE,
+                "category": "landing",
+                "severity": "severe",
+                "urgency": "past",
+                "certainty": "observed",
+                "headline": "About 70 persons landed at Pantai Cenang, Langkawi; boat abandoned",
+                "description": "Police holding 68 adults and 5 children; boat beached at dawn.",
+                "location": {"lat": 6.29, "lon": 99.73, "accuracy_m": 200},
+                "place_name": "Pantai Cenang, Langkawi",
+                "sea_area": "Andaman Sea",
+                "persons": {"estimate": 73},
+                "case_id": "MMEA-KDH-2026-311",
+                "handling": {"distribution": "network", "tlp": "green"},
+            },
+        ),
+    ]
+    for agency, body in alerts:
+        publish(session, _sender(agency), ALERTS, AlertCreate.model_validate(body))
+    publish(
+        session, _sender("ID-BASARNAS"), DISTRESS, DistressCreate.model_validate(DISTRESS_EXAMPLE)
+    )
