@@ -177,6 +177,7 @@ class AttemptRead(BaseModel):
     status_code: int | None
     latency_ms: float
     error: str | None
+    response_excerpt: str | None = Field(description="The first 500 characters answered")
 
 
 class DeliveryRead(BaseModel):

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.clock import utcnow
+from core.db import Database
 from core.netguard import networks
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
@@ -144,6 +145,8 @@ async def test_two_failures_then_success_is_three_attempts(hooks: Hooks) -> None
     [row] = await hooks.deliveries("MY-MMEA", subscription)
     assert row["state"] == "succeeded"
     assert [a["status_code"] for a in row["attempts"]] == [500, 502, 200]
+    assert [a["response_excerpt"] for a in row["attempts"]] == ["no", "no", "ok"]
+    assert all(a["latency_ms"] >= 0 for a in row["attempts"])
 
 
 async def test_410_disables_the_subscription(hooks: Hooks) -> None:
@@ -314,3 +317,33 @@ async def test_the_dispatcher_loop_delivers_promptly(hooks: Hooks) -> None:
     assert time.monotonic() - began < 1.0
     stop.set()
     await loop
+
+
+async def test_workers_share_the_load_without_double_claiming(
+    hooks: Hooks, database_url: str
+) -> None:
+    """Three dispatchers on their own connections (as three worker processes would)."""
+    for n in range(10):
+        await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=f"/w/{n}")
+    for _ in range(5):
+        await _post(hooks, handling=handling("network"))
+    workers = []
+    for _ in range(3):
+        db = Database(database_url)
+        db.start()
+        transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+        await transport.start()
+        workers.append((db, transport, Dispatcher(db, hooks.dispatcher.box, transport)))
+    try:
+        for _ in range(20):
+            busy = await asyncio.gather(*(w.tick() for _db, _t, w in workers))
+            await asyncio.gather(*(w.drain() for _db, _t, w in workers))
+            if not any(busy) and len(hooks.receiver.received) >= 50:
+                break
+    finally:
+        for db, transport, _w in workers:
+            await transport.close()
+            db.close()
+    pairs = [(r.path, r.headers["webhook-id"]) for r in hooks.receiver.received]
+    assert len(pairs) == 50
+    assert len(set(pairs)) == 50  # nothing was sent twice
