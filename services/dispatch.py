@@ -243,6 +243,7 @@ def delivery_json(session: Session, delivery: Delivery) -> dict[str, Any]:
                 "status_code": a.status_code,
                 "latency_ms": a.latency_ms,
                 "error": a.error,
+                "response_excerpt": a.response_excerpt,
             }
             for a in attempts
         ],
