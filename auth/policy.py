@@ -19,7 +19,11 @@ from models.envelope import Distribution, Kind, Status, Tlp
 from models.events import Event
 from models.records import Record
 
-READ_SCOPE = {Kind.ALERT: Scope.ALERTS_READ, Kind.DISTRESS: Scope.DISTRESS_READ}
+READ_SCOPE = {
+    Kind.ALERT: Scope.ALERTS_READ,
+    Kind.DISTRESS: Scope.DISTRESS_READ,
+    Kind.SUBSCRIPTION: Scope.SUBSCRIPTIONS_MANAGE,
+}
 WRITE_SCOPE = {Kind.ALERT: Scope.ALERTS_WRITE, Kind.DISTRESS: Scope.DISTRESS_WRITE}
 
 

@@ -13,6 +13,7 @@ from models.registry import AGENCY_CODE, COUNTRY_CODE
 class Kind(StrEnum):
     ALERT = "alert"
     DISTRESS = "distress"
+    SUBSCRIPTION = "subscription"  # events only: news about an agency's own webhooks
 
 
 class Status(StrEnum):

@@ -20,7 +20,7 @@ class Event(SQLModel, table=True):
     type: str = Field(max_length=30)
     at: datetime = Field(sa_type=UTCDateTime)
     record_id: str = Field(max_length=36, index=True)
-    kind: str = Field(max_length=10)
+    kind: str = Field(max_length=20)
     status: str = Field(max_length=10)
     sender_agency: str = Field(max_length=32)
     sender_country: str = Field(max_length=2)

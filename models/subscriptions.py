@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "distress.closed",
     "distress.acknowledged",
     "ping",
+    "subscription.disabled",
 )
 EventType = Literal[
     "*",
@@ -34,6 +35,7 @@ EventType = Literal[
     "distress.updated",
     "distress.closed",
     "distress.acknowledged",
+    "subscription.disabled",
 ]
 
 

@@ -4,6 +4,7 @@ Each function is one unit of work for the writer. On PostgreSQL several workers 
 at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
 """
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -20,15 +21,16 @@ from models.events import Event
 from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
 from services import audit
-from services.events import event_json
+from services.events import emit, event_json
 from services.matching import matches
+from services.records import iso
 
 DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
 DISABLE_AFTER = timedelta(hours=72)
 LEASE = timedelta(seconds=60)
-RECORD_TYPES = {"alert": "alerts", "distress": "distress-reports"}
+RECORD_TYPES = {"alert": "alerts", "distress": "distress-reports", "subscription": "subscriptions"}
 
 
 @dataclass(frozen=True)
@@ -185,11 +187,11 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
         sub.failing_since = None
     elif result.status == 410:
         delivery.state = "failed"
-        sub.enabled, sub.disabled_reason = False, "the receiver answered 410 Gone"
+        _disable(session, sub, "the receiver answered 410 Gone", now)
     else:
         sub.failing_since = sub.failing_since or now
-        if now - sub.failing_since >= DISABLE_AFTER:
-            sub.enabled, sub.disabled_reason = False, "failing for 72 hours"
+        if sub.enabled and now - sub.failing_since >= DISABLE_AFTER:
+            _disable(session, sub, "failing for 72 hours", now)
         if job.attempt > len(RETRY_SCHEDULE):
             delivery.state = "failed"
         else:
@@ -217,6 +219,36 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
         ),
     )
     return delivery.state
+
+
+def _disable(session: Session, sub: Subscription, reason: str, now: datetime) -> None:
+    """Disable a subscription and tell its agency, by an event only that agency sees."""
+    sub.enabled, sub.disabled_reason, sub.updated_at = False, reason, now
+    agency = session.get(Agency, sub.agency)
+    data = {
+        "id": sub.id,
+        "agency": sub.agency,
+        "url": sub.url,
+        "enabled": False,
+        "disabled_reason": reason,
+        "failing_since": sub.failing_since and iso(sub.failing_since),
+    }
+    columns = {
+        "id": sub.id,
+        "kind": "subscription",
+        "status": "actual",
+        "sender_agency": sub.agency,
+        "sender_country": agency.country if agency else "",
+        "distribution": "agency",
+        "tlp": "red",
+        "recipient_countries": "",
+        "recipient_agencies": "",
+        "category": None,
+        "severity_rank": 0,
+        "lat": 0.0,
+        "lon": 0.0,
+    }
+    emit(session, "subscription.disabled", columns, json.dumps(data, separators=(",", ":")))
 
 
 def heartbeat(session: Session) -> datetime | None:

@@ -160,6 +160,13 @@ async def test_410_disables_the_subscription(hooks: Hooks) -> None:
     ).json()
     assert state["enabled"] is False
     assert "410" in state["disabled_reason"]
+    feed = (await hooks.network.http.get("/v1/feed", headers=admin)).json()["events"]
+    [told] = [e for e in feed if e["type"] == "subscription.disabled"]
+    assert told["data"]["id"] == subscription
+    assert "410" in told["data"]["disabled_reason"]
+    others = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
+    other_feed = (await hooks.network.http.get("/v1/feed", headers=others)).json()["events"]
+    assert all(e["type"] != "subscription.disabled" for e in other_feed)
     await _post(hooks, handling=handling("network"))
     hooks.clock.advance(3600)
     await hooks.pump()
@@ -169,7 +176,8 @@ async def test_410_disables_the_subscription(hooks: Hooks) -> None:
     )
     assert enabled.json()["enabled"] is True
     await hooks.pump()
-    assert len(hooks.receiver.received) == 2
+    resumed = [json.loads(r.body)["type"] for r in hooks.receiver.received[1:]]
+    assert sorted(resumed) == ["alert.created", "subscription.disabled"]
 
 
 async def test_retry_after_is_honoured(hooks: Hooks) -> None:

@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('sender_agency', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('sender_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
