@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import docs, errors
 from api.auditing import AuditMiddleware
 from api.deps import Runtime, Webhooks
+from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.ratelimit import RateLimiter
 from api.routers import (
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        responses=problems(400, 413, 429, 500),
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from api.context import current_context
 from core.errors import RilonError, Unprocessable, field_errors
@@ -102,7 +103,27 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of every route at this path, not just one's
+        headers["Allow"] = ", ".join(sorted(_methods_at(request)))
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def _methods_at(request: Request) -> set[str]:
+    """The documented methods of the path, from the OpenAPI paths (compiled once)."""
+    app = request.app
+    table = getattr(app.state, "methods_by_path", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.methods_by_path = table
+    found: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            found |= methods
+    return found
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
