@@ -1,10 +1,10 @@
 """Headers and query parameters of the record endpoints, parsed into what services take."""
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Header, Path, Query, Response
+from pydantic import AwareDatetime
 
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
@@ -79,7 +79,9 @@ def filter_dependency(spec: KindSpec) -> Any:
         bbox: Annotated[
             str | None, Query(description="minLon,minLat,maxLon,maxLat", examples=["88,5,100,22"])
         ] = None,
-        updated_since: Annotated[str | None, Query(description="RFC 3339 with a time zone")] = None,
+        updated_since: Annotated[
+            AwareDatetime | None, Query(description="RFC 3339 with a time zone")
+        ] = None,
         q: Annotated[
             str | None, Query(min_length=1, max_length=100, description="Text search")
         ] = None,
@@ -93,14 +95,6 @@ def filter_dependency(spec: KindSpec) -> Any:
             errors.append(
                 {"field": "state", "message": f"state is one of {', '.join(spec.states)}"}
             )
-        since = None
-        if updated_since is not None:
-            try:
-                since = datetime.fromisoformat(updated_since.replace("Z", "+00:00"))
-            except ValueError:
-                since = None
-            if since is None or since.tzinfo is None:
-                errors.append({"field": "updated_since", "message": "RFC 3339 time with a zone"})
         if errors:
             raise Unprocessable(errors)
         return RecordFilter(
@@ -110,7 +104,7 @@ def filter_dependency(spec: KindSpec) -> Any:
             status=status.value,
             sender_country=sender_country,
             bbox=parse_bbox(bbox) if bbox else None,
-            updated_since=since,
+            updated_since=updated_since,
             q=q,
             limit=limit,
             cursor=cursor,

@@ -2,11 +2,10 @@
 
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from models.envelope import Envelope, Handling, Input, Timestamp
+from models.envelope import Envelope, EnvelopeRead, Input, Timestamp
 from models.shapes import Location, Persons, Polygon, Vessel
 
 
@@ -140,19 +139,7 @@ class AlertPatch(Input):
     handling: dict[str, Any] | None = None
 
 
-class AlertRead(AlertBody):
-    id: UUID
+class AlertRead(AlertBody, EnvelopeRead):
     kind: str = "alert"
-    version: int
-    sender_agency: str
-    sender_country: str
-    created_at: Timestamp
-    updated_at: Timestamp
     state: str = Field(description="`active`, `cancelled`, or `expired` once `expires_at` passed")
-    status: str
-    case_id: str | None = None
-    references: list[UUID] = []
-    expires_at: Timestamp | None = None
-    labels: list[str] = []
-    handling: Handling
     cancel_reason: str | None = None

@@ -2,11 +2,10 @@
 
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from models.envelope import AgencyCode, Envelope, Handling, Input, Timestamp
+from models.envelope import AgencyCode, Envelope, EnvelopeRead, Input
 from models.shapes import PersonsOnBoard, Position, Vessel
 
 
@@ -115,21 +114,9 @@ class DistressPatch(Input):
     handling: dict[str, Any] | None = None
 
 
-class DistressRead(DistressBody):
-    id: UUID
+class DistressRead(DistressBody, EnvelopeRead):
     kind: str = "distress"
-    version: int
-    sender_agency: str
-    sender_country: str
-    created_at: Timestamp
-    updated_at: Timestamp
     state: str = Field(description="`open` or `closed`")
-    status: str
-    case_id: str | None = None
-    references: list[UUID] = []
-    expires_at: Timestamp | None = None
-    labels: list[str] = []
-    handling: Handling
-    sitrep_number: int
+    sitrep_number: int = Field(description="1 for the first report; each update adds one")
     outcome: Outcome | None = None
     close_note: str | None = None

@@ -108,6 +108,23 @@ class Envelope(Input):
     handling: Handling
 
 
+class EnvelopeRead(BaseModel):
+    """What every record returns beside its body: ids, sender, times, handling."""
+
+    id: UUID
+    version: int = Field(description="Starts at 1; each change adds one. Also the `ETag`")
+    sender_agency: str
+    sender_country: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    status: str
+    case_id: str | None = None
+    references: list[UUID] = []
+    expires_at: Timestamp | None = None
+    labels: list[str] = []
+    handling: Handling
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch: objects merge, null removes, everything else replaces."""
     if not isinstance(patch, dict):

@@ -13,18 +13,6 @@ from models.base import UTCDateTime
 from models.envelope import CountryCode, Input, Timestamp
 from models.shapes import Polygon
 
-EVENT_TYPES = (
-    "alert.created",
-    "alert.updated",
-    "alert.cancelled",
-    "alert.acknowledged",
-    "distress.created",
-    "distress.updated",
-    "distress.closed",
-    "distress.acknowledged",
-    "ping",
-    "subscription.disabled",
-)
 EventType = Literal[
     "*",
     "alert.created",
