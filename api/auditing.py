@@ -69,7 +69,7 @@ async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: 
         result = unit(session)
         if context is not None:
             if isinstance(result, Saved):
-                context.object_id = result.id
+                context.object_id, context.object_countries = result.id, [result.country]
             audit.append(session, entry_for(context, status))
         return result
 

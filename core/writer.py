@@ -121,10 +121,14 @@ class Writer:
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:
+    """Run one unit under a savepoint; what it noted in `session.info` rolls back with it."""
+    noted = dict(session.info)
     try:
         with session.begin_nested():
             return True, unit(session)
     except Exception as exc:
+        session.info.clear()
+        session.info.update(noted)
         return False, translate(exc)
 
 

@@ -22,6 +22,7 @@ from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
 
 AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
+HEAD = "rilon_audit_head"  # (seq, hash) appended last in this transaction
 RECORD_TYPES = {"alerts": "alert", "distress-reports": "distress"}
 CANONICAL_FIELDS = (
     "seq",
@@ -78,10 +79,8 @@ def append(session: Session, entry: Entry) -> int:
     try:
         if session.get_bind().dialect.name == "postgresql":
             session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
-        head = session.exec(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-        ).first()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        last = session.info.get(HEAD) or head(session)  # the head is ours till commit
+        seq, prev_hash = last[0] + 1, last[1]
         countries = entry.object_countries or _record_country(session, entry)
         row: dict[str, Any] = {
             "seq": seq,
@@ -103,6 +102,7 @@ def append(session: Session, entry: Entry) -> int:
         }
         row["hash"] = chain_hash(prev_hash, row)
         session.connection().execute(AUDIT.insert(), row)
+        session.info[HEAD] = (seq, row["hash"])
         return seq
     except Exception as exc:
         raise AuditUnavailable("the audit trail cannot be written; nothing was done") from exc

@@ -48,6 +48,7 @@ class Saved:
     doc: str
     id: str
     version: int
+    country: str
     replayed: bool = False
 
 
@@ -96,7 +97,7 @@ def publish(
                 created_at=now,
             )
         )
-    return Saved(text, record_id, 1)
+    return Saved(text, record_id, 1, principal.country)
 
 
 def update_record(
@@ -186,7 +187,7 @@ def _save(
     )
     emit(session, f"{spec.kind.value}.{change}", columns, text)
     _add_version(session, principal, row.id, doc["version"], now, text)
-    return Saved(text, row.id, doc["version"])
+    return Saved(text, row.id, doc["version"], row.sender_country)
 
 
 def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def _replay(
         raise Conflict("this Idempotency-Key was used with a different request body")
     first = session.get(RecordVersion, (seen.record_id, 1))
     assert first is not None
-    return Saved(first.doc, seen.record_id, 1, replayed=True)
+    return Saved(first.doc, seen.record_id, 1, principal.country, replayed=True)
 
 
 def _check_registry(session: Session, payload: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from api.app import create_app
 from core.db import Database
 from core.errors import Conflict, NotFound
 from models.registry import Country, CountryCreate, CountryRead
-from services import registry
+from services import audit, registry
 from tests.conftest import make_settings
 
 
@@ -109,3 +109,24 @@ async def test_many_concurrent_requests_all_land(db: Database, count: int) -> No
     await asyncio.gather(*(db.write(add(code)) for code in codes))
     stored = await db.read(lambda s: len(s.exec(select(Country.code)).all()))
     assert stored == count
+
+
+async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> None:
+    """Units that append to the chain and then fail roll back their link with them."""
+    db.start()
+
+    def unit(n: int) -> Callable[[Session], int]:
+        def run(session: Session) -> int:
+            seq = audit.append(
+                session, audit.Entry(action=f"t{n}", outcome="success", status_code=200)
+            )
+            if n % 3 == 0:
+                raise NotFound("fails after appending")
+            return seq
+
+        return run
+
+    results = await asyncio.gather(*(db.write(unit(n)) for n in range(30)), return_exceptions=True)
+    kept = sorted(r for r in results if isinstance(r, int))
+    assert kept == list(range(1, 21))
+    assert db.run_read(audit.verify).ok
