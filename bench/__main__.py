@@ -11,13 +11,17 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth
+from bench import b0_auth, b1_ingest, b3_list
 from bench.compare import Comparison, Options, table
 from bench.harness import BenchError
 from bench.load import require_wrk
 from bench.pyspy import require_py_spy
 
-BENCHMARKS: dict[str, Callable[[Options], list[Comparison]]] = {"auth": b0_auth.run}
+BENCHMARKS: dict[str, Callable[[Options], list[Comparison]]] = {
+    "auth": b0_auth.run,
+    "ingest": b1_ingest.run,
+    "list": b3_list.run,
+}
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -68,6 +72,8 @@ def main(argv: list[str]) -> int:
                 failed = True
                 continue
         print(f"\n{name}\n\n{table(results)}\n")
+        for note in (note for result in results for note in result.notes):
+            print(f"- {note}")
         if any(result.failed for result in results):
             print(f"error: {name}: requests failed, figures invalid", file=sys.stderr)
             failed = True

@@ -6,11 +6,9 @@ thread), so its ratio is low by design; `/me` prices token checks, two reads and
 
 from urllib.parse import urlencode
 
-import httpx
-
 from bench import servers
 from bench.compare import Comparison, Options, Side, compare
-from bench.harness import BenchError, Server
+from bench.harness import BenchError
 from bench.load import Request
 from bench.pyspy import profile_load
 
@@ -24,33 +22,26 @@ def _token_form(secret: str) -> str:
     )
 
 
-def _bearer(service: Server, form: str) -> str:
-    """Get one access token; every `/me` request of the run reuses it."""
-    answer = httpx.post(service.base_url + "/v1/auth/token", content=form, headers=FORM)
-    if answer.status_code != 200:
-        raise BenchError(f"token request answered {answer.status_code}: {answer.text[:300]}")
-    token: str = answer.json()["access_token"]
-    return token
-
-
 def run(options: Options) -> list[Comparison]:
     workdir = options.workdir
     with servers.baseline(workdir) as base, servers.rilon(workdir) as (service, credentials):
         if CLIENT_ID not in credentials:
             raise BenchError(f"rilon demo printed no credentials for {CLIENT_ID}")
         form = _token_form(credentials[CLIENT_ID])
-        auth = {"Authorization": "Bearer " + _bearer(service, form)}
+        # one token: every `/me` request of the run reuses it
+        token = servers.access_token(service, CLIENT_ID, credentials[CLIENT_ID])
+        auth = {"Authorization": "Bearer " + token}
         me = (
             Side(base, Request("/baseline/me", headers=auth)),
             Side(service, Request("/v1/auth/me", headers=auth)),
         )
-        token = (
+        issue = (
             Side(base, Request("/baseline/token", "POST", FORM, form)),
             Side(service, Request("/v1/auth/token", "POST", FORM, form)),
         )
         results = [
             compare("GET /v1/auth/me", *me, options),
-            compare("POST /v1/auth/token", *token, options),
+            compare("POST /v1/auth/token", *issue, options),
         ]
         if options.profile_dir is not None:
             profile_load(me[1], options, options.profile_dir / "b0-auth-me.txt")

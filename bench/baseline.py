@@ -2,16 +2,22 @@
 
 Served exactly as `rilon serve` serves the service (one uvicorn worker, same options), so a
 ratio against it prices what the service adds: middleware, auth, the database, hashing.
+`BENCH_LIST_RECORDS=N` in the environment: the B3 page over N records, built at start-up.
 """
 
 import argparse
+import os
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import uvicorn
 from fastapi import FastAPI, Form, Response
 from pydantic import BaseModel
+
+from bench import dataset
+from models.alerts import AlertCreate
 
 # As long as a demo client's access token (486 characters), so both answers carry the same bytes.
 TOKEN = secrets.token_urlsafe(364)
@@ -50,8 +56,14 @@ class Token(BaseModel):
     scope: str
 
 
+class Created(BaseModel):
+    id: str
+    version: int
+
+
 def create_app() -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    page = dataset.page_json(int(os.environ.get("BENCH_LIST_RECORDS", "0"))).encode()
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -82,6 +94,15 @@ def create_app() -> FastAPI:
         response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
         return Token(access_token=TOKEN, expires_in=900, scope=scope or " ".join(SCOPES))
 
+    @app.post("/baseline/alerts", status_code=201, response_model=Created)
+    async def create_alert(body: AlertCreate) -> Created:
+        return Created(id=str(uuid.uuid4()), version=1)
+
+    @app.get("/baseline/alerts")
+    async def list_alerts() -> Response:
+        """The B3 page, serialised once: what is left when the database is taken away."""
+        return Response(content=page, media_type="application/json")
+
     return app
 
 
@@ -98,6 +119,7 @@ def main() -> None:
         workers=1,
         proxy_headers=False,
         server_header=False,
+        access_log=False,  # as `rilon serve` (cli/main.py) by default
     )
 
 

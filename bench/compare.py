@@ -34,6 +34,7 @@ class Comparison:
     case: str
     baseline: LoadResult
     service: LoadResult
+    notes: tuple[str, ...] = ()  # checks and figures printed under the table
 
     @property
     def failed(self) -> bool:

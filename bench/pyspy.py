@@ -3,6 +3,8 @@
 py-spy is not a project dependency: `.venv/bin/pip install py-spy` to use `--profile`.
 It samples only the thread holding the GIL (`--gil`): one worker is one interpreter, so that
 is the time that bounds throughput. Threads waiting on a lock or on I/O are not counted.
+Stacks carry their thread (`--threads`), so the summary splits the time by thread as well,
+next to each thread's CPU time from /proc (which also counts work done with the GIL released).
 """
 
 import re
@@ -10,18 +12,18 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
+from bench import cputime
 from bench.compare import Options, Side
 from bench.harness import BenchError, log_tail
-from bench.load import run_wrk
+from bench.load import LoadResult, run_wrk
+from bench.stacks import summarise
 
-PROJECT = frozenset({"api", "auth", "cli", "core", "models", "services", "delivery"})
-SAMPLE_RATE = 100  # Hz; py-spy in non-blocking mode costs the server little at this rate
-TOP = 10
-_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
+# Hz. Blocking mode: py-spy pauses the server for each sample, which costs it a few per cent at
+# this rate (the summary prints the req/s under the profiler); non-blocking mode lost 40 % of
+# the samples of B1, most of them where the stacks change fastest.
+SAMPLE_RATE = 100
 
 
 def require_py_spy() -> str:
@@ -32,9 +34,10 @@ def require_py_spy() -> str:
     return path
 
 
-def profile_load(side: Side, options: Options, out: Path) -> None:
+def profile_load(side: Side, options: Options, out: Path) -> LoadResult:
     """Record the server of `side` while wrk replays its request; write and print a summary."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    cpu = cputime.measure(side, options, require_py_spy())
     seconds = max(1, round(options.seconds))
     argv = [
         require_py_spy(),
@@ -43,7 +46,7 @@ def profile_load(side: Side, options: Options, out: Path) -> None:
         f"--duration={seconds + 1}",
         f"--rate={SAMPLE_RATE}",
         "--gil",
-        "--nonblocking",
+        "--threads",
         "--format=raw",
         f"--output={out}",
     ]
@@ -53,7 +56,7 @@ def profile_load(side: Side, options: Options, out: Path) -> None:
     try:
         time.sleep(0.5)  # let py-spy attach before the load starts
         print(f"  {side.request.path}: profiling the {side.server.name} ...", flush=True)
-        run_wrk(
+        load = run_wrk(
             side.server.base_url,
             side.request,
             seconds=seconds,
@@ -67,56 +70,14 @@ def profile_load(side: Side, options: Options, out: Path) -> None:
             spy.wait()
     if spy.returncode != 0 or not out.exists():
         raise BenchError(f"py-spy failed ({spy.returncode}):\n{log_tail(log)}")
-    summary = summarise(out.read_text().splitlines())
-    out.with_suffix(".summary.txt").write_text(summary)
+    stacks = summarise(out.read_text().splitlines(), SAMPLE_RATE, load.requests)
+    summary = "\n".join([*cpu, f"profiled run: {load.brief()}; py-spy: {_spy_counts(log)}", stacks])
+    out.with_suffix(".summary.txt").write_text(summary + "\n")
     print(f"\nprofile of {side.request.path} (raw stacks: {out})\n{summary}")
+    return load
 
 
-def _parse(lines: Iterable[str]) -> list[tuple[list[tuple[str, str]], int]]:
-    """Collapsed stacks, `frame;frame;... count`, into (function, file) lists and counts."""
-    stacks = []
-    for line in lines:
-        stack, _, count = line.strip().rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = []
-        for frame in stack.split(";"):
-            match = _FRAME.match(frame)
-            if match is not None:
-                frames.append((match["func"], match["file"]))
-        if frames:
-            stacks.append((frames, int(count)))
-    return stacks
-
-
-def _package(file: str) -> str:
-    """Where a frame's code lives: the project's layer, or the library (stdlib module)."""
-    head = file.strip("<>").removeprefix("frozen ").split("/")[0].removesuffix(".py")
-    return f"rilon {head}/" if head in PROJECT else head
-
-
-def summarise(lines: Iterable[str]) -> str:
-    """Self time by library, inclusive time of the project's functions, hottest functions."""
-    stacks = _parse(lines)
-    total = sum(count for _, count in stacks) or 1
-    by_package: Counter[str] = Counter()
-    project: Counter[str] = Counter()
-    hottest: Counter[str] = Counter()
-    for frames, count in stacks:
-        func, file = frames[-1]
-        by_package[_package(file)] += count
-        hottest[f"{func} ({file})"] += count
-        layers = {f"{func} ({file})": _package(file) for func, file in frames}
-        for name, layer in layers.items():
-            if layer.startswith("rilon ") and layer != "rilon cli/":  # cli/ only starts uvicorn
-                project[name] += count
-
-    def block(title: str, counter: Counter[str]) -> list[str]:
-        return [title] + [f"  {n / total:6.1%}  {name}" for name, n in counter.most_common(TOP)]
-
-    return "\n".join(
-        [f"{total} samples holding the GIL"]
-        + block("self time by package:", by_package)
-        + block("inclusive time of project functions:", project)
-        + block("hottest functions (self):", hottest)
-    )
+def _spy_counts(log: Path) -> str:
+    """py-spy's own count of samples and of samples it failed to read."""
+    found = re.search(r"Samples: \d+ Errors: \d+", log.read_text(errors="replace"))
+    return found.group(0) if found else "no sample count"

@@ -3,9 +3,12 @@
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
 
 from bench.harness import HOST, REPO, BenchError, Server, bench_env, free_port, serve, venv_script
 
@@ -43,11 +46,31 @@ def seed_demo(workdir: Path, env: dict[str, str]) -> dict[str, str]:
     return secrets_by_client
 
 
+def access_token(service: Server, client_id: str, secret: str) -> str:
+    """Get one access token (valid 15 minutes) for a demo client."""
+    form = urlencode(
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
+    answer = httpx.post(
+        service.base_url + "/v1/auth/token",
+        content=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    if answer.status_code != 200:
+        raise BenchError(f"token request answered {answer.status_code}: {answer.text[:300]}")
+    token: str = answer.json()["access_token"]
+    return token
+
+
 @contextmanager
-def rilon(workdir: Path) -> Iterator[tuple[Server, dict[str, str]]]:
-    """Seed the demo network, then serve it with `rilon serve` (one worker)."""
+def rilon(
+    workdir: Path, prepare: Callable[[str], None] | None = None
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """Seed the demo network, run `prepare(database_url)`, then serve it (one worker)."""
     env = service_env(workdir)
     credentials = seed_demo(workdir, env)
+    if prepare is not None:
+        prepare(env["RILON_DATABASE_URL"])
     port = free_port()
     argv = [venv_script("rilon"), "serve", "--host", HOST, "--port", str(port)]
     with serve("service", argv, cwd=workdir, env=env, port=port) as server:
@@ -55,9 +78,9 @@ def rilon(workdir: Path) -> Iterator[tuple[Server, dict[str, str]]]:
 
 
 @contextmanager
-def baseline(workdir: Path) -> Iterator[Server]:
+def baseline(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """Serve bench/baseline.py the way `rilon serve` serves the service."""
-    env = bench_env({"PYTHONPATH": str(REPO)})
+    env = bench_env({"PYTHONPATH": str(REPO), **(extra_env or {})})
     port = free_port()
     argv = [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(port)]
     with serve("baseline", argv, cwd=workdir, env=env, port=port) as server:

@@ -13,7 +13,7 @@ from core.signals import EVENTS_EMITTED, Signal
 from core.writer import Writer, translate
 
 T = TypeVar("T")
-READ_THREADS = 16
+READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
 
 
 def normalize_url(url: str) -> str:

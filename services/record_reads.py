@@ -96,6 +96,7 @@ def list_records(
         )
         .where(col(Record.kind) == spec.kind.value, readable(principal))
         .where(*_conditions(wanted, now))
+        .with_hint(Record, "INDEXED BY ix_record_list", "sqlite")  # see models/records.py
         .order_by(col(Record.seq).desc())
         .limit(wanted.limit + 1)
     )

@@ -60,11 +60,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('id', name=op.f('uq_record_id'))
     )
     with op.batch_alter_table('record', schema=None) as batch_op:
-        batch_op.create_index('ix_record_kind_lat_lon', ['kind', 'lat', 'lon'], unique=False)
-        batch_op.create_index('ix_record_kind_status_seq', ['kind', 'status', 'seq'], unique=False)
-        batch_op.create_index('ix_record_kind_status_severity_seq', ['kind', 'status', 'severity_rank', 'seq'], unique=False)
-        batch_op.create_index(batch_op.f('ix_record_sender_country'), ['sender_country'], unique=False)
-        batch_op.create_index(batch_op.f('ix_record_updated_at'), ['updated_at'], unique=False)
+        batch_op.create_index('ix_record_list', ['kind', 'status', 'seq', 'severity_rank', 'lat', 'lon'], unique=False)
 
     op.create_table('ack',
     sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -93,11 +89,7 @@ def downgrade() -> None:
     op.drop_table('record_version')
     op.drop_table('ack')
     with op.batch_alter_table('record', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_record_updated_at'))
-        batch_op.drop_index(batch_op.f('ix_record_sender_country'))
-        batch_op.drop_index('ix_record_kind_status_severity_seq')
-        batch_op.drop_index('ix_record_kind_status_seq')
-        batch_op.drop_index('ix_record_kind_lat_lon')
+        batch_op.drop_index('ix_record_list')
 
     op.drop_table('record')
     op.drop_table('idempotency_key')

@@ -1,0 +1,105 @@
+"""B3 list: `GET /v1/alerts?bbox=...&severity=...&limit=50` over 10k and 100k alerts.
+
+The service's database is filled through the service layer (`bench/seed.py`) before it starts,
+with records spread over the Bay of Bengal and the Andaman Sea (`bench/dataset.py`); another
+agency's duty officer reads them, so the visibility policy runs in the query. The baseline
+answers the same 50 records, serialised once at start-up. Each list answer also writes its
+audit row (group commit, before the answer goes out), as every /v1 request does.
+"""
+
+import shutil
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from bench import dataset, seed, servers
+from bench.compare import Comparison, Options, Side, compare
+from bench.harness import BenchError
+from bench.load import Request
+from bench.pyspy import profile_load
+
+CLIENT_ID = "demo-my-mmea-duty"  # reads what BD-CG sent: network, and countries naming MY
+SIZES = {"10k": 10_000, "100k": 100_000}
+TARGET_P99_MS, TARGET_GROWTH = 50.0, 1.5
+
+
+def _page(side: Side) -> tuple[list[dict[str, Any]], int]:
+    """The items of one answer, and its size in bytes."""
+    request = side.request
+    answer = httpx.get(side.server.base_url + request.path, headers=dict(request.headers))
+    if not answer.is_success:
+        raise BenchError(f"{side.server.name} answered {answer.status_code}: {answer.text[:300]}")
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items, len(answer.content)
+
+
+def _same_rows(base: Side, service: Side) -> str:
+    """Both sides must answer the same 50 records, in the same order and shape."""
+    (theirs, their_size), (ours, our_size) = _page(base), _page(service)
+    cases = [[item["case_id"] for item in items] for items in (theirs, ours)]
+    if cases[0] != cases[1] or len(cases[1]) != dataset.LIMIT:
+        raise BenchError(f"the pages differ: baseline {cases[0][:3]}…, service {cases[1][:3]}…")
+    if [sorted(item) for item in theirs] != [sorted(item) for item in ours]:
+        raise BenchError("the baseline's records do not have the service's fields")
+    return (
+        f"the same {dataset.LIMIT} records on both sides, {cases[1][0]} first; "
+        f"{our_size:,} bytes (baseline {their_size:,})"
+    )
+
+
+def _one_size(label: str, count: int, options: Options) -> Comparison:
+    workdir = options.workdir / label
+    workdir.mkdir()
+    options = replace(options, workdir=workdir)
+    reports: list[seed.QueryReport] = []
+
+    def prepare(url: str) -> None:
+        print(f"  {label}: seeding {count:,} alerts ... ", end="", flush=True)
+        seconds = seed.seed_alerts(url, count)
+        print(f"{seconds:.0f} s ({count / seconds:,.0f}/s)")
+        reports.append(seed.inspect_list_query(url))
+        print(f"  {label}: plan: {' / '.join(reports[0].plan)}")
+
+    try:
+        with (
+            servers.rilon(workdir, prepare) as (service, credentials),
+            servers.baseline(workdir, {"BENCH_LIST_RECORDS": str(count)}) as base,
+        ):
+            token = servers.access_token(service, CLIENT_ID, credentials[CLIENT_ID])
+            auth = {"Authorization": "Bearer " + token}
+            sides = (
+                Side(base, Request(f"/baseline/alerts?{dataset.QUERY}", headers=auth)),
+                Side(service, Request(f"/v1/alerts?{dataset.QUERY}", headers=auth)),
+            )
+            page = _same_rows(*sides)
+            result = compare(f"GET /v1/alerts {label}", *sides, options)
+            if options.profile_dir is not None:
+                profile_load(sides[1], options, options.profile_dir / f"b3-list-{label}.txt")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report = reports[0]
+    return replace(
+        result,
+        notes=(
+            f"{label}: page: {page}",
+            f"{label}: query plan: {' / '.join(report.plan)}",
+            f"{label}: the statement alone {report.sql_ms:.2f} ms (sqlite3), "
+            f"`list_records` {report.service_ms:.2f} ms (one thread, no load)",
+        ),
+    )
+
+
+def _verdict(small: Comparison, large: Comparison) -> str:
+    growth = large.service.p99_ms / small.service.p99_ms if small.service.p99_ms else 0.0
+    met = large.service.p99_ms <= TARGET_P99_MS and growth <= TARGET_GROWTH
+    return (
+        f"target (p99 <= {TARGET_P99_MS:g} ms at 100k, within {TARGET_GROWTH}x of 10k): "
+        f"{'met' if met else 'NOT met'} (p99 {large.service.p99_ms:.1f} ms, "
+        f"100k/10k p99 {growth:.3g}x)"
+    )
+
+
+def run(options: Options) -> list[Comparison]:
+    small, large = (_one_size(label, count, options) for label, count in SIZES.items())
+    return [small, replace(large, notes=(*large.notes, _verdict(small, large)))]
