@@ -92,9 +92,10 @@ def serve(
     ] = True,
 ) -> None:
     """Migrate the database to head, then serve the API."""
-    upgrade(_settings().database_url)
     if not dispatcher:
         os.environ["RILON_DISPATCHER"] = "false"  # read by every uvicorn worker
+        get_settings.cache_clear()  # and by this process, which may have read them already
+    upgrade(_settings().database_url)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

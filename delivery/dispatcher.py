@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from core.clock import utcnow
@@ -34,6 +34,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         per_subscription: int = 4,
         capacity: int = 256,
+        lease: timedelta = dispatch.LEASE,
     ) -> None:
         self.db = db
         self.box = box
@@ -41,6 +42,7 @@ class Dispatcher:
         self.clock = clock
         self.per_subscription = per_subscription
         self.capacity = capacity
+        self.lease = lease
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,6 +77,7 @@ class Dispatcher:
                     limit=room,
                     per_subscription=self.per_subscription,
                     busy=busy,
+                    lease=self.lease,
                 )
             )
         for job in jobs:
@@ -103,4 +106,5 @@ class Dispatcher:
 def build(settings: Settings, db: Database) -> Dispatcher:
     """The dispatcher as configured: the same in `rilon serve` and `rilon worker`."""
     transport = Transport(networks(settings.webhook_allowed_networks), settings.webhook_allow_http)
-    return Dispatcher(db, SecretBox(settings.secrets_key_bytes()), transport)
+    lease = timedelta(seconds=settings.delivery_lease_seconds)
+    return Dispatcher(db, SecretBox(settings.secrets_key_bytes()), transport, lease=lease)

@@ -108,6 +108,7 @@ def claim(
     limit: int,
     per_subscription: int = 4,
     busy: dict[str, int] | None = None,
+    lease: timedelta = LEASE,
 ) -> list[Job]:
     """Lease due deliveries of enabled subscriptions to this worker, at most
     `per_subscription` in flight for any one subscription."""
@@ -132,7 +133,7 @@ def claim(
         taken[delivery.subscription_id] = taken.get(delivery.subscription_id, 0) + 1
         sub = session.get(Subscription, delivery.subscription_id)
         assert sub is not None
-        delivery.lease_until = now + LEASE
+        delivery.lease_until = now + lease
         session.add(delivery)
         secrets = [box.open(sub.secret)]
         if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
