@@ -11,7 +11,6 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,8 @@ from aiohttp import web
 from sqlalchemy import create_engine
 from sqlmodel import Session, col, select
 
-from core.clock import utcnow
 from core.db import is_sqlite, normalize_url
-from core.settings import Settings
 from models.subscriptions import Delivery
-from services.dispatch import LEASE
 from tests.processes import Process, child_env, run, supervised
 from tests.receiver import Received, Receiver, running, verify
 from tests.support import alert_body, handling
@@ -36,9 +32,7 @@ RECEIVER_DELAY = 0.1  # seconds each answer takes: kills land while deliveries a
 POST_PAUSE = 0.05
 DELIVERED_TIMEOUT = 30.0
 # A short lease lets the restarted dispatcher take over what the killed one had claimed.
-LEASE_SETTING = "delivery_lease_seconds"
 LEASE_SECONDS = 3
-LEASE_CONFIGURABLE = LEASE_SETTING in Settings.model_fields
 Pair = tuple[str, str]  # (event id, receiver path)
 
 
@@ -83,7 +77,6 @@ class Rig:
     accepted: list[str] = field(default_factory=list)  # ids of alerts answered 201
     refused: list[str] = field(default_factory=list)  # any other answer
     posting: bool = False
-    dispatcher_killed_at: datetime | None = None
 
     async def login(self, client_id: str, secret: str) -> dict[str, str]:
         form = {"grant_type": "client_credentials", "client_id": client_id}
@@ -156,7 +149,7 @@ async def check_sends_nothing(api: Process, http: httpx.AsyncClient) -> None:
 async def started(database_url: str, workdir: Path) -> AsyncIterator[Rig]:
     """The demo network served (SQLite: one process; PostgreSQL: API plus one worker), with
     SUBSCRIPTIONS subscriptions of TH-MECC pointing at a slow local receiver."""
-    lease = {f"RILON_{LEASE_SETTING.upper()}": str(LEASE_SECONDS)}  # ignored where unknown
+    lease = {"RILON_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS)}
     env = child_env(database_url, workdir, **lease)
     credentials = demo_credentials(await run(workdir, env, "demo"))
     receiver = SlowReceiver()
@@ -203,8 +196,6 @@ async def crash_three_times(rig: Rig, victim: Process) -> None:
         for threshold in KILL_AFTER:
             await until(mid_fan_out(rig, len(received) + threshold), f"{threshold} deliveries")
             victim.kill()
-            if victim is rig.worker or rig.worker is None:  # the dispatcher died with it
-                rig.dispatcher_killed_at = utcnow()
             await victim.start()
         mark = len(received) + SUBSCRIPTIONS
         await until(lambda: len(received) >= mark, "deliveries after the last restart")
@@ -225,16 +216,6 @@ def deliveries(database_url: str, pairs: set[Pair], paths: dict[str, str]) -> li
     return [row for row in rows if (row.event_id, paths.get(row.subscription_id)) in pairs]
 
 
-def held_by_the_dead(rows: list[Delivery], missing: set[Pair], killed_at: datetime) -> bool:
-    """Every missing pair is pending under a lease taken before its dispatcher was killed."""
-    return len(rows) == len(missing) and all(
-        row.state == "pending"
-        and row.lease_until is not None
-        and utcnow() < row.lease_until <= killed_at + LEASE
-        for row in rows
-    )
-
-
 def describe(rows: list[Delivery], missing: set[Pair]) -> str:
     states = Counter(f"{r.state}, {r.attempts} tries, leased {bool(r.lease_until)}" for r in rows)
     states["no delivery row"] = len(missing) - len(rows)
@@ -249,19 +230,10 @@ async def wait_until_delivered(rig: Rig, expected: set[Pair]) -> None:
         missing = expected - acked
         if not missing:
             return
-        killed_at = None if LEASE_CONFIGURABLE else rig.dispatcher_killed_at
-        late = time.monotonic() > deadline
-        if killed_at or late:
+        if time.monotonic() > deadline:
             rows = await asyncio.to_thread(deliveries, rig.database_url, missing, rig.paths)
-            if killed_at and held_by_the_dead(rows, missing, killed_at):
-                pytest.xfail(
-                    f"{len(missing)} deliveries claimed by the killed dispatcher wait out the "
-                    f"fixed {LEASE.seconds} s lease (services/dispatch.LEASE); needs a "
-                    f"RILON_{LEASE_SETTING.upper()} setting to recover within the test"
-                )
-            if late:
-                found = describe(rows, missing)
-                pytest.fail(f"{len(missing)} of {len(expected)} pairs never delivered: {found}")
+            found = describe(rows, missing)
+            pytest.fail(f"{len(missing)} of {len(expected)} pairs never delivered: {found}")
         await asyncio.sleep(0.2)
 
 
