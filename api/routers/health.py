@@ -16,11 +16,14 @@ HEARTBEAT_STALE = timedelta(seconds=30)
 
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
+    """The process is up. For load balancers; no authentication, not audited."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Readiness: database reachable and migrated to head")
 async def readyz(runtime: RuntimeDep) -> dict[str, str]:
+    """Ready for traffic: database reachable, schema at the expected migration,
+    and the dispatcher beating when this process runs one."""
     current = await runtime.db.read(lambda session: current_revision(session.connection()))
     head = head_revision()
     if current != head:

@@ -126,6 +126,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         summary=f"Every version of {a_noun}",
     )
     async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
+        """Every version, oldest first: what was sent, and when it changed."""
         docs = await runtime.db.read(
             lambda s: record_reads.versions(s, caller, spec, str(record_id))
         )
@@ -153,6 +154,8 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         summary=f"Who acknowledged {a_noun}",
     )
     async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
+        """Who acknowledged, and who may read it and has not yet
+        (listed when the sender asked for acknowledgements)."""
         return await runtime.db.read(lambda s: acks.list_acks(s, caller, spec, str(record_id)))
 
     return router

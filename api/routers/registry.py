@@ -26,6 +26,7 @@ AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, description="Agency code, 
 
 @router.get("/countries", summary="List member countries", response_model=list[CountryRead])
 async def list_countries(caller: Caller, runtime: RuntimeDep) -> list[CountryRead]:
+    """The member countries, by ISO 3166-1 alpha-2 code."""
     return await runtime.db.read(registry.list_countries)
 
 
@@ -39,6 +40,7 @@ async def list_countries(caller: Caller, runtime: RuntimeDep) -> list[CountryRea
 async def create_country(
     body: CountryCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> CountryRead:
+    """Platform admins only."""
     created = await audited_write(
         runtime, lambda session: registry.create_country(session, body), status=201
     )
@@ -52,6 +54,7 @@ async def list_agencies(
     runtime: RuntimeDep,
     country: Annotated[str | None, Query(pattern=COUNTRY_CODE)] = None,
 ) -> list[AgencyRead]:
+    """Every agency of the network (filter by `country`); address records to their codes."""
     return await runtime.db.read(lambda session: registry.list_agencies(session, country))
 
 
@@ -65,6 +68,7 @@ async def list_agencies(
 async def create_agency(
     body: AgencyCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> AgencyRead:
+    """Platform admins only. Register the country first."""
     created = await audited_write(
         runtime, lambda session: registry.create_agency(session, body), status=201
     )
@@ -76,6 +80,7 @@ async def create_agency(
     "/agencies/{code}", summary="Get an agency", response_model=AgencyRead, responses=problems(404)
 )
 async def get_agency(code: AgencyCode, caller: Caller, runtime: RuntimeDep) -> AgencyRead:
+    """One agency by its code."""
     return await runtime.db.read(lambda session: registry.get_agency(session, code))
 
 
@@ -114,6 +119,7 @@ async def create_client(
 async def list_clients(
     code: AgencyCode, caller: ClientsManager, runtime: RuntimeDep
 ) -> list[ClientRead]:
+    """Your agency's clients (platform admins: any agency's); secrets never again."""
     return await runtime.db.read(lambda session: registry.list_clients(session, caller, code))
 
 

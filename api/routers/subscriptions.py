@@ -57,6 +57,7 @@ async def create(
 
 @router.get("/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions")
 async def list_own(caller: Manager, runtime: RuntimeDep) -> list[SubscriptionRead]:
+    """Your agency's subscriptions. Secrets are never shown again."""
     return await runtime.db.read(lambda s: subscriptions.list_own(s, caller))
 
 
@@ -64,6 +65,7 @@ async def list_own(caller: Manager, runtime: RuntimeDep) -> list[SubscriptionRea
     "/subscriptions/{subscription_id}", response_model=SubscriptionRead, summary="A subscription"
 )
 async def get(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    """One of your agency's subscriptions."""
     return await runtime.db.read(
         lambda s: subscriptions.read(subscriptions.own(s, caller, subscription_id))
     )
@@ -78,6 +80,7 @@ async def get(subscription_id: SubscriptionId, caller: Manager, runtime: Runtime
 async def update(
     subscription_id: SubscriptionId, body: SubscriptionPatch, caller: Manager, runtime: RuntimeDep
 ) -> SubscriptionRead:
+    """Change the URL, description, event types or filter; the secret stays."""
     if body.url is not None:
         await _vet(runtime, body.url)
     return await audited_write(
@@ -91,6 +94,7 @@ async def update(
     summary="Delete a subscription",
 )
 async def delete(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    """Stop all deliveries to it for good."""
     return await audited_write(runtime, lambda s: subscriptions.delete(s, caller, subscription_id))
 
 
@@ -113,6 +117,8 @@ async def rotate(
 
 @router.post("/subscriptions/{subscription_id}/ping", status_code=202, summary="Send a test event")
 async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    """Queue a `ping` for this subscription alone: checks the receiver and its
+    signature check."""
     return await audited_write(
         runtime, lambda s: subscriptions.ping(s, caller, subscription_id), 202
     )
@@ -124,6 +130,8 @@ async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: Runtim
     summary="Enable a disabled subscription",
 )
 async def enable(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
+    """Resume a subscription disabled after a 410 or 72 hours of failures; its
+    pending deliveries go out again."""
     return await audited_write(runtime, lambda s: subscriptions.enable(s, caller, subscription_id))
 
 
@@ -154,6 +162,8 @@ async def deliveries(
     runtime: RuntimeDep,
     state: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
 ) -> Any:
+    """The latest 200 deliveries with every attempt: time, status code, latency,
+    error and the start of the answer."""
     return await runtime.db.read(
         lambda s: subscriptions.list_deliveries(s, caller, subscription_id, state)
     )
@@ -167,4 +177,5 @@ async def deliveries(
 async def redeliver(
     delivery_id: Annotated[str, Path(max_length=36)], caller: Manager, runtime: RuntimeDep
 ) -> Any:
+    """Send a delivery again now, whatever became of it (same `webhook-id`)."""
     return await audited_write(runtime, lambda s: subscriptions.redeliver(s, caller, delivery_id))
