@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import docs, errors
+from api import console, docs, errors
 from api.auditing import AuditMiddleware
 from api.deps import Runtime, Webhooks
 from api.errors import problems
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     docs.install(app)
+    console.install(app)
     for module in (health, auth, registry, alerts, distress, geo, feed, subscriptions, audit):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

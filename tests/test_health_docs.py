@@ -48,3 +48,20 @@ async def test_docs_use_local_assets_and_client_credentials(client: httpx.AsyncC
     assert me["security"] == [{"ClientCredentials": []}]
     create = spec["paths"]["/v1/countries"]["post"]
     assert create["security"] == [{"ClientCredentials": ["registry:manage"]}]
+
+
+async def test_console_is_served_without_outside_assets(client: httpx.AsyncClient) -> None:
+    page = await client.get("/console")
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "http://" not in page.text
+    assert "https://" not in page.text
+    for asset in ("/static/console/console.js", "/static/console/console.css"):
+        assert asset in page.text
+        served = await client.get(asset)
+        assert served.status_code == 200
+        assert "http://" not in served.text
+        assert "https://" not in served.text
+    script = (await client.get("/static/console/console.js")).text
+    for path in ("/v1/auth/token", "/v1/distress-reports?state=open", "/v1/alerts?state=active"):
+        assert path in script
