@@ -5,7 +5,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 from models.registry import AGENCY_CODE, COUNTRY_CODE
 
@@ -74,7 +82,7 @@ class Handling(Input):
         description="Traffic Light Protocol 2.0 for onward sharing. `red`: only your agency and "
         "`recipient_agencies` may read it, whatever the distribution",
     )
-    ack_required: bool = Field(
+    ack_required: StrictBool = Field(
         default=False, description="Ask recipients to acknowledge; pending ones are listed"
     )
 

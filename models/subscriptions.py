@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -100,7 +100,7 @@ class SubscriptionFilter(Input):
         default=None, description="[minLon, minLat, maxLon, maxLat]"
     )
     area: Polygon | None = Field(default=None, description="GeoJSON Polygon; [lon, lat]")
-    include_exercise: bool = False
+    include_exercise: StrictBool = False
 
     @model_validator(mode="after")
     def _bbox(self) -> "SubscriptionFilter":

@@ -75,7 +75,7 @@ async def test_bad_query_parameters_are_422(network: Network) -> None:
         ("bbox=1,2,3", "bbox"),
         ("bbox=0,50,10,40", "bbox"),
         ("severity=huge", "query.severity"),
-        ("state=open", "state"),
+        ("state=open", "query.state"),
         ("updated_since=yesterday", "query.updated_since"),
         ("updated_since=2026-01-01T00:00:00", "query.updated_since"),
         ("sender_country=thailand", "query.sender_country"),

@@ -44,6 +44,11 @@ ALERT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("unknown tlp", {"handling": handling("network", tlp="purple")}, "handling.tlp"),
     (
+        "ack_required as a number",
+        {"handling": handling("network", ack_required=0)},
+        "handling.ack_required",
+    ),
+    (
         "polygon not closed",
         {"area": {"type": "Polygon", "coordinates": [[[92, 21], [93, 21], [93, 22], [92, 22]]]}},
         "area.coordinates",
