@@ -103,12 +103,14 @@ def seed(session: Session) -> list[DemoCredential]:
     return credentials
 
 
-def _sender(agency: str) -> Principal:
+def _sender(session: Session, code: str) -> Principal:
+    agency = session.get(Agency, code)
+    assert agency is not None
     return Principal(
         client_id="demo-seed",
-        agency=agency,
-        country=agency[:2],
-        agency_type=AgencyType.OTHER,
+        agency=code,
+        country=agency.country,
+        agency_type=AgencyType(agency.type),
         roles=frozenset({Role.DUTY_OFFICER}),
         scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
         jti="demo",
@@ -161,7 +163,10 @@ def _seed_records(session: Session) -> None:
         ),
     ]
     for agency, body in alerts:
-        publish(session, _sender(agency), ALERTS, AlertCreate.model_validate(body))
+        publish(session, _sender(session, agency), ALERTS, AlertCreate.model_validate(body))
     publish(
-        session, _sender("ID-BASARNAS"), DISTRESS, DistressCreate.model_validate(DISTRESS_EXAMPLE)
+        session,
+        _sender(session, "ID-BASARNAS"),
+        DISTRESS,
+        DistressCreate.model_validate(DISTRESS_EXAMPLE),
     )
