@@ -1,15 +1,22 @@
 """The one decode function refuses every forged, stale or odd token."""
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from auth.tokens import MAX_TOKEN_BYTES, TokenKeys, decode_token, issue_token
 from core.errors import Unauthorized
 from models.enums import Role, Scope
+from tests.conftest import TEST_JWT_KEYS
 
 KEYS = TokenKeys(
     signing_kid="new",
@@ -62,21 +69,15 @@ def test_key_being_rotated_out_still_verifies() -> None:
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _alg_none() -> str:
-    import json
-
     header = _b64(json.dumps({"alg": "none", "kid": "new"}).encode())
     return f"{header}.{_b64(json.dumps(_payload()).encode())}."
 
 
 def _tampered() -> str:
-    import json
-
     header, _, signature = _sign(_payload()).split(".")
     body = _b64(json.dumps(_payload(roles=["agency_admin"])).encode())
     return f"{header}.{body}.{signature}"
@@ -140,8 +141,6 @@ def test_a_token_within_leeway_is_accepted() -> None:
 
 def _api_forgeries() -> dict[str, str]:
     """The same forgeries, signed with the keys the test app trusts."""
-    from tests.conftest import TEST_JWT_KEYS
-
     good = TEST_JWT_KEYS["test-2026-11"].encode()
     now = int(time.time())
     base = _payload(iss="rilon", aud="rilon-api")
@@ -174,3 +173,52 @@ async def test_forged_tokens_get_401_from_the_api(client: httpx.AsyncClient, nam
     response = await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, name
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _public_key_forms() -> dict[str, bytes]:
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    return {
+        "PEM": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "DER": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    }
+
+
+@pytest.mark.parametrize("form", ["PEM", "DER"])
+def test_hs256_signed_with_a_public_key_is_refused(form: str) -> None:
+    """The classic confusion: the attacker HMACs with a public key (jose itself won't sign it)."""
+    key = _public_key_forms()[form]
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "new"}).encode())
+    body = _b64(json.dumps(_payload()).encode())
+    mac = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    token = f"{header}.{body}.{_b64(mac)}"
+    with pytest.raises(Unauthorized):
+        decode_token(token, KEYS)
+
+
+CONFUSED = {
+    "exp as string": {"exp": str(int(time.time()) + 600)},
+    "iat as float": {"iat": time.time()},
+    "aud as list of ints": {"aud": [1, 2]},
+    "sub as number": {"sub": 42},
+    "scope as list": {"scope": ["alerts:read"]},
+    "roles as dict": {"roles": {"viewer": True}},
+}
+
+
+@pytest.mark.parametrize("changes", CONFUSED.values(), ids=CONFUSED.keys())
+def test_claim_type_confusion_is_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(Unauthorized):
+        decode_token(_sign(_payload(**changes)), KEYS)
+
+
+@pytest.mark.parametrize(
+    "kid", ["../../etc/passwd", "' OR '1'='1", "new\x00", "x" * 500, "", "NEW", 7, None]
+)
+def test_kid_injection_is_an_unknown_key(kid: Any) -> None:
+    token = jwt.encode(_payload(), b"n" * 40, algorithm="HS256", headers={"kid": kid})
+    with pytest.raises(Unauthorized):
+        decode_token(token, KEYS)
