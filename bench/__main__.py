@@ -11,16 +11,23 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth, b1_ingest, b3_list
-from bench.compare import Comparison, Options, table
+from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale
+from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
 from bench.pyspy import require_py_spy
 
-BENCHMARKS: dict[str, Callable[[Options], list[Comparison]]] = {
-    "auth": b0_auth.run,
-    "ingest": b1_ingest.run,
-    "list": b3_list.run,
+
+def _compared(run: Callable[[Options], list[Comparison]]) -> Callable[[Options], Report]:
+    return lambda options: report(run(options))
+
+
+BENCHMARKS: dict[str, Callable[[Options], Report]] = {
+    "auth": _compared(b0_auth.run),
+    "ingest": _compared(b1_ingest.run),
+    "fanout": b2_fanout.run,
+    "list": _compared(b3_list.run),
+    "scale": b4_scale.run,
 }
 
 
@@ -32,6 +39,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="load per run (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of each pair (ABBA)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="B3: also EXPLAIN its list statement on PostgreSQL, in a scratch database made "
+        "(and dropped) on this server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -64,17 +77,19 @@ def main(argv: list[str]) -> int:
     print(f"{args.connections} connections, {args.seconds:g} s x {args.rounds} per side, 1 worker")
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"rilon-bench-{name}-") as tmp:
-            options = Options(args.seconds, args.connections, args.rounds, Path(tmp), args.profile)
+            options = Options(
+                args.seconds, args.connections, args.rounds, Path(tmp), args.profile, args.postgres
+            )
             try:
-                results = BENCHMARKS[name](options)
+                result = BENCHMARKS[name](options)
             except BenchError as exc:
                 print(f"error: {name}: {exc}", file=sys.stderr)
                 failed = True
                 continue
-        print(f"\n{name}\n\n{table(results)}\n")
-        for note in (note for result in results for note in result.notes):
+        print(f"\n{name}\n\n{result.table}\n")
+        for note in result.notes:
             print(f"- {note}")
-        if any(result.failed for result in results):
+        if result.failed:
             print(f"error: {name}: requests failed, figures invalid", file=sys.stderr)
             failed = True
     return 1 if failed else 0

@@ -5,6 +5,8 @@ with records spread over the Bay of Bengal and the Andaman Sea (`bench/dataset.p
 agency's duty officer reads them, so the visibility policy runs in the query. The baseline
 answers the same 50 records, serialised once at start-up. Each list answer also writes its
 audit row (group commit, before the answer goes out), as every /v1 request does.
+With `--postgres URL` the same records are also seeded into a scratch PostgreSQL database, and
+the list statement is EXPLAINed there (`bench/postgres.py`).
 """
 
 import shutil
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench import dataset, seed, servers
+from bench import dataset, postgres, seed, servers
 from bench.compare import Comparison, Options, Side, compare
 from bench.harness import BenchError
 from bench.load import Request
@@ -102,4 +104,7 @@ def _verdict(small: Comparison, large: Comparison) -> str:
 
 def run(options: Options) -> list[Comparison]:
     small, large = (_one_size(label, count, options) for label, count in SIZES.items())
-    return [small, replace(large, notes=(*large.notes, _verdict(small, large)))]
+    notes = [*large.notes, _verdict(small, large)]
+    if options.postgres is not None:
+        notes += postgres.explain(options.postgres, SIZES, options.workdir / "postgres")
+    return [small, replace(large, notes=tuple(notes))]

@@ -19,6 +19,7 @@ class Options:
     rounds: int
     workdir: Path
     profile_dir: Path | None
+    postgres: str | None = None  # B3: also EXPLAIN the list statement on this server
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,20 @@ class Comparison:
     @property
     def failed(self) -> bool:
         return self.baseline.failed or self.service.failed
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a benchmark prints: a table, the notes under it, and whether its figures hold."""
+
+    table: str
+    notes: tuple[str, ...] = ()
+    failed: bool = False
+
+
+def report(comparisons: list[Comparison]) -> Report:
+    notes = tuple(note for item in comparisons for note in item.notes)
+    return Report(table(comparisons), notes, any(item.failed for item in comparisons))
 
 
 def check_once(side: Side) -> None:

@@ -10,25 +10,26 @@ import os
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.compare import Options, Side
 from bench.load import run_wrk
-from bench.stacks import thread_group
+from bench.stacks import Window, thread_group
 
 _NAMED = re.compile(r'^Thread (?P<tid>\d+) \([^)]*\): "(?P<name>.*)"$', re.MULTILINE)
 
 
-def thread_ticks(pid: int) -> dict[int, int]:
-    """user + system clock ticks of every thread of `pid`, by native thread id."""
-    ticks: dict[int, int] = {}
+def thread_ticks(pid: int) -> dict[int, tuple[int, int]]:
+    """(user, system) clock ticks of every thread of `pid`, by native thread id."""
+    ticks: dict[int, tuple[int, int]] = {}
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             stat = (task / "stat").read_text()
         except OSError:  # the thread ended
             continue
         fields = stat.rpartition(")")[2].split()  # after `pid (comm)`
-        ticks[int(task.name)] = int(fields[11]) + int(fields[12])  # utime, stime
+        ticks[int(task.name)] = (int(fields[11]), int(fields[12]))  # utime, stime
     return ticks
 
 
@@ -41,39 +42,64 @@ def thread_names(pid: int, py_spy: str) -> dict[int, str]:
 
 
 def summarise(
-    before: dict[int, int], after: dict[int, int], names: dict[int, str], requests: int
+    before: dict[int, tuple[int, int]],
+    after: dict[int, tuple[int, int]],
+    names: dict[int, str],
+    requests: int,
+    unit: str = "request",
 ) -> list[str]:
-    """CPU time by thread group over the window, in total and per request."""
+    """CPU time by thread group over the window, in total and per request.
+
+    The kernel's share (system time) is printed apart: fsync and sockets, but also the
+    futex calls of threads handing the GIL to each other.
+    """
     per_second = os.sysconf("SC_CLK_TCK")
     groups: Counter[str] = Counter()
-    for tid, ticks in after.items():
+    system: Counter[str] = Counter()
+    for tid, (user, kernel) in after.items():
         name = names.get(tid)
-        groups[thread_group(name) if name else "other threads"] += ticks - before.get(tid, 0)
+        group = thread_group(name) if name else "other threads"
+        old_user, old_kernel = before.get(tid, (0, 0))
+        groups[group] += user - old_user + kernel - old_kernel
+        system[group] += kernel - old_kernel
     total = sum(groups.values()) or 1
     lines = [
         f"CPU time by thread (/proc, GIL held or not): {total / per_second:.1f} s"
-        + (f", ~{total / per_second / requests * 1e6:,.0f} µs/request" if requests else "")
+        + (f", ~{total / per_second / requests * 1e6:,.0f} µs/{unit}" if requests else "")
     ]
     for group, ticks in groups.most_common():
         if ticks:
-            each = f", ~{ticks / per_second / requests * 1e6:,.0f} µs/request" if requests else ""
-            lines.append(f"  {ticks / total:6.1%}  {group}{each}")
+            each = f", ~{ticks / per_second / requests * 1e6:,.0f} µs/{unit}" if requests else ""
+            lines.append(
+                f"  {ticks / total:6.1%}  {group}{each} ({system[group] / ticks:.0%} system)"
+            )
     return lines
+
+
+def during(pid: int, py_spy: str, work: Callable[[], Window]) -> list[str]:
+    """CPU time by thread of `pid` while `work` runs (unprofiled), per unit of its work."""
+    before = thread_ticks(pid)
+    window = work()
+    after = thread_ticks(pid)
+    names = thread_names(pid, py_spy)
+    return [f"unprofiled run: {window.brief}"] + summarise(
+        before, after, names, window.count, window.unit
+    )
 
 
 def measure(side: Side, options: Options, py_spy: str) -> list[str]:
     """One load run of `options.seconds` on `side`, and its CPU time by thread."""
-    pid = side.server.pid
-    print(f"  {side.request.path}: CPU time by thread ... ", end="", flush=True)
-    before = thread_ticks(pid)
-    load = run_wrk(
-        side.server.base_url,
-        side.request,
-        seconds=options.seconds,
-        connections=options.connections,
-        workdir=options.workdir,
-    )
-    after = thread_ticks(pid)
-    print(load.brief())
-    names = thread_names(pid, py_spy)
-    return [f"unprofiled run: {load.brief()}"] + summarise(before, after, names, load.requests)
+
+    def load() -> Window:
+        print(f"  {side.request.path}: CPU time by thread ... ", end="", flush=True)
+        result = run_wrk(
+            side.server.base_url,
+            side.request,
+            seconds=options.seconds,
+            connections=options.connections,
+            workdir=options.workdir,
+        )
+        print(result.brief())
+        return Window(result.brief(), result.requests)
+
+    return during(side.server.pid, py_spy, load)

@@ -12,18 +12,22 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import cputime
 from bench.compare import Options, Side
 from bench.harness import BenchError, log_tail
 from bench.load import LoadResult, run_wrk
-from bench.stacks import summarise
+from bench.stacks import Window, summarise, wall
 
 # Hz. Blocking mode: py-spy pauses the server for each sample, which costs it a few per cent at
 # this rate (the summary prints the req/s under the profiler); non-blocking mode lost 40 % of
 # the samples of B1, most of them where the stacks change fastest.
 SAMPLE_RATE = 100
+# Native unwinding pauses every thread for longer (at 100 Hz it cost B1 60 % of its req/s):
+# sample the wall clock more slowly; its shares need hundreds of samples, not thousands.
+WALL_RATE = 25
 
 
 def require_py_spy() -> str:
@@ -36,13 +40,39 @@ def require_py_spy() -> str:
 
 def profile_load(side: Side, options: Options, out: Path) -> LoadResult:
     """Record the server of `side` while wrk replays its request; write and print a summary."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cpu = cputime.measure(side, options, require_py_spy())
     seconds = max(1, round(options.seconds))
+    loads: list[LoadResult] = []
+
+    def load() -> Window:
+        print(f"  {side.request.path}: profiling the {side.server.name} ...", flush=True)
+        result = run_wrk(
+            side.server.base_url,
+            side.request,
+            seconds=seconds,
+            connections=options.connections,
+            workdir=options.workdir,
+        )
+        loads.append(result)
+        return Window(result.brief(), result.requests)
+
+    cpu = cputime.measure(side, options, require_py_spy())
+    profile(side.server.pid, seconds, out, load, cpu, side.request.path)
+    wall_profile(side.server.pid, seconds, out.with_name(out.stem + "-wall.txt"), load)
+    return loads[0]
+
+
+def profile(
+    pid: int, seconds: int, out: Path, work: Callable[[], Window], cpu: list[str], label: str
+) -> str:
+    """Record `pid` for `seconds` (+1) while `work` runs; write, print and return a summary.
+
+    `cpu` holds the lines of an unprofiled run's CPU time by thread, printed first.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         require_py_spy(),
         "record",
-        f"--pid={side.server.pid}",
+        f"--pid={pid}",
         f"--duration={seconds + 1}",
         f"--rate={SAMPLE_RATE}",
         "--gil",
@@ -55,14 +85,7 @@ def profile_load(side: Side, options: Options, out: Path) -> LoadResult:
         spy = subprocess.Popen(argv, stdout=errors, stderr=subprocess.STDOUT)
     try:
         time.sleep(0.5)  # let py-spy attach before the load starts
-        print(f"  {side.request.path}: profiling the {side.server.name} ...", flush=True)
-        load = run_wrk(
-            side.server.base_url,
-            side.request,
-            seconds=seconds,
-            connections=options.connections,
-            workdir=options.workdir,
-        )
+        window = work()
         spy.wait(timeout=seconds + 30)
     finally:
         if spy.poll() is None:
@@ -70,11 +93,47 @@ def profile_load(side: Side, options: Options, out: Path) -> LoadResult:
             spy.wait()
     if spy.returncode != 0 or not out.exists():
         raise BenchError(f"py-spy failed ({spy.returncode}):\n{log_tail(log)}")
-    stacks = summarise(out.read_text().splitlines(), SAMPLE_RATE, load.requests)
-    summary = "\n".join([*cpu, f"profiled run: {load.brief()}; py-spy: {_spy_counts(log)}", stacks])
+    stacks = summarise(out.read_text().splitlines(), SAMPLE_RATE, window.count, window.unit)
+    head = f"profiled run: {window.brief}; py-spy: {_spy_counts(log)}"
+    summary = "\n".join([*cpu, head, stacks])
     out.with_suffix(".summary.txt").write_text(summary + "\n")
-    print(f"\nprofile of {side.request.path} (raw stacks: {out})\n{summary}")
-    return load
+    print(f"\nprofile of {label} (raw stacks: {out})\n{summary}")
+    return summary
+
+
+def wall_profile(pid: int, seconds: int, out: Path, work: Callable[[], Window]) -> list[str]:
+    """Record every thread of `pid`, idle or not, with native frames, while `work` runs."""
+    argv = [
+        require_py_spy(),
+        "record",
+        f"--pid={pid}",
+        f"--duration={seconds + 1}",
+        f"--rate={WALL_RATE}",
+        "--native",
+        "--idle",
+        "--threads",
+        "--format=raw",
+        f"--output={out}",
+    ]
+    log = out.with_suffix(".log")
+    with log.open("wb") as errors:
+        spy = subprocess.Popen(argv, stdout=errors, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        window = work()
+        spy.wait(timeout=seconds + 30)
+    finally:
+        if spy.poll() is None:
+            spy.kill()
+            spy.wait()
+    if spy.returncode != 0 or not out.exists():
+        raise BenchError(f"py-spy --native failed ({spy.returncode}):\n{log_tail(log)}")
+    lines = out.read_text().splitlines()
+    summary = [f"wall-clock run: {window.brief}; py-spy: {_spy_counts(log)}"]
+    summary += wall(lines, WALL_RATE)
+    out.with_suffix(".summary.txt").write_text("\n".join(summary) + "\n")
+    print("\n".join(summary))
+    return summary
 
 
 def _spy_counts(log: Path) -> str:

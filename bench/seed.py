@@ -1,7 +1,7 @@
 """Fill a demo database with B3's records through the service layer, and look at its list query.
 
 Runs in the bench process against the service's SQLite file, after `rilon demo` and before
-`rilon serve`: nothing else holds the database then.
+`rilon serve`: nothing else holds the database then (or against B3's scratch PostgreSQL one).
 """
 
 import sqlite3
@@ -20,7 +20,7 @@ from sqlmodel import Session
 from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
 from bench import dataset
-from core.db import Database
+from core.db import Database, is_sqlite
 from models.alerts import SEVERITY_RANK, AlertCreate
 from models.enums import AgencyType, Role
 from services.kinds import ALERTS
@@ -36,7 +36,7 @@ class QueryReport:
     """The list query as the service sends it, how SQLite plans it, and what it costs alone."""
 
     sql: str
-    params: tuple[Any, ...]
+    params: Any
     plan: list[str]
     sql_ms: float  # the bare statement on sqlite3
     service_ms: float  # `list_records` in one thread: SQLAlchemy, rendering, the statement
@@ -74,12 +74,12 @@ def _database(url: str) -> Iterator[Database]:
         db.close()
 
 
-def seed_alerts(url: str, count: int) -> float:
-    """Publish records 0..count-1 as the sender of B3, CHUNK to a transaction; return seconds."""
+def seed_alerts(url: str, count: int, start: int = 0) -> float:
+    """Publish records start..count-1 as the sender of B3, CHUNK a transaction; return seconds."""
     sender = principal(*dataset.SENDER)
     started = time.monotonic()
     with _database(url) as db:
-        for first in range(0, count, CHUNK):
+        for first in range(start, count, CHUNK):
             bodies = [
                 AlertCreate.model_validate(dataset.alert_body(i))
                 for i in range(first, min(first + CHUNK, count))
@@ -106,10 +106,10 @@ def inspect_list_query(url: str) -> QueryReport:
     """Capture the statement `list_records` sends, EXPLAIN it, and time it in isolation."""
     reader = dataset.READER
     caller = principal("demo-my-mmea-duty", reader.agency, reader.country)
-    captured: list[tuple[str, tuple[Any, ...]]] = []
+    captured: list[tuple[str, Any]] = []
 
     def _capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        captured.append((statement, tuple(params)))
+        captured.append((statement, params))  # a tuple on SQLite, a dict on psycopg
 
     def _list(session: Session) -> object:
         return list_records(session, caller, ALERTS, _wanted())
@@ -119,7 +119,13 @@ def inspect_list_query(url: str) -> QueryReport:
         db.run_read(_list)
         event.remove(db.engine, "before_cursor_execute", _capture)
         service_ms = _mean_ms(lambda: db.run_read(_list))
-    sql, params = next((s, p) for s, p in captured if "FROM record" in s)
+        sql, params = next((s, p) for s, p in captured if "FROM record" in s)
+        if not is_sqlite(url):
+            with db.engine.connect() as conn:
+                explain = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql
+                plan = [row[0] for row in conn.exec_driver_sql(explain, params)]
+                sql_ms = _mean_ms(lambda: conn.exec_driver_sql(sql, params).all())
+            return QueryReport(sql, params, plan, sql_ms, service_ms)
     path = make_url(url).database
     assert path is not None
     with closing(sqlite3.connect(path)) as raw:

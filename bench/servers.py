@@ -64,10 +64,12 @@ def access_token(service: Server, client_id: str, secret: str) -> str:
 
 @contextmanager
 def rilon(
-    workdir: Path, prepare: Callable[[str], None] | None = None
+    workdir: Path,
+    prepare: Callable[[str], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Server, dict[str, str]]]:
     """Seed the demo network, run `prepare(database_url)`, then serve it (one worker)."""
-    env = service_env(workdir)
+    env = {**service_env(workdir), **(extra_env or {})}
     credentials = seed_demo(workdir, env)
     if prepare is not None:
         prepare(env["RILON_DATABASE_URL"])

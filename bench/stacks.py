@@ -19,6 +19,15 @@ _COUNTED = {f"rilon {layer}/" for layer in PROJECT - {"cli"}}  # cli/ only start
 
 
 @dataclass(frozen=True)
+class Window:
+    """What ran while a profile was taken: a line to print, and how many units of work."""
+
+    brief: str
+    count: int
+    unit: str = "request"
+
+
+@dataclass(frozen=True)
 class Stack:
     thread: str
     frames: list[tuple[str, str]]  # (function, file), outermost first
@@ -68,13 +77,15 @@ def _block(title: str, counts: Counter[str], total: int, top: int, indent: str =
     return [title] + [f"{indent}{n / total:6.1%}  {name}" for name, n in counts.most_common(top)]
 
 
-def _per_request(count: int, rate: int, requests: int | None) -> str:
+def _per_request(count: int, rate: int, requests: int | None, unit: str = "request") -> str:
     if not requests:
         return ""
-    return f", ~{count / rate / requests * 1e6:,.0f} µs/request"
+    return f", ~{count / rate / requests * 1e6:,.0f} µs/{unit}"
 
 
-def by_thread(stacks: list[Stack], rate: int, requests: int | None) -> list[str]:
+def by_thread(
+    stacks: list[Stack], rate: int, requests: int | None, unit: str = "request"
+) -> list[str]:
     """Each thread group's share of GIL time, its hottest functions and project calls."""
     total = sum(stack.count for stack in stacks) or 1
     threads: Counter[str] = Counter()
@@ -90,7 +101,7 @@ def by_thread(stacks: list[Stack], rate: int, requests: int | None) -> list[str]
             hottest[f"{func} ({file})"] += stack.count
             for name in _project_inclusive(stack):
                 project[name] += stack.count
-        lines.append(f"  {count / total:6.1%}  {thread}{_per_request(count, rate, requests)}")
+        lines.append(f"  {count / total:6.1%}  {thread}{_per_request(count, rate, requests, unit)}")
         lines += _block("    self:", hottest, total, TOP_PER_THREAD, "      ")[1:]
         if project:
             lines.append("    project (inclusive):")
@@ -98,7 +109,9 @@ def by_thread(stacks: list[Stack], rate: int, requests: int | None) -> list[str]
     return lines
 
 
-def summarise(lines: Iterable[str], rate: int, requests: int | None = None) -> str:
+def summarise(
+    lines: Iterable[str], rate: int, requests: int | None = None, unit: str = "request"
+) -> str:
     """By thread, self time by library, inclusive time of the project's functions, hottest."""
     stacks = parse(lines)
     total = sum(stack.count for stack in stacks) or 1
@@ -111,13 +124,53 @@ def summarise(lines: Iterable[str], rate: int, requests: int | None = None) -> s
         hottest[f"{func} ({file})"] += stack.count
         for name in _project_inclusive(stack):
             project[name] += stack.count
-    head = f"{total} samples holding the GIL{_per_request(total, rate, requests)}"
+    head = f"{total} samples holding the GIL{_per_request(total, rate, requests, unit)}"
     if requests:
-        head += f" ({requests:,} requests in the window)"
+        head += f" ({requests:,} of them in the window)"
     return "\n".join(
         [head]
-        + by_thread(stacks, rate, requests)
+        + by_thread(stacks, rate, requests, unit)
         + _block("self time by package:", by_package, total, TOP)
         + _block("inclusive time of project functions:", project, total, TOP)
         + _block("hottest functions (self):", hottest, total, TOP)
     )
+
+
+def _state(stack: Stack) -> str:
+    """What a thread was doing in one wall-clock sample with native frames (see `wall`)."""
+    funcs = [func for func, _file in stack.frames]
+    if any(name in func for func in funcs for name in _IDLE):
+        return "idle"
+    if any(func.startswith("pthread_cond_") for func in funcs[-4:]):
+        return "GIL wait"
+    if any(file.startswith("libsqlite3") for _func, file in stack.frames):
+        return "SQLite"
+    if any(func.startswith("gc_collect") for func in funcs):
+        return "GC"
+    return "Python"
+
+
+# Waiting for work: the writer's and the pools' queues, a Python lock, uvloop's epoll.
+_IDLE = ("SimpleQueue_get", "lock_PyThread_acquire_lock", "epoll_wait", "epoll_pwait")
+STATES = ("Python", "GIL wait", "SQLite", "GC", "idle")
+
+
+def wall(lines: Iterable[str], rate: int) -> list[str]:
+    """Each busy thread's wall time by state.
+
+    From `py-spy record --native --idle`: every thread in every sample, with C frames, so a
+    thread waiting to take the GIL back (pthread_cond_*wait under Python code) shows as such,
+    SQLite's own frames (its I/O included) show with the GIL released, and idle is idle.
+    Native sampling pauses the process longer: read the shares, not the run's rate.
+    """
+    states: dict[str, Counter[str]] = {}
+    for stack in parse(lines):
+        states.setdefault(stack.thread, Counter())[_state(stack)] += stack.count
+    lines_out = [f"wall time by thread and state (py-spy --native --idle, {rate} Hz):"]
+    for thread, counts in sorted(states.items(), key=lambda item: item[1]["idle"]):
+        total = sum(counts.values()) or 1
+        if counts["idle"] == total:
+            continue
+        parts = ", ".join(f"{state} {counts[state] / total:.0%}" for state in STATES)
+        lines_out.append(f"  {thread}: {parts}")
+    return lines_out
