@@ -9,7 +9,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, or_
 from sqlmodel import Session, col, select
@@ -26,6 +26,7 @@ from services.matching import matches
 from services.records import iso
 
 DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
 DISABLE_AFTER = timedelta(hours=72)
@@ -48,6 +49,7 @@ class Job:
     attempt: int
     record_id: str | None
     record_type: str | None
+    record_country: str | None = None  # filed in the audit row without a SELECT
 
 
 @dataclass(frozen=True)
@@ -127,24 +129,39 @@ def claim(
     ).all()
     jobs: list[Job] = []
     taken = dict(busy or {})
+    signing: dict[str, tuple[Subscription, list[str]]] = {}  # each secret opened once a claim
+    bodies: dict[int, tuple[str, str, str | None, str]] = {}  # each event rendered once
     for delivery in due:
         if len(jobs) >= limit or taken.get(delivery.subscription_id, 0) >= per_subscription:
             continue
         taken[delivery.subscription_id] = taken.get(delivery.subscription_id, 0) + 1
-        sub = session.get(Subscription, delivery.subscription_id)
-        assert sub is not None
+        if delivery.subscription_id not in signing:
+            found = session.get(Subscription, delivery.subscription_id)
+            assert found is not None
+            keys = [box.open(found.secret)]
+            if (
+                found.previous_secret
+                and found.previous_secret_until
+                and found.previous_secret_until > now
+            ):
+                keys.append(box.open(found.previous_secret))
+            signing[delivery.subscription_id] = (found, keys)
+        sub, secrets = signing[delivery.subscription_id]
         delivery.lease_until = now + lease
         session.add(delivery)
-        secrets = [box.open(sub.secret)]
-        if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
-            secrets.append(box.open(sub.previous_secret))
-        body, record_id, record_type = delivery.payload, None, None
+        body, record_id, record_type, country = delivery.payload, None, None, None
         if delivery.event_seq is not None:
-            event = session.get(Event, delivery.event_seq)
-            assert event is not None
-            assert event.seq is not None
-            body = event_json(event.seq, event.id, event.type, event.at, event.data)
-            record_id, record_type = event.record_id, RECORD_TYPES.get(event.kind)
+            if delivery.event_seq not in bodies:
+                event = session.get(Event, delivery.event_seq)
+                assert event is not None
+                assert event.seq is not None
+                bodies[delivery.event_seq] = (
+                    event_json(event.seq, event.id, event.type, event.at, event.data),
+                    event.record_id,
+                    RECORD_TYPES.get(event.kind),
+                    event.sender_country,
+                )
+            body, record_id, record_type, country = bodies[delivery.event_seq]
         jobs.append(
             Job(
                 delivery.id,
@@ -158,6 +175,7 @@ def claim(
                 delivery.attempts + 1,
                 record_id,
                 record_type,
+                country if record_type in ("alerts", "distress-reports") else None,
             )
         )
     return jobs
@@ -210,6 +228,7 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
             actor_agency=job.agency,
             object_type=job.record_type,
             object_id=job.record_id,
+            object_countries=[job.record_country] if job.record_country else [],
             detail={
                 "subscription": job.subscription_id,
                 "delivery": job.delivery_id,
@@ -255,31 +274,3 @@ def _disable(session: Session, sub: Subscription, reason: str, now: datetime) ->
 def heartbeat(session: Session) -> datetime | None:
     state = session.get(DispatcherState, "expander")
     return state.heartbeat_at if state else None
-
-
-def delivery_json(session: Session, delivery: Delivery) -> dict[str, Any]:
-    attempts = session.exec(
-        select(DeliveryAttempt)
-        .where(col(DeliveryAttempt.delivery_id) == delivery.id)
-        .order_by(col(DeliveryAttempt.number))
-    ).all()
-    return {
-        "id": delivery.id,
-        "subscription_id": delivery.subscription_id,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "state": delivery.state,
-        "attempts": [
-            {
-                "number": a.number,
-                "at": a.at,
-                "status_code": a.status_code,
-                "latency_ms": a.latency_ms,
-                "error": a.error,
-                "response_excerpt": a.response_excerpt,
-            }
-            for a in attempts
-        ],
-        "next_attempt_at": delivery.next_attempt_at if delivery.state == "pending" else None,
-        "delivered_at": delivery.delivered_at,
-    }

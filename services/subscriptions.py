@@ -26,7 +26,8 @@ from models.subscriptions import (
     SubscriptionPatch,
     SubscriptionRead,
 )
-from services.dispatch import ATTEMPT, DELIVERY, delivery_json
+from services.delivery_reads import delivery_json
+from services.dispatch import ATTEMPT, DELIVERY
 from services.matching import matches
 from services.records import iso
 
