@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.envelope import Envelope, EnvelopeRead, Input, Timestamp
+from models.envelope import Envelope, EnvelopePatch, EnvelopeRead, Input, Timestamp
 from models.shapes import Location, Persons, Polygon, Vessel
 
 
@@ -111,7 +111,7 @@ class AlertCreate(Envelope, AlertBody, Input):
     model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
 
 
-class AlertPatch(Input):
+class AlertPatch(EnvelopePatch):
     """Any subset of the fields of a new alert; objects merge (RFC 7396), null removes."""
 
     model_config = {
@@ -131,12 +131,6 @@ class AlertPatch(Input):
     observed_at: str | None = None
     vessels: list[dict[str, Any]] | None = None
     persons: dict[str, Any] | None = None
-    status: str | None = None
-    case_id: str | None = None
-    references: list[str] | None = None
-    expires_at: str | None = None
-    labels: list[str] | None = None
-    handling: dict[str, Any] | None = None
 
 
 class AlertRead(AlertBody, EnvelopeRead):

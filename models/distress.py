@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.envelope import AgencyCode, Envelope, EnvelopeRead, Input
+from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead, Input
 from models.shapes import PersonsOnBoard, Position, Vessel
 
 
@@ -90,7 +90,7 @@ class DistressCreate(Envelope, DistressBody, Input):
     model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
 
 
-class DistressPatch(Input):
+class DistressPatch(EnvelopePatch):
     """Any subset of the fields of a new report; objects merge (RFC 7396), null removes."""
 
     model_config = {
@@ -106,12 +106,6 @@ class DistressPatch(Input):
     coordinating_rcc: str | None = None
     weather_on_scene: str | None = None
     actions_taken: str | None = None
-    status: str | None = None
-    case_id: str | None = None
-    references: list[str] | None = None
-    expires_at: str | None = None
-    labels: list[str] | None = None
-    handling: dict[str, Any] | None = None
 
 
 class DistressRead(DistressBody, EnvelopeRead):

@@ -116,6 +116,17 @@ class Envelope(Input):
     handling: Handling
 
 
+class EnvelopePatch(Input):
+    """The envelope fields a PATCH may carry; checked as a whole once merged."""
+
+    status: str | None = None
+    case_id: str | None = None
+    references: list[str] | None = None
+    expires_at: str | None = None
+    labels: list[str] | None = None
+    handling: dict[str, Any] | None = None
+
+
 class EnvelopeRead(BaseModel):
     """What every record returns beside its body: ids, sender, times, handling."""
 
