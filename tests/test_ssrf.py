@@ -13,7 +13,7 @@ from core.db import Database
 from core.netguard import Refused, check_url, is_allowed, networks, resolve
 from delivery.transport import Transport
 from models.enums import Role
-from services.dispatch import Job
+from services.dispatch import Job, Result
 from tests.conftest import make_settings
 from tests.receiver import Receiver, running
 from tests.support import Network
@@ -110,53 +110,32 @@ async def test_subscribing_to_private_targets_is_refused(strict: Network) -> Non
     assert listed.json() == []
 
 
+def _ping(url: str) -> Job:
+    return Job("d", "s", "MY-MMEA", url, ("whsec_" + "A" * 44,), "e", "ping", "{}", 1, None, None)
+
+
+async def _send(url: str, allowed: list[str]) -> Result:
+    """One delivery attempt through a transport that opens only `allowed`."""
+    transport = Transport(networks(allowed), allow_http=True)
+    await transport.start()
+    try:
+        return await transport.post(_ping(url), {})
+    finally:
+        await transport.close()
+
+
 async def test_delivery_time_check_blocks_a_name_that_resolves_to_loopback() -> None:
     """Subscribed while allowed (or before DNS changed): the transport still refuses."""
     async with running(Receiver()) as receiver:
-        job = Job(
-            "d",
-            "s",
-            "MY-MMEA",
-            receiver.url(host="localhost"),
-            ("whsec_" + "A" * 44,),
-            "e",
-            "ping",
-            "{}",
-            1,
-            None,
-            None,
-        )
-        strict = Transport([], allow_http=True)
-        await strict.start()
-        refused = await strict.post(job, {})
-        await strict.close()
-        literal = Job(
-            "d",
-            "s",
-            "MY-MMEA",
-            receiver.url(),
-            ("whsec_" + "A" * 44,),
-            "e",
-            "ping",
-            "{}",
-            1,
-            None,
-            None,
-        )
-        strict = Transport([], allow_http=True)
-        await strict.start()
-        refused_literal = await strict.post(literal, {})
-        await strict.close()
+        refused = await _send(receiver.url(host="localhost"), [])
+        refused_literal = await _send(receiver.url(), [])
         assert refused.status is None
         assert refused.error is not None
         assert "refused" in refused.error
         assert refused_literal.error is not None
         assert "refused" in refused_literal.error
         assert receiver.received == []
-        opened = Transport(networks(["127.0.0.0/8"]), allow_http=True)
-        await opened.start()
-        allowed = await opened.post(job, {})
-        await opened.close()
+        allowed = await _send(receiver.url(host="localhost"), ["127.0.0.0/8"])
         assert allowed.status == 200
         assert len(receiver.received) == 1
 
@@ -164,23 +143,7 @@ async def test_delivery_time_check_blocks_a_name_that_resolves_to_loopback() -> 
 async def test_redirects_are_failures_and_not_followed() -> None:
     async with running(Receiver()) as receiver:
         receiver.script["/moved"] = [307]
-        job = Job(
-            "d",
-            "s",
-            "MY-MMEA",
-            receiver.url("/moved"),
-            ("whsec_" + "A" * 44,),
-            "e",
-            "ping",
-            "{}",
-            1,
-            None,
-            None,
-        )
-        transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
-        await transport.start()
-        result = await transport.post(job, {})
-        await transport.close()
+        result = await _send(receiver.url("/moved"), ["127.0.0.0/8"])
         assert result.status == 307
         assert not result.delivered
         assert len(receiver.received) == 1
