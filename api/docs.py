@@ -18,6 +18,41 @@ ASSETS_URL = "/static/docs"
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# The sections of /docs, in the order a duty officer meets them.
+TAGS = [
+    {"name": "operations", "description": "Probes for load balancers; no token needed."},
+    {
+        "name": "auth",
+        "description": "Tokens (the **Authorize** button does this for you) and who you are.",
+    },
+    {
+        "name": "registry",
+        "description": "Member countries, agencies (their codes address records) and API "
+        "clients. Changing them is for administrators.",
+    },
+    {
+        "name": "alerts",
+        "description": "Incident alerts: people-smuggling departures, vessels at sea, landings, "
+        "facilitator activity. Publish, update, cancel, acknowledge; CAP 1.2 export.",
+    },
+    {
+        "name": "distress-reports",
+        "description": "Vessel-in-distress reports (IMO SITREP short form). Every rescue "
+        "centre (MRCC) of the network reads every `actual` report, whatever its handling.",
+    },
+    {"name": "geo", "description": "The record lists as GeoJSON, for maps ([lon, lat] order)."},
+    {
+        "name": "feed",
+        "description": "Every change you may see, in order, for systems that cannot take "
+        "webhooks: long-poll with `wait` and keep `next_cursor`.",
+    },
+    {
+        "name": "webhooks",
+        "description": "Agency admins: have events POSTed to your system, signed per "
+        "Standard Webhooks; see every delivery attempt.",
+    },
+    {"name": "audit", "description": "The tamper-evident audit trail (auditors, platform admins)."},
+]
 
 
 def _errors_as_problems(schema: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +69,7 @@ def _errors_as_problems(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    app.openapi_tags = TAGS
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -75,9 +75,15 @@ def filter_dependency(spec: KindSpec) -> Any:
         ] = None,
         state: Annotated[States | None, Query(description=" | ".join(spec.states))] = None,
         status: Annotated[
-            Status, Query(description="Exercise and test traffic only on request")
+            Status,
+            Query(
+                description="`actual` by default; `exercise` or `test` lists that traffic instead"
+            ),
         ] = Status.ACTUAL,
-        sender_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        sender_country: Annotated[
+            str | None,
+            Query(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. `BD`"),
+        ] = None,
         bbox: Annotated[
             str | None,
             Query(description="minLon,minLat,maxLon,maxLat", examples=["88,5,100,22"]),
@@ -88,8 +94,11 @@ def filter_dependency(spec: KindSpec) -> Any:
         q: Annotated[
             str | None, Query(min_length=1, max_length=100, description="Text search")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Query(max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=100, description="`next_cursor` of the previous page"),
+        ] = None,
     ) -> RecordFilter:
         errors = []
         if category is not None and spec.kind != Kind.ALERT:
