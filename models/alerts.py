@@ -81,6 +81,20 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+OPENAPI_EXAMPLES: dict[str, Any] = {
+    "departure": {
+        "summary": "Departure off Cox's Bazar (actual)",
+        "value": EXAMPLE,
+    },
+    "exercise": {
+        "summary": "The same as exercise traffic",
+        "description": "`status: exercise` keeps it out of actual lists, feeds and webhooks "
+        "unless a reader asks for exercise traffic.",
+        "value": {**EXAMPLE, "status": "exercise", "case_id": "EX-ANDAMAN-2026-01"},
+    },
+}
+
+
 class AlertBody(BaseModel):
     category: Category = Field(
         description="`smuggling_departure`, `vessel_at_sea`, `suspicious_vessel`, `landing`, "

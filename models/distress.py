@@ -69,6 +69,20 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+OPENAPI_EXAMPLES: dict[str, Any] = {
+    "overcrowded": {
+        "summary": "Overcrowded wooden boat adrift west of Aceh (actual)",
+        "value": EXAMPLE,
+    },
+    "exercise": {
+        "summary": "The same as exercise traffic",
+        "description": "`status: exercise` keeps it out of actual lists, feeds and webhooks, "
+        "and the safety-of-life floor (every MRCC reads actual reports) does not apply.",
+        "value": {**EXAMPLE, "status": "exercise", "case_id": "EX-ANDAMAN-2026-01"},
+    },
+}
+
+
 class DistressBody(BaseModel):
     position: Position
     sar_phase: SarPhase = Field(
@@ -76,9 +90,19 @@ class DistressBody(BaseModel):
         "`distress` (DETRESFA)"
     )
     vessel: Vessel | None = None
-    nature_of_distress: list[Nature] = Field(default_factory=list, max_length=13)
-    persons_on_board: PersonsOnBoard
-    assistance_required: list[str] = Field(default_factory=list, max_length=20)
+    nature_of_distress: list[Nature] = Field(
+        default_factory=list,
+        max_length=13,
+        description="Any of `sinking`, `flooding`, `fire`, `capsize_risk`, `disabled_adrift`, "
+        "`overcrowded`, `unseaworthy`, `no_fuel`, `no_water_food`, `medical`, `man_overboard`, "
+        "`piracy`, `other`",
+    )
+    persons_on_board: PersonsOnBoard = Field(
+        description="`estimate` is required; `min`/`max` bound it; the other counts are parts of it"
+    )
+    assistance_required: list[str] = Field(
+        default_factory=list, max_length=20, description="Free text, e.g. `rescue`, `water`"
+    )
     coordinating_rcc: AgencyCode | None = Field(
         default=None, description="Agency code of the coordinating rescue centre"
     )

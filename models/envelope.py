@@ -113,7 +113,7 @@ class Envelope(Input):
     )
     expires_at: Timestamp | None = Field(default=None, description="RFC 3339, with a time zone")
     labels: list[Label] = Field(default_factory=list, max_length=20)
-    handling: Handling
+    handling: Handling = Field(description="Who may read it, and whether to acknowledge")
 
 
 class EnvelopePatch(Input):
@@ -131,12 +131,14 @@ class EnvelopeRead(BaseModel):
     """What every record returns beside its body: ids, sender, times, handling."""
 
     id: UUID
-    version: int = Field(description="Starts at 1; each change adds one. Also the `ETag`")
-    sender_agency: str
-    sender_country: str
+    version: int = Field(
+        description="Starts at 1; each change adds one. Also the `ETag`", examples=[1]
+    )
+    sender_agency: str = Field(examples=["BD-CG"])
+    sender_country: str = Field(examples=["BD"])
     created_at: Timestamp
     updated_at: Timestamp
-    status: str
+    status: str = Field(description="`actual`, `exercise` or `test`", examples=["actual"])
     case_id: str | None = None
     references: list[UUID] = []
     expires_at: Timestamp | None = None

@@ -13,7 +13,9 @@ Longitude = Field(ge=-180, le=180, description="WGS-84 longitude, degrees east")
 class Location(Input):
     lat: float = Latitude
     lon: float = Longitude
-    accuracy_m: float | None = Field(default=None, ge=0, le=1_000_000)
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=1_000_000, description="Radius of uncertainty, metres"
+    )
 
 
 class Polygon(Input):
@@ -112,5 +114,11 @@ class Position(Input):
     lat: float = Latitude
     lon: float = Longitude
     fix_time: Timestamp = Field(description="When the position was true (RFC 3339)")
-    fix_source: FixSource | None = None
-    uncertainty_m: float | None = Field(default=None, ge=0, le=1_000_000)
+    fix_source: FixSource | None = Field(
+        default=None,
+        description="How the position was fixed: `gps`, `ais`, `satellite_phone`, `epirb`, "
+        "`radar`, `aircraft`, `visual`, `reported` (second hand), `other`",
+    )
+    uncertainty_m: float | None = Field(
+        default=None, ge=0, le=1_000_000, description="Radius of uncertainty, metres"
+    )

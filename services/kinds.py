@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models import alerts, distress
 from models.alerts import SEVERITY_RANK, AlertCreate
 from models.distress import PHASE_RANK, DistressCreate
 from models.envelope import Envelope, Kind
@@ -18,6 +19,7 @@ class KindSpec:
     final_event: str
     extras: dict[str, Any]
     columns: Callable[[dict[str, Any]], dict[str, Any]]
+    examples: dict[str, Any]  # request bodies shown in /docs, in reading order
 
     @property
     def initial_state(self) -> str:
@@ -78,6 +80,7 @@ ALERTS = KindSpec(
     final_event="cancelled",
     extras={"cancel_reason": None},
     columns=_alert_columns,
+    examples=alerts.OPENAPI_EXAMPLES,
 )
 DISTRESS = KindSpec(
     kind=Kind.DISTRESS,
@@ -87,5 +90,6 @@ DISTRESS = KindSpec(
     final_event="closed",
     extras={"sitrep_number": 1, "outcome": None, "close_note": None},
     columns=_distress_columns,
+    examples=distress.OPENAPI_EXAMPLES,
 )
 SPECS = {Kind.ALERT: ALERTS, Kind.DISTRESS: DISTRESS}

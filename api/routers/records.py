@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Response, Security
+from fastapi import APIRouter, Body, Depends, Response, Security
 from pydantic import BaseModel
 
 from api.auditing import audited_write, note_access
@@ -70,7 +70,10 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         summary=f"Publish {a_noun}",
     )
     async def create(
-        body: create_model, caller: Writer, runtime: RuntimeDep, key: IdempotencyKey = None
+        body: Annotated[create_model, Body(openapi_examples=spec.examples)],
+        caller: Writer,
+        runtime: RuntimeDep,
+        key: IdempotencyKey = None,
     ) -> Response:
         """Publish as version 1 to whom `handling` names. Retry safely with `Idempotency-Key`."""
         saved = await audited_write(
