@@ -129,7 +129,9 @@ class AlertPatch(EnvelopePatch):
     """Any subset of the fields of a new alert; objects merge (RFC 7396), null removes."""
 
     model_config = {
-        "json_schema_extra": {"examples": [{"severity": "extreme", "persons": {"estimate": 190}}]}
+        "json_schema_extra": {
+            "examples": [{"severity": "extreme", "persons": {"estimate": 190, "max": 220}}]
+        }
     }
 
     category: Category | None = None
