@@ -116,6 +116,12 @@ def update_record(
     except ValidationError as exc:
         raise Unprocessable(field_errors(exc.errors())) from exc
     payload = data.model_dump(mode="json")
+    if payload["status"] != current["status"]:
+        # Readers who leave exercise traffic out never saw the earlier versions: an exercise
+        # turned actual would reach them as a real alert with no history.
+        raise Unprocessable(
+            [{"field": "status", "message": f"stays {current['status']}; post a new record"}]
+        )
     _check_registry(session, payload)
     return _save(session, principal, spec, row, {**current, **payload}, data, "updated")
 

@@ -101,6 +101,23 @@ async def test_patch_null_removes_and_server_fields_are_not_patchable(
     assert (await network.http.get(url, headers=duty)).json()["version"] == 2
 
 
+@pytest.mark.parametrize(("path", "body"), KINDS)
+async def test_status_is_fixed_at_creation(  # type: ignore[no-untyped-def]
+    network: Network, duty: dict[str, str], path: str, body
+) -> None:
+    doc = (
+        await network.http.post(f"/v1/{path}", json={**body(), "status": "exercise"}, headers=duty)
+    ).json()
+    url = f"/v1/{path}/{doc['id']}"
+    turned = await network.http.patch(url, json={"status": "actual"}, headers=duty)
+    assert turned.status_code == 422
+    assert turned.json()["errors"] == [
+        {"field": "status", "message": "stays exercise; post a new record"}
+    ]
+    current = await network.http.get(url, headers=duty)
+    assert (current.json()["status"], current.json()["version"]) == ("exercise", 1)
+
+
 async def test_cancel(network: Network, duty: dict[str, str]) -> None:
     doc = (await network.http.post("/v1/alerts", json=alert_body(), headers=duty)).json()
     url = f"/v1/alerts/{doc['id']}"
