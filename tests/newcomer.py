@@ -64,9 +64,11 @@ class Newcomer:
         await self.add_client("mmea-watch", "MY-MMEA", "duty_officer", as_="mmea-admin")
         await self.add_client("mecc-watch", "TH-MECC", "duty_officer")
 
-    async def post_alert(self, headline: str) -> dict[str, Any]:
-        """TH-MECC tells Malaysia, asking for acknowledgements (no retry: one key suffices)."""
-        handling = {"distribution": "countries", "recipient_countries": ["MY"], "tlp": "amber"}
+    async def post_alert(self, headline: str, distribution: str = "countries") -> dict[str, Any]:
+        """TH-MECC tells Malaysia (or, `national`, Thailand only), asking for acknowledgements."""
+        handling: dict[str, Any] = {"distribution": distribution, "tlp": "amber"}
+        if distribution == "countries":
+            handling["recipient_countries"] = ["MY"]
         body = alert_body(headline=headline, handling={**handling, "ack_required": True})
         headers = {**await self.headers("mecc-watch"), "Idempotency-Key": str(uuid.uuid4())}
         answer = await self.http.post("/v1/alerts", json=body, headers=headers)
