@@ -16,7 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # RILON events are far smaller; refuse anything bigger unread
 
@@ -105,9 +105,13 @@ def main() -> None:
     parser.add_argument("--state", default="rilon-seen.db", help="SQLite file of seen ids")
     args = parser.parse_args()
     secret = os.environ.get("WEBHOOK_SECRET", "")
-    if not secret.startswith("whsec_"):
+    try:
+        webhook = Webhook(secret) if secret.startswith("whsec_") else None
+    except (ValueError, EmptyWebhookSecretError):  # not base64 after the prefix
+        webhook = None
+    if webhook is None:
         sys.exit("receiver: set WEBHOOK_SECRET to the whsec_... secret of your subscription")
-    handler = make_handler(Webhook(secret), Seen(args.state))
+    handler = make_handler(webhook, Seen(args.state))
     server = ThreadingHTTPServer((args.host, args.port), handler)
     sys.stderr.write(f"receiver: listening on http://{args.host}:{server.server_port}/\n")
     sys.stderr.flush()
