@@ -1,13 +1,17 @@
 "use strict";
 // The duty console: reads with the caller's own token, shows what that token may see.
 let token = null;
+let myAgency = null;
 
 const $ = (selector) => document.querySelector(selector);
+const MAX_RECORDS = 1000; // per table: a watch floor needs the picture, not an archive
+const ACK_READS_AT_ONCE = 6;
 
-function cell(text, className) {
+function cell(text, className, title) {
   const td = document.createElement("td");
   td.textContent = text ?? "";
   if (className) td.className = className;
+  if (title) td.title = title;
   return td;
 }
 
@@ -16,7 +20,8 @@ async function api(path) {
   if (response.status === 401) {
     token = null;
     $("#signin").hidden = false;
-    throw new Error("Your token has expired: sign in again.");
+    $("main").hidden = true; // stale tables must not pass for current ones
+    throw new Error("Your token has expired or is not valid: sign in again.");
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
@@ -25,66 +30,129 @@ async function api(path) {
   return response.json();
 }
 
+// Every page of a list (newest first), up to MAX_RECORDS; `more` says some were left out.
+async function everything(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(path + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < MAX_RECORDS);
+  return { items: items.slice(0, MAX_RECORDS), more: Boolean(cursor) || items.length > MAX_RECORDS };
+}
+
+// "2 of 14 acknowledged · yours pending · waiting for …": red while your agency owes one.
 async function acks(kind, record) {
   if (!record.handling.ack_required) return ["not requested", ""];
   const state = await api(`/v1/${kind}/${record.id}/acks`);
   const done = state.acknowledged.map((a) => a.agency);
-  const text = `${done.length} acknowledged` + (state.pending.length ? `, waiting for ${state.pending.join(", ")}` : "");
-  return [text, state.pending.length ? "pending" : ""];
+  const waiting = state.pending;
+  const parts = [`${done.length} of ${done.length + waiting.length} acknowledged`];
+  if (waiting.includes(myAgency)) parts.push("yours pending");
+  else if (done.includes(myAgency)) parts.push("yours done");
+  if (waiting.length) {
+    const named = waiting.slice(0, 4).join(", ");
+    parts.push(`waiting for ${named}` + (waiting.length > 4 ? ` and ${waiting.length - 4} more` : ""));
+  }
+  const detail = `Acknowledged: ${done.join(", ") || "none"}\nWaiting for: ${waiting.join(", ") || "none"}`;
+  return [parts.join(" · "), waiting.includes(myAgency) ? "pending" : "", detail];
+}
+
+// Acknowledgement states of many records, a few requests at a time, in the records' order.
+async function allAcks(kind, records) {
+  const results = new Array(records.length);
+  let next = 0;
+  async function worker() {
+    while (next < records.length) {
+      const i = next++;
+      results[i] = await acks(kind, records[i]).catch((e) => [e.message, "pending"]);
+    }
+  }
+  await Promise.all(Array.from({ length: ACK_READS_AT_ONCE }, worker));
+  return results;
 }
 
 function where(point) {
   return `${point.lat.toFixed(3)}, ${point.lon.toFixed(3)}`;
 }
 
-async function fill(tableId, kind, records, columns) {
-  const body = $(`#${tableId} tbody`);
+async function fill(tableId, kind, list, columns) {
+  const table = $(`#${tableId}`);
+  const body = table.tBodies[0];
+  const width = table.tHead.rows[0].cells.length;
+  const notice = (text) => {
+    const td = cell(text, "empty");
+    td.colSpan = width;
+    body.insertRow().append(td);
+  };
+  const states = await allAcks(kind, list.items);
   body.replaceChildren();
-  if (!records.length) {
+  if (!list.items.length) notice("Nothing visible to your agency.");
+  list.items.forEach((record, i) => {
     const row = body.insertRow();
-    const td = cell("Nothing visible to your agency.", "empty");
-    td.colSpan = 9;
-    row.append(td);
-    return;
-  }
-  for (const record of records) {
-    const row = body.insertRow();
+    row.dataset.id = record.id;
     for (const [text, className] of columns(record)) row.append(cell(text, className));
-    const [ackText, ackClass] = await acks(kind, record).catch((e) => [e.message, "pending"]);
-    row.append(cell(ackText, ackClass));
-  }
+    row.append(cell(...states[i]));
+  });
+  if (list.more) notice(`Only the newest ${MAX_RECORDS} are shown: use the API for the rest.`);
 }
 
 async function refresh() {
   $("#error").textContent = "";
   try {
     const [distress, alerts] = await Promise.all([
-      api("/v1/distress-reports?state=open&limit=100"),
-      api("/v1/alerts?state=active&limit=100"),
+      everything("/v1/distress-reports?state=open&limit=200"),
+      everything("/v1/alerts?state=active&limit=200"),
     ]);
-    await fill("distress", "distress-reports", distress.items, (r) => [
-      [r.updated_at.replace("T", " ").slice(0, 16)],
+    await fill("distress", "distress-reports", distress, (r) => [
+      [r.updated_at.replace("T", " ").slice(0, 16), "nowrap"],
       [r.sar_phase, r.sar_phase === "alert" ? "alert-phase" : r.sar_phase],
-      [where(r.position)],
+      [where(r.position), "nowrap"],
       [String(r.persons_on_board.estimate) + (r.persons_on_board.children ? ` (${r.persons_on_board.children} children)` : "")],
-      [r.nature_of_distress.join(", ")],
-      [r.sender_agency],
-      [r.coordinating_rcc || ""],
+      [r.nature_of_distress.map((n) => n.replaceAll("_", " ")).join(", ")],
+      [r.sender_agency, "nowrap"],
+      [r.coordinating_rcc || "", "nowrap"],
       [String(r.sitrep_number)],
     ]);
-    await fill("alerts", "alerts", alerts.items, (r) => [
-      [r.updated_at.replace("T", " ").slice(0, 16)],
+    await fill("alerts", "alerts", alerts, (r) => [
+      [r.updated_at.replace("T", " ").slice(0, 16), "nowrap"],
       [r.severity, r.severity],
       [r.category.replaceAll("_", " ")],
       [r.headline],
-      [where(r.location)],
-      [r.sender_agency],
+      [where(r.location), "nowrap"],
+      [r.sender_agency, "nowrap"],
       [r.handling.tlp.toUpperCase()],
     ]);
     $("#updated").textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC`;
   } catch (error) {
     $("#error").textContent = error.message;
   }
+}
+
+async function start(newToken) {
+  token = newToken;
+  try {
+    const me = await api("/v1/auth/me");
+    myAgency = me.agency.code;
+    $("#who").textContent = `${me.client_name} · ${me.agency.name} (${me.agency.code})`;
+  } catch (error) {
+    token = null;
+    $("#error").textContent = error.message;
+    return;
+  }
+  $("#signin").hidden = true;
+  $("main").hidden = false;
+  await refresh();
+}
+
+// A token handed over in the fragment (`/console#token=…`) signs in without the form, for
+// wall displays and automation. Browsers never send the fragment to a server (so it reaches
+// no access log or Referer); it is removed from the address bar and history entry at once.
+function tokenFromFragment() {
+  const handed = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  return handed;
 }
 
 $("#signin").addEventListener("submit", async (event) => {
@@ -97,13 +165,11 @@ $("#signin").addEventListener("submit", async (event) => {
     $("#error").textContent = answer.detail || "Sign-in failed";
     return;
   }
-  token = answer.access_token;
   event.target.reset();
-  event.target.hidden = true;
-  const me = await api("/v1/auth/me");
-  $("#who").textContent = `${me.client_name} · ${me.agency.name} (${me.agency.code})`;
-  $("main").hidden = false;
-  await refresh();
+  await start(answer.access_token);
 });
 $("#refresh").addEventListener("click", refresh);
 setInterval(() => { if (token) refresh(); }, 30000);
+
+const handed = tokenFromFragment();
+if (handed) start(handed);

@@ -1,0 +1,125 @@
+"""/console rendered by headless Chromium against a real `rilon serve`.
+
+The token is handed over in the URL fragment (`/console#token=…`), as docs/INTEGRATION.md
+describes for wall displays. Assertions are on the DOM the page built from the API, and a
+screenshot is kept in the test's tmp dir. Without Chromium the test is skipped, except under
+CI=true (`.ci/run` installs it), where it fails.
+"""
+
+import asyncio
+import os
+import shutil
+import signal
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import pytest
+
+from tests.newcomer import newcomer
+
+HEADLINE = "Unlit trawler with about 60 persons heading for Langkawi"
+HIDDEN_HEADLINE = "Thai national matter: not for Malaysia"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",  # we run as root in CI containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=15000",  # virtual time waits for the page's fetches to finish
+]
+WIDTH, HEIGHT = 1400, 900
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        reason = "chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; the console test is required under CI=true")
+        pytest.skip(reason)
+    return found
+
+
+def browse(browser: str, profile: Path, *args: str) -> str:
+    """Run headless Chromium once with a fresh profile; its stdout (the DOM for --dump-dom)."""
+    argv = [browser, *FLAGS, f"--user-data-dir={profile}", *args]
+    popen = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        out, err = popen.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(popen.pid, signal.SIGKILL)  # the browser and its helper processes
+        popen.communicate()
+        raise
+    assert popen.returncode == 0, err.decode(errors="replace")[-2000:]
+    return out.decode()
+
+
+def texts(tree: Any, xpath: str) -> list[str]:
+    return [" ".join(node.text_content().split()) for node in tree.xpath(xpath)]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    return width, height
+
+
+async def test_console_shows_what_the_token_may_see(tmp_path: Path) -> None:
+    browser = chromium()
+    async with newcomer(tmp_path) as rig:
+        alert = await rig.post_alert(HEADLINE)
+        await rig.post_alert(HIDDEN_HEADLINE, distribution="national")
+        # A console needs to read, nothing more: narrow the token to that.
+        token = await rig.token("mmea-watch", scope="alerts:read distress:read")
+        page = rig.api.url(f"/console#token={token}")
+
+        dom = await asyncio.to_thread(browse, browser, tmp_path / "profile-1", "--dump-dom", page)
+        tree = lxml.html.fromstring(dom)
+        assert tree.xpath('//form[@id="signin"]/@hidden'), "signed in: the form is hidden"
+        assert not tree.xpath("//main/@hidden")
+        assert texts(tree, '//*[@id="who"]') == [
+            "mmea-watch · Malaysian Maritime Enforcement Agency (MY-MMEA)"
+        ]
+        assert texts(tree, '//*[@id="error"]') == [""]
+        assert texts(tree, '//*[@id="updated"]')[0].startswith("Updated ")
+        [row] = tree.xpath('//table[@id="alerts"]/tbody/tr')
+        assert row.get("data-id") == alert["id"]
+        cells = texts(row, "td")
+        assert cells[1:4] == ["severe", "smuggling departure", HEADLINE]
+        assert cells[5:7] == ["TH-MECC", "AMBER"]
+        assert cells[7] == "0 of 1 acknowledged · yours pending · waiting for MY-MMEA"
+        assert HIDDEN_HEADLINE not in dom
+        assert texts(tree, '//table[@id="distress"]/tbody/tr') == [
+            "Nothing visible to your agency."
+        ]
+
+        screenshot = tmp_path / "console.png"
+        await asyncio.to_thread(
+            browse,
+            browser,
+            tmp_path / "profile-2",
+            f"--screenshot={screenshot}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            page,
+        )
+        assert png_size(screenshot) == (WIDTH, HEIGHT)
+        assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+        stale = await asyncio.to_thread(
+            browse, browser, tmp_path / "profile-3", "--dump-dom", page.replace(token, "x.y.z")
+        )
+        tree = lxml.html.fromstring(stale)
+        assert not tree.xpath('//form[@id="signin"]/@hidden'), "a bad token: sign in again"
+        assert tree.xpath("//main/@hidden")
+        assert "sign in again" in texts(tree, '//*[@id="error"]')[0]
+    # The fragment never reaches the server, so no log of it holds the token.
+    assert token not in rig.api.log().read_text(errors="replace")
