@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
-from core.errors import Conflict, ServiceUnavailable
+from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
 
 T = TypeVar("T")
 Unit = Callable[[Session], Any]
@@ -39,8 +40,11 @@ def translate(exc: BaseException) -> BaseException:
     if isinstance(exc, IntegrityError):
         return Conflict("the request conflicts with existing data")
     if isinstance(exc, DBAPIError):
-        log.warning("database error: %s", type(exc.orig).__name__)
-        return ServiceUnavailable("the database is not available; retry later")
+        log.warning("database error: %s: %s", type(exc.orig).__name__, str(exc.orig)[:200])
+        return DatabaseUnavailable()
+    if isinstance(exc, PoolTimeout | DisconnectionError):
+        log.warning("database error: %s", type(exc).__name__)
+        return DatabaseUnavailable()
     return exc
 
 
