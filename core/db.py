@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from core.signals import EVENTS_EMITTED, Signal
-from core.writer import Writer, translate
+from core.writer import Writer, commit_or_discard, translate
 
 T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
@@ -155,7 +155,7 @@ class Database:
                 if not is_sqlite(self.url):
                     _serialize_writers(session)
                 result = unit(session)
-                session.commit()
+                commit_or_discard(session)
                 self._after_commit(session)
                 return result
         except Exception as exc:

@@ -114,7 +114,7 @@ class Writer:
                 else:
                     for job in batch:
                         job.outcome = _run_savepoint(session, job.unit)
-                session.commit()
+                commit_or_discard(session)
                 if self._on_commit is not None:
                     self._on_commit(session)
         except Exception as exc:  # the transaction is gone: no unit of it was written
@@ -122,6 +122,22 @@ class Writer:
             for job in batch:
                 if job.outcome[0] or job.outcome[1] is None:
                     job.outcome = (False, failure)
+
+
+def commit_or_discard(session: Session) -> None:
+    """Commit; if the COMMIT itself fails, close the connection instead of pooling it.
+
+    SQLAlchemy hands a connection whose COMMIT raised back to the pool without a ROLLBACK, and
+    a driver may keep the transaction open after a failed COMMIT (SQLite does after
+    SQLITE_BUSY, and may after SQLITE_FULL or an I/O error). Pooled like that, it would fail
+    every later BEGIN and, on SQLite, keep holding the write lock. Closing it rolls back.
+    """
+    connection = session.connection()
+    try:
+        session.commit()
+    except BaseException:
+        connection.invalidate()
+        raise
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:
