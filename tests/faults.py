@@ -106,7 +106,7 @@ def failing_commits(engine: Engine, error: BaseException) -> Iterator[None]:
     def do_commit(_dbapi_connection: Any) -> None:
         raise error
 
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_commit = do_commit  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
