@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from core.db import Database, is_sqlite
@@ -167,3 +168,18 @@ async def test_a_failed_commit_leaves_the_write_lock_free(db: Database, database
         other.execute("ROLLBACK")
     await db.write(add)
     assert await db.read(lambda s: s.get(Country, "QQ")) is not None
+
+
+async def test_a_driver_error_reaching_the_edge_is_the_same_503(app: FastAPI) -> None:
+    """Central mapping: a route that let a raw driver error through still answers 503."""
+
+    @app.get("/v1/driver-error")
+    async def driver_error() -> None:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+        began = time.monotonic()
+        answer = await http.get("/v1/driver-error")
+    check_unavailable(answer, began)
+    assert "disk I/O" not in answer.text
