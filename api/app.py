@@ -52,7 +52,11 @@ an `errors` list naming each field. Quote the `request_id` when you report a pro
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = Database(settings.database_url, max_batch=settings.writer_max_batch)
+    db = Database(
+        settings.database_url,
+        max_batch=settings.writer_max_batch,
+        timeout=settings.db_timeout_seconds,
+    )
     box = SecretBox(settings.secrets_key_bytes())
     allowed = networks(settings.webhook_allowed_networks)
     runtime = Runtime(

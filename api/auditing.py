@@ -16,7 +16,7 @@ from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
 from auth.tokens import decode_token
-from core.errors import RilonError
+from core.errors import RETRY_AFTER_SECONDS, RilonError
 from services import audit
 from services.records import Saved
 
@@ -135,6 +135,7 @@ class AuditMiddleware:
                         "audit-unavailable",
                         "Audit trail unavailable",
                         "the audit trail cannot be written; nothing was done",
+                        {"Retry-After": str(RETRY_AFTER_SECONDS)},
                     )
                     return
             await send(message)

@@ -8,11 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from api.context import current_context
 from core.errors import RilonError, Unprocessable, field_errors
+from core.writer import translate
 
 PROBLEM_TYPE = "urn:rilon:problem:"
 log = logging.getLogger(__name__)
@@ -91,6 +93,14 @@ async def _on_rilon_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A driver error that reached the edge untranslated: the same answer as a translated one."""
+    translated = translate(exc)
+    if isinstance(translated, RilonError):
+        return await _on_rilon_error(request, translated)
+    return await _on_unexpected(request, exc)
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc.errors())
@@ -135,6 +145,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RilonError, _on_rilon_error)
+    app.add_exception_handler(SQLAlchemyError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -79,7 +79,13 @@ class BodyLimitMiddleware:
 
 
 async def send_problem(
-    send: Send, scope: Scope, status: int, slug: str, title: str, detail: str
+    send: Send,
+    scope: Scope,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """Answer with a problem+json document straight from ASGI middleware."""
     body: dict[str, Any] = {
@@ -98,6 +104,7 @@ async def send_problem(
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(payload)).encode()),
                 (b"connection", b"close"),
+                *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
             ],
         }
     )

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale
+from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, soak
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
@@ -61,6 +61,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["soak"]:  # a run of its own kind: minutes of mixed traffic, no wrk
+        return soak.main(argv[1:])
     args = _parse(argv)
     names = args.names or list(BENCHMARKS)
     try:

@@ -53,9 +53,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _database(settings: Settings) -> Database:
+    return Database(settings.database_url, timeout=settings.db_timeout_seconds)
+
+
 def _write(unit: Callable[[Session], T], action: str) -> T:
     """Run one unit of work in its own transaction, with its audit row (actor `cli`)."""
-    db = Database(_settings().database_url)
+    db = _database(_settings())
 
     def with_audit(session: Session) -> T:
         result = unit(session)
@@ -204,7 +208,7 @@ def worker() -> None:
 
 
 async def _work(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    db = _database(settings)
     db.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -218,7 +222,7 @@ async def _work(settings: Settings) -> None:
 
 
 def _read(unit: Callable[[Session], T]) -> T:
-    db = Database(_settings().database_url)
+    db = _database(_settings())
     try:
         return db.run_read(unit)
     finally:

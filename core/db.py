@@ -1,6 +1,7 @@
 """Engines, the read path and the group-commit write path, for SQLite and PostgreSQL."""
 
 import asyncio
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -10,10 +11,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from core.signals import EVENTS_EMITTED, Signal
-from core.writer import Writer, translate
+from core.writer import Writer, commit_or_discard, translate
 
 T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
+# How long a request waits for the database (a lock, a connection, a connect) before it is
+# answered 503: an outage must cost callers seconds, not a hung request (RELIABILITY.md).
+DB_TIMEOUT_SECONDS = 2.0
 
 
 def normalize_url(url: str) -> str:
@@ -28,21 +32,38 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, immediate: bool = False, snapshot: bool = True) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    immediate: bool = False,
+    snapshot: bool = True,
+    timeout: float = DB_TIMEOUT_SECONDS,
+) -> Engine:
     """Create an engine; on SQLite: WAL, synchronous=FULL, foreign keys, busy timeout.
 
     `immediate` takes the write lock at BEGIN (the writer); `snapshot=False` runs each
     statement on its own (the read pool: one statement a read, no BEGIN to pay for).
+    `timeout` bounds each wait: SQLite's busy timeout, PostgreSQL's connect and the pool's.
     """
     url = normalize_url(url)
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=READ_THREADS, max_overflow=8)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=READ_THREADS,
+            max_overflow=8,
+            pool_timeout=timeout,
+            # libpq counts whole seconds and takes 2 as its least
+            connect_args={"connect_timeout": max(2, math.ceil(timeout))},
+        )
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": timeout},
         pool_size=READ_THREADS,  # one per reader thread
         max_overflow=8,
+        pool_timeout=timeout,
     )
+    busy_ms = int(timeout * 1000)
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
@@ -52,7 +73,7 @@ def make_engine(url: str, *, immediate: bool = False, snapshot: bool = True) -> 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     if snapshot:
@@ -79,10 +100,14 @@ def _serialize_writers(session: Session) -> None:
 class Database:
     """The process's handle on the database: concurrent reads, batched writes."""
 
-    def __init__(self, url: str, *, max_batch: int = 64) -> None:
+    def __init__(
+        self, url: str, *, max_batch: int = 64, timeout: float = DB_TIMEOUT_SECONDS
+    ) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url, snapshot=False)
-        self.write_engine = make_engine(self.url, immediate=True) if is_sqlite(url) else self.engine
+        self.engine = make_engine(self.url, snapshot=False, timeout=timeout)
+        self.write_engine = self.engine
+        if is_sqlite(url):
+            self.write_engine = make_engine(self.url, immediate=True, timeout=timeout)
         self.events = Signal()
         self.writer = Writer(
             self.write_engine,
@@ -130,7 +155,7 @@ class Database:
                 if not is_sqlite(self.url):
                     _serialize_writers(session)
                 result = unit(session)
-                session.commit()
+                commit_or_discard(session)
                 self._after_commit(session)
                 return result
         except Exception as exc:

@@ -80,6 +80,18 @@ class ServiceUnavailable(RilonError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
+RETRY_AFTER_SECONDS = 5  # what a 503 asks callers to wait: a database outage's usual scale
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database refused, timed out, is locked, read-only or full: nothing was written."""
+
+    slug, title = "database-unavailable", "Database unavailable"
+
+    def __init__(self, detail: str = "the database is not available; nothing was done") -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[dict[str, str]]:
     """Pydantic's error list as `{field, message}` pairs, fields dotted (`handling.tlp`)."""
     found = []

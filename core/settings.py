@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=6000, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
+    db_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     writer_max_batch: int = Field(default=64, ge=1, le=1024)
     dev_key_dir: Path = Path(".")
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
-from core.errors import Conflict, ServiceUnavailable
+from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
 
 T = TypeVar("T")
 Unit = Callable[[Session], Any]
@@ -39,8 +40,11 @@ def translate(exc: BaseException) -> BaseException:
     if isinstance(exc, IntegrityError):
         return Conflict("the request conflicts with existing data")
     if isinstance(exc, DBAPIError):
-        log.warning("database error: %s", type(exc.orig).__name__)
-        return ServiceUnavailable("the database is not available; retry later")
+        log.warning("database error: %s: %s", type(exc.orig).__name__, str(exc.orig)[:200])
+        return DatabaseUnavailable()
+    if isinstance(exc, PoolTimeout | DisconnectionError):
+        log.warning("database error: %s", type(exc).__name__)
+        return DatabaseUnavailable()
     return exc
 
 
@@ -110,7 +114,7 @@ class Writer:
                 else:
                     for job in batch:
                         job.outcome = _run_savepoint(session, job.unit)
-                session.commit()
+                commit_or_discard(session)
                 if self._on_commit is not None:
                     self._on_commit(session)
         except Exception as exc:  # the transaction is gone: no unit of it was written
@@ -118,6 +122,22 @@ class Writer:
             for job in batch:
                 if job.outcome[0] or job.outcome[1] is None:
                     job.outcome = (False, failure)
+
+
+def commit_or_discard(session: Session) -> None:
+    """Commit; if the COMMIT itself fails, close the connection instead of pooling it.
+
+    SQLAlchemy hands a connection whose COMMIT raised back to the pool without a ROLLBACK, and
+    a driver may keep the transaction open after a failed COMMIT (SQLite does after
+    SQLITE_BUSY, and may after SQLITE_FULL or an I/O error). Pooled like that, it would fail
+    every later BEGIN and, on SQLite, keep holding the write lock. Closing it rolls back.
+    """
+    connection = session.connection()
+    try:
+        session.commit()
+    except BaseException:
+        connection.invalidate()
+        raise
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:

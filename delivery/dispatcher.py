@@ -105,6 +105,11 @@ class Dispatcher:
 
 def build(settings: Settings, db: Database) -> Dispatcher:
     """The dispatcher as configured: the same in `rilon serve` and `rilon worker`."""
-    transport = Transport(networks(settings.webhook_allowed_networks), settings.webhook_allow_http)
+    transport = Transport(
+        networks(settings.webhook_allowed_networks),
+        settings.webhook_allow_http,
+        connect_timeout=settings.webhook_connect_timeout_seconds,
+        total_timeout=settings.webhook_timeout_seconds,
+    )
     lease = timedelta(seconds=settings.delivery_lease_seconds)
     return Dispatcher(db, SecretBox(settings.secrets_key_bytes()), transport, lease=lease)

@@ -48,11 +48,22 @@ class VettedResolver(AbstractResolver):
         return None
 
 
+CONNECT_TIMEOUT, TOTAL_TIMEOUT = 5.0, 15.0  # DESIGN.md: 5 s connect, 15 s in all
+
+
 class Transport:
-    def __init__(self, allowed: list[Network], allow_http: bool, max_connections: int = 256):
+    def __init__(
+        self,
+        allowed: list[Network],
+        allow_http: bool,
+        max_connections: int = 256,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        total_timeout: float = TOTAL_TIMEOUT,
+    ):
         self.allowed = allowed
         self.allow_http = allow_http
         self.max_connections = max_connections
+        self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -65,7 +76,7 @@ class Transport:
         self._session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=15, sock_connect=5),
+            timeout=self.timeout,
         )
 
     async def close(self) -> None:

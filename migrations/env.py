@@ -19,7 +19,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, timeout=30)  # a migration may wait out a running writer
     with engine.connect() as connection:
         if not is_sqlite(url):  # several replicas may start at once: one migrates at a time
             connection.execute(text("SELECT pg_advisory_lock(7351001)"))

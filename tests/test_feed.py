@@ -89,10 +89,11 @@ async def test_paging_while_events_arrive_sees_each_once(network: Network) -> No
     seen: list[str] = []
     cursor = "0"
     while True:
+        finished = writer.done()  # before the read: a POST may commit while the page is read
         page = await _page(network, reader, after=cursor, limit=7)
         seen += [e["data"]["id"] for e in page["events"]]
         cursor = page["next_cursor"]
-        if writer.done() and not page["events"]:
+        if finished and not page["events"]:
             break
     await writer
     assert seen == posted

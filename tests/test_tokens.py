@@ -87,7 +87,10 @@ FORGERIES = {
     "alg none": _alg_none(),
     "tampered claims": _tampered(),
     "expired": _sign(_payload(iat=int(time.time()) - 1000, exp=int(time.time()) - 100)),
-    "issued in the future": _sign(_payload(iat=int(time.time()) + 600, exp=int(time.time()) + 900)),
+    # a day ahead: built at collection, it must still be in the future when the test runs
+    "issued in the future": _sign(
+        _payload(iat=int(time.time()) + 86400, exp=int(time.time()) + 86700)
+    ),
     "lifetime over the cap": _sign(_payload(exp=int(time.time()) + 7200)),
     "wrong audience": _sign(_payload(aud="someone-else")),
     "wrong issuer": _sign(_payload(iss="evil")),
