@@ -83,54 +83,59 @@ def _tampered() -> str:
     return f"{header}.{body}.{signature}"
 
 
-FORGERIES = {
-    "alg none": _alg_none(),
-    "tampered claims": _tampered(),
-    "expired": _sign(_payload(iat=int(time.time()) - 1000, exp=int(time.time()) - 100)),
-    "issued in the future": _sign(_payload(iat=int(time.time()) + 600, exp=int(time.time()) + 900)),
-    "lifetime over the cap": _sign(_payload(exp=int(time.time()) + 7200)),
-    "wrong audience": _sign(_payload(aud="someone-else")),
-    "wrong issuer": _sign(_payload(iss="evil")),
-    "unknown kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256", headers={"kid": "k9"}),
-    "no kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256"),
-    "signed with another key": _sign(_payload(), key=b"x" * 40),
-    "HS512 instead of HS256": jwt.encode(
-        _payload(), b"n" * 40, algorithm="HS512", headers={"kid": "new"}
-    ),
-    "jku header": _sign(_payload(), jku="https://evil.example/keys"),
-    "x5u header": _sign(_payload(), x5u="https://evil.example/cert"),
-    "jwk header": _sign(_payload(), jwk={"kty": "oct", "k": "AAAA"}),
-    "x5c header": _sign(_payload(), x5c=["MIIB"]),
-    "oversized": _sign(_payload(padding="x" * MAX_TOKEN_BYTES)),
-    "scope beyond roles": _sign(_payload(scope="alerts:read registry:manage")),
-    "unknown role": _sign(_payload(roles=["god"])),
-    "exp as string": _sign(_payload(exp=str(int(time.time()) + 600))),
-    "roles as string": _sign(_payload(roles="viewer")),
-    "garbage": "not-a-token",
-}
-FORGERIES.update(
-    {
-        f"missing {claim}": _sign(_payload(**{claim: None}))
-        for claim in (
-            "exp",
-            "iat",
-            "aud",
-            "iss",
-            "sub",
-            "jti",
-            "agency",
-            "country",
-            "roles",
-            "scope",
-        )
+def _forgeries() -> dict[str, str]:
+    """Built when each test runs: times are relative to now, and a long suite outlives them."""
+    forgeries = {
+        "alg none": _alg_none(),
+        "tampered claims": _tampered(),
+        "expired": _sign(_payload(iat=int(time.time()) - 1000, exp=int(time.time()) - 100)),
+        "issued in the future": _sign(
+            _payload(iat=int(time.time()) + 600, exp=int(time.time()) + 900)
+        ),
+        "lifetime over the cap": _sign(_payload(exp=int(time.time()) + 7200)),
+        "wrong audience": _sign(_payload(aud="someone-else")),
+        "wrong issuer": _sign(_payload(iss="evil")),
+        "unknown kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256", headers={"kid": "k9"}),
+        "no kid": jwt.encode(_payload(), b"n" * 40, algorithm="HS256"),
+        "signed with another key": _sign(_payload(), key=b"x" * 40),
+        "HS512 instead of HS256": jwt.encode(
+            _payload(), b"n" * 40, algorithm="HS512", headers={"kid": "new"}
+        ),
+        "jku header": _sign(_payload(), jku="https://evil.example/keys"),
+        "x5u header": _sign(_payload(), x5u="https://evil.example/cert"),
+        "jwk header": _sign(_payload(), jwk={"kty": "oct", "k": "AAAA"}),
+        "x5c header": _sign(_payload(), x5c=["MIIB"]),
+        "oversized": _sign(_payload(padding="x" * MAX_TOKEN_BYTES)),
+        "scope beyond roles": _sign(_payload(scope="alerts:read registry:manage")),
+        "unknown role": _sign(_payload(roles=["god"])),
+        "exp as string": _sign(_payload(exp=str(int(time.time()) + 600))),
+        "roles as string": _sign(_payload(roles="viewer")),
+        "garbage": "not-a-token",
     }
-)
+    forgeries.update(
+        {
+            f"missing {claim}": _sign(_payload(**{claim: None}))
+            for claim in (
+                "exp",
+                "iat",
+                "aud",
+                "iss",
+                "sub",
+                "jti",
+                "agency",
+                "country",
+                "roles",
+                "scope",
+            )
+        }
+    )
+    return forgeries
 
 
-@pytest.mark.parametrize("token", FORGERIES.values(), ids=FORGERIES.keys())
-def test_forged_tokens_are_refused(token: str) -> None:
+@pytest.mark.parametrize("name", list(_forgeries()))
+def test_forged_tokens_are_refused(name: str) -> None:
     with pytest.raises(Unauthorized):
-        decode_token(token, KEYS)
+        decode_token(_forgeries()[name], KEYS)
 
 
 def test_clock_skew_leeway_is_for_iat_only() -> None:
@@ -203,36 +208,37 @@ def test_hs256_signed_with_a_public_key_is_refused(form: str) -> None:
         decode_token(token, KEYS)
 
 
-CONFUSED = {
-    "exp as string": {"exp": str(int(time.time()) + 600)},
-    "exp as float": {"exp": time.time() + 600.5},
-    "exp as bool": {"exp": True},
-    "exp past time_t": {"exp": 10**20},  # was an OverflowError (a 500) in datetime
-    "exp at 2**63": {"exp": 2**63},
-    "iat far before 1970": {"iat": -(10**20)},
-    "iat as float": {"iat": time.time()},
-    "iat as NaN": {"iat": float("nan")},
-    "nbf in the future": {"nbf": int(time.time()) + 300},
-    "nbf as string": {"nbf": "soon"},
-    "aud as list of ints": {"aud": [1, 2]},
-    # A list naming us among others: jose accepts it, we do not. This service only ever
-    # issues `aud` as one string, so any other form is not a token of ours (DECISIONS.md).
-    "aud as list with ours and junk": {"aud": ["rilon-api", "junk"]},
-    "aud as list of ours alone": {"aud": ["rilon-api"]},
-    "iss as list": {"iss": ["rilon"]},
-    "sub as number": {"sub": 42},
-    "jti as number": {"jti": 5},
-    "scope as list": {"scope": ["alerts:read"]},
-    "roles as dict": {"roles": {"viewer": True}},
-    "country as list": {"country": ["TH"]},
-    "agency as object": {"agency": {"code": "TH-MECC"}},
-}
+def _confused() -> dict[str, dict[str, Any]]:
+    return {
+        "exp as string": {"exp": str(int(time.time()) + 600)},
+        "exp as float": {"exp": time.time() + 600.5},
+        "exp as bool": {"exp": True},
+        "exp past time_t": {"exp": 10**20},  # was an OverflowError (a 500) in datetime
+        "exp at 2**63": {"exp": 2**63},
+        "iat far before 1970": {"iat": -(10**20)},
+        "iat as float": {"iat": time.time()},
+        "iat as NaN": {"iat": float("nan")},
+        "nbf in the future": {"nbf": int(time.time()) + 300},
+        "nbf as string": {"nbf": "soon"},
+        "aud as list of ints": {"aud": [1, 2]},
+        # A list naming us among others: jose accepts it, we do not. This service only ever
+        # issues `aud` as one string, so any other form is not a token of ours (DECISIONS.md).
+        "aud as list with ours and junk": {"aud": ["rilon-api", "junk"]},
+        "aud as list of ours alone": {"aud": ["rilon-api"]},
+        "iss as list": {"iss": ["rilon"]},
+        "sub as number": {"sub": 42},
+        "jti as number": {"jti": 5},
+        "scope as list": {"scope": ["alerts:read"]},
+        "roles as dict": {"roles": {"viewer": True}},
+        "country as list": {"country": ["TH"]},
+        "agency as object": {"agency": {"code": "TH-MECC"}},
+    }
 
 
-@pytest.mark.parametrize("changes", CONFUSED.values(), ids=CONFUSED.keys())
-def test_claim_type_confusion_is_refused(changes: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", list(_confused()))
+def test_claim_type_confusion_is_refused(name: str) -> None:
     with pytest.raises(Unauthorized):
-        decode_token(_sign(_payload(**changes)), KEYS)
+        decode_token(_sign(_payload(**_confused()[name])), KEYS)
 
 
 KID_INJECTIONS = [
