@@ -110,8 +110,31 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+def _unparsable(exc: HTTPException) -> str | None:
+    """Why FastAPI's bare 400 "error parsing the body" could not parse it, when the body is
+    simply invalid JSON: nested past Python's recursion limit, or not UTF-8."""
+    if exc.status_code != 400 or exc.__cause__ is None:
+        return None
+    if isinstance(exc.__cause__, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return "body is not UTF-8 JSON"
+    return None
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    reason = _unparsable(exc)
+    if reason is not None:  # invalid JSON like any other: 422 naming the body
+        errors = [{"field": "body", "message": reason}]
+        return problem_response(
+            request,
+            422,
+            f"body: {reason}",
+            slug="validation",
+            title="Invalid request",
+            errors=errors,
+        )
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # every method of every route at this path, not just one's

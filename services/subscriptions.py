@@ -14,7 +14,7 @@ from auth.policy import Reader, can_agency_read
 from auth.principal import Principal
 from core.clock import utcnow
 from core.crypto import SecretBox
-from core.errors import Conflict, NotFound, Unprocessable
+from core.errors import Conflict, Hidden, NotFound, Unprocessable
 from models.enums import AgencyType
 from models.events import Event
 from models.registry import Agency
@@ -60,10 +60,12 @@ def read(row: Subscription) -> SubscriptionRead:
 
 
 def own(session: Session, principal: Principal, subscription_id: str) -> Subscription:
-    """The caller's agency's subscription; any other is a 404."""
+    """The caller's agency's subscription; any other is a 404 (audited as a denial)."""
     row = session.get(Subscription, subscription_id)
-    if row is None or row.agency != principal.agency:
+    if row is None:
         raise NotFound(f"no subscription {subscription_id}")
+    if row.agency != principal.agency:
+        raise Hidden(f"no subscription {subscription_id}")
     return row
 
 
@@ -229,7 +231,9 @@ def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
-    own(session, principal, delivery.subscription_id)
+    subscription = session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.agency != principal.agency:
+        raise Hidden(f"no delivery {delivery_id}")  # never name the other agency's subscription
     delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", utcnow(), None
     session.add(delivery)
     return delivery_json(session, delivery)

@@ -58,6 +58,10 @@ class Network:
         seed_registry(db)
         return cls(db=db, http=http)
 
+    def add_agency(self, code: str, country: str, kind: AgencyType) -> None:
+        data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
+        self.db.run_write(lambda session: registry.create_agency(session, data))
+
     def add_client(self, name: str, agency: str, *roles: Role) -> Credential:
         data = ClientCreate(name=name, roles=list(roles))
         created = self.db.run_write(
