@@ -61,6 +61,7 @@ def test_compose_parses_and_has_the_production_shape() -> None:
     assert "pgdata" in yaml.safe_load(COMPOSE.read_text())["volumes"]
     assert found["migrate"]["command"] == ["rilon", "db", "upgrade"]
     assert found["migrate"]["restart"] == "no"
+    assert found["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert found["worker"]["command"] == ["rilon", "worker"]
     assert found["worker"]["deploy"]["replicas"] == 2
     for name in ("api-1", "api-2", "worker"):
