@@ -94,6 +94,13 @@ def serve(
     dispatcher: Annotated[
         bool, typer.Option(help="Send webhooks from this process (off: run `rilon worker`s)")
     ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is"
+            " believed, so the audit trail names the caller and not the proxy"
+        ),
+    ] = None,
 ) -> None:
     """Migrate the database to head, then serve the API."""
     if not dispatcher:
@@ -106,7 +113,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
+        # Off unless the proxies are named: anyone else could forge the address audited.
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
         access_log=access_log,
     )

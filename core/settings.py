@@ -1,9 +1,11 @@
 """Typed settings read from `RILON_*` environment variables."""
 
+import contextlib
 import hashlib
 import ipaddress
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -90,15 +92,25 @@ class Settings(BaseSettings):
 
 
 def _dev_secret(directory: Path, name: str = DEV_KEY_FILE) -> bytes:
-    """Generate (once) and reuse a local secret, so dev tokens and webhooks survive restarts."""
+    """Generate (once) and reuse a local secret, so dev tokens and webhooks survive restarts.
+
+    `rilon serve --workers N` starts N processes that may all get here at once. Each writes a
+    private temporary file and links it into place: the first link wins, the others read the
+    winner's secret, and nobody ever reads a half-written file.
+    """
     path = directory / name
-    if path.exists():
-        return path.read_bytes().strip()
-    secret = secrets.token_urlsafe(48).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
-    return secret
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_urlsafe(48).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process linked first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_bytes().strip()
 
 
 @lru_cache

@@ -4,6 +4,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -49,8 +50,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
+@contextmanager
+def _new_postgres_database() -> Iterator[str]:
+    """A database of its own on the test cluster, dropped afterwards (skip or fail without one)."""
     problem = _postgres_problem()
     if problem is not None:
         if os.environ.get("CI") == "true":
@@ -60,12 +62,26 @@ def postgres_database() -> Iterator[str]:
     name = f"rilon_test_{uuid.uuid4().hex[:10]}"
     with server.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(POSTGRES_URL)).set(database=name).render_as_string(False)
-    upgrade(url)
-    yield url
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    try:
+        yield make_url(normalize_url(POSTGRES_URL)).set(database=name).render_as_string(False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    with _new_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database without even the schema: for tests that migrate it themselves."""
+    with _new_postgres_database() as url:
+        yield url
 
 
 def _truncate(url: str) -> None:

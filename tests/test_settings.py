@@ -1,5 +1,7 @@
 """Settings refuse weak or default secrets where it matters."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,24 @@ def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RILON_SECRETS_KEY", "k" * 40)
     settings = Settings()
     assert settings.signing_keys()[0] == "2026-11"
+
+
+def test_dev_secret_is_one_secret_however_many_workers_race(tmp_path: Path) -> None:
+    """`rilon serve --workers N`: every worker generates the dev keys at the same moment."""
+    racers = 8
+    for round_ in range(10):
+        directory = tmp_path / str(round_)
+        directory.mkdir()
+        start = threading.Barrier(racers)
+
+        def generate(
+            _: int, directory: Path = directory, start: threading.Barrier = start
+        ) -> bytes:
+            start.wait()
+            return Settings(env="dev", dev_key_dir=directory).signing_keys()[1].popitem()[1]
+
+        with ThreadPoolExecutor(racers) as pool:
+            secrets = set(pool.map(generate, range(racers)))
+        assert len(secrets) == 1
+        assert len(secrets.pop()) >= 32
+        assert [p.name for p in directory.iterdir()] == [DEV_KEY_FILE]  # no temporary left
