@@ -1,9 +1,11 @@
 """GET /metrics: requests by route template, deliveries by outcome, the outbox's lag."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from delivery.transport import Transport
 from models.audit import AuditEvent
 from models.enums import Role
 from services import dispatch
+from tests.processes import HOST, child_env, free_port, supervised
 from tests.receiver import Receiver, running
 from tests.support import Network, alert_body, handling
 
@@ -148,3 +151,29 @@ async def test_deliveries_by_outcome_and_the_outbox_gauges(
     assert value(samples, deliveries, outcome="gave_up") == 0
     assert value(samples, "rilon_webhook_deliveries_pending") == 1
     assert value(samples, "rilon_dispatcher_heartbeat_timestamp_seconds") > beat
+
+
+async def test_a_worker_serves_its_metrics(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    with supervised(tmp_path, child_env(database_url, tmp_path)) as processes:
+        worker = processes.add(
+            "worker", "worker", "--metrics-port", str(port), "--metrics-host", HOST
+        )
+        await worker.start()
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(200):
+                try:
+                    answer = await http.get(f"http://{HOST}:{port}/metrics")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("no metrics port:\n" + worker.tail())
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+    assert samples["rilon_database_up"] == 1
+    assert samples["rilon_outbox_events_pending"] == 0
+    assert "rilon_webhook_deliveries_total" in samples
