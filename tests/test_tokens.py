@@ -87,7 +87,11 @@ FORGERIES = {
     "alg none": _alg_none(),
     "tampered claims": _tampered(),
     "expired": _sign(_payload(iat=int(time.time()) - 1000, exp=int(time.time()) - 100)),
-    "issued in the future": _sign(_payload(iat=int(time.time()) + 600, exp=int(time.time()) + 900)),
+    # A day ahead: these are signed at collection, and a slow suite reached this test over
+    # ten minutes later, when `iat` + 600 s had become the past.
+    "issued in the future": _sign(
+        _payload(iat=int(time.time()) + 86400, exp=int(time.time()) + 86400 + 300)
+    ),
     "lifetime over the cap": _sign(_payload(exp=int(time.time()) + 7200)),
     "wrong audience": _sign(_payload(aud="someone-else")),
     "wrong issuer": _sign(_payload(iss="evil")),
