@@ -13,6 +13,7 @@ from api.auditing import AuditMiddleware
 from api.deps import Runtime, Webhooks
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.observability import ObservabilityMiddleware
 from api.ratelimit import RateLimiter
 from api.routers import (
     alerts,
@@ -22,15 +23,18 @@ from api.routers import (
     feed,
     geo,
     health,
+    metrics,
     registry,
     subscriptions,
 )
 from auth.tokens import TokenKeys
 from core.crypto import SecretBox
 from core.db import Database
+from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
+from delivery.telemetry import BacklogCollector
 from services.bootstrap import ensure_admin
 from services.subscriptions import WebhookPolicy
 
@@ -59,12 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     box = SecretBox(settings.secrets_key_bytes())
     allowed = networks(settings.webhook_allowed_networks)
+    instruments = Metrics()
+    instruments.add_collectors([BacklogCollector(db)])
     runtime = Runtime(
         settings=settings,
         db=db,
         keys=TokenKeys.from_settings(settings),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         webhooks=Webhooks(WebhookPolicy(box, settings.max_subscriptions_per_agency), allowed),
+        metrics=instruments,
     )
 
     @asynccontextmanager
@@ -79,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         dispatcher = None
         if settings.dispatcher:
-            dispatcher = asyncio.create_task(build_dispatcher(settings, db).run(stop))
+            dispatcher = asyncio.create_task(build_dispatcher(settings, db, instruments).run(stop))
         try:
             yield
         finally:
@@ -102,9 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     docs.install(app)
     console.install(app)
-    for module in (health, auth, registry, alerts, distress, geo, feed, subscriptions, audit):
+    routers = (health, metrics, auth, registry, alerts, distress, geo, feed, subscriptions, audit)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, runtime=runtime)
+    app.add_middleware(ObservabilityMiddleware, metrics=instruments, access_log=settings.access_log)
     app.add_middleware(RequestContextMiddleware)
     return app

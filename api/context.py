@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auth.principal import Principal
+from core.logs import bind_request_id
 
 
 @dataclass
@@ -32,3 +33,4 @@ def current_context() -> RequestContext | None:
 
 def set_context(context: RequestContext) -> None:
     _current.set(context)
+    bind_request_id(context.request_id)  # log lines of this request carry its id

@@ -15,6 +15,7 @@ from auth.scopes import SCOPE_DESCRIPTIONS
 from auth.tokens import TokenKeys, decode_token
 from core.db import Database
 from core.errors import Forbidden, Unauthorized
+from core.metrics import Metrics
 from core.netguard import Network
 from core.settings import Settings
 from models.enums import Scope
@@ -37,6 +38,7 @@ class Runtime:
     keys: TokenKeys
     limiter: RateLimiter
     webhooks: Webhooks
+    metrics: Metrics
 
 
 async def get_runtime(request: Request) -> Runtime:

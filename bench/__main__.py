@@ -16,6 +16,7 @@ from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
 from bench.pyspy import require_py_spy
+from core.progress import progress
 
 
 def _compared(run: Callable[[Options], list[Comparison]]) -> Callable[[Options], Report]:
@@ -77,24 +78,31 @@ def main(argv: list[str]) -> int:
     python = platform.python_version()
     print(f"{date.today()}  cores={_cores()}  load average {load}  python {python}")
     print(f"{args.connections} connections, {args.seconds:g} s x {args.rounds} per side, 1 worker")
-    for name in names:
-        with tempfile.TemporaryDirectory(prefix=f"rilon-bench-{name}-") as tmp:
-            options = Options(
-                args.seconds, args.connections, args.rounds, Path(tmp), args.profile, args.postgres
-            )
-            try:
-                result = BENCHMARKS[name](options)
-            except BenchError as exc:
-                print(f"error: {name}: {exc}", file=sys.stderr)
-                failed = True
-                continue
-        print(f"\n{name}\n\n{result.table}\n")
-        for note in result.notes:
-            print(f"- {note}")
-        if result.failed:
-            print(f"error: {name}: requests failed, figures invalid", file=sys.stderr)
-            failed = True
+    with progress("benchmarks", len(names)) as shown:
+        for done, name in enumerate(names):
+            shown.update(done, f"benchmark {name} ({done + 1}/{len(names)})")
+            failed = not _run(name, args) or failed
     return 1 if failed else 0
+
+
+def _run(name: str, args: argparse.Namespace) -> bool:
+    """Run one benchmark and print its table; False if it failed."""
+    with tempfile.TemporaryDirectory(prefix=f"rilon-bench-{name}-") as tmp:
+        options = Options(
+            args.seconds, args.connections, args.rounds, Path(tmp), args.profile, args.postgres
+        )
+        try:
+            result = BENCHMARKS[name](options)
+        except BenchError as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            return False
+    print(f"\n{name}\n\n{result.table}\n")
+    for note in result.notes:
+        print(f"- {note}")
+    if result.failed:
+        print(f"error: {name}: requests failed, figures invalid", file=sys.stderr)
+        return False
+    return True
 
 
 def _cores() -> int:

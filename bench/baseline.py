@@ -119,7 +119,7 @@ def main() -> None:
         workers=1,
         proxy_headers=False,
         server_header=False,
-        access_log=False,  # as `rilon serve` (cli/main.py) by default
+        access_log=False,  # as the service is run here (`rilon serve --no-access-log`)
     )
 
 

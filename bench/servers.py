@@ -74,7 +74,9 @@ def rilon(
     if prepare is not None:
         prepare(env["RILON_DATABASE_URL"])
     port = free_port()
-    argv = [venv_script("rilon"), "serve", "--host", HOST, "--port", str(port)]
+    # No access log: the baseline writes none either, and the ratios stay comparable with the
+    # figures in docs/PERFORMANCE.md, measured before `rilon serve` logged each request.
+    argv = [venv_script("rilon"), "serve", "--host", HOST, "--port", str(port), "--no-access-log"]
     with serve("service", argv, cwd=workdir, env=env, port=port) as server:
         yield server, credentials
 

@@ -2,25 +2,32 @@
 
 import asyncio
 import getpass
+import logging
+import logging.config
 import os
 import signal
 from collections.abc import Callable
-from datetime import datetime
+from functools import partial
 from typing import Annotated, TypeVar
 
+import prometheus_client
 import typer
 import uvicorn
-from pydantic import ValidationError
 from sqlmodel import Session
 
-from core.db import Database
+from cli.audit import audit_app
+from cli.shared import open_database, settings_or_exit
+from core import logs
 from core.errors import RilonError
+from core.metrics import Metrics, clear_multiprocess_dir
 from core.migrations import upgrade
+from core.progress import progress
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
+from delivery.telemetry import BacklogCollector
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
-from services import audit, audit_reads, demo, registry
+from services import audit, demo, registry
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -37,29 +44,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(countries_app, name="countries")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(clients_app, name="clients")
-audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-
-def _settings() -> Settings:
-    """The settings, or a one-line error per bad variable (never a traceback with values)."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper()
-            message = str(error["msg"]).removeprefix("Value error, ")
-            typer.echo(f"error: RILON_{name}: {message}" if name else f"error: {message}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _database(settings: Settings) -> Database:
-    return Database(settings.database_url, timeout=settings.db_timeout_seconds)
 
 
 def _write(unit: Callable[[Session], T], action: str) -> T:
     """Run one unit of work in its own transaction, with its audit row (actor `cli`)."""
-    db = _database(_settings())
+    db = open_database(settings_or_exit())
 
     def with_audit(session: Session) -> T:
         result = unit(session)
@@ -90,7 +80,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
-    access_log: Annotated[bool, typer.Option(help="uvicorn's access log on stderr")] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="One log line per request (method, route, status, duration)")
+    ] = True,
     dispatcher: Annotated[
         bool, typer.Option(help="Send webhooks from this process (off: run `rilon worker`s)")
     ] = True,
@@ -103,10 +95,17 @@ def serve(
     ] = None,
 ) -> None:
     """Migrate the database to head, then serve the API."""
+    # Read by every uvicorn worker, and by this process, which may have read them already.
     if not dispatcher:
-        os.environ["RILON_DISPATCHER"] = "false"  # read by every uvicorn worker
-        get_settings.cache_clear()  # and by this process, which may have read them already
-    upgrade(_settings().database_url)
+        os.environ["RILON_DISPATCHER"] = "false"
+    if not access_log:
+        os.environ["RILON_ACCESS_LOG"] = "false"
+    get_settings.cache_clear()
+    settings = settings_or_exit()
+    config = logs.log_config(settings.log_style(), settings.log_level)
+    logging.config.dictConfig(config)
+    clear_multiprocess_dir()
+    upgrade(settings.database_url)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -117,14 +116,15 @@ def serve(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
-        access_log=access_log,
+        access_log=False,  # its line carries the raw query string; rilon.access logs instead
+        log_config=config,  # applied again in each worker process uvicorn starts
     )
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration up to head (safe to repeat)."""
-    upgrade(_settings().database_url)
+    upgrade(settings_or_exit().database_url)
     typer.echo("database at head")
 
 
@@ -183,12 +183,14 @@ def demo_seed(
     ),
 ) -> None:
     """Seed a demo network of Bali Process members and print its clients' credentials."""
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.env == "prod":
         typer.echo("error: refusing to seed demo data with RILON_ENV=prod", err=True)
         raise typer.Exit(1)
-    upgrade(settings.database_url)
-    credentials = _write(demo.seed, "demo")
+    with progress("migrating the database") as shown:
+        upgrade(settings.database_url)
+        shown.start("seeding the demo network", len(demo.CLIENTS))
+        credentials = _write(partial(demo.seed, on_client=shown.advance), "demo")
     typer.echo(
         "Demo network ready: BD ID LK MY TH VN, 24 agencies, a few alerts and a distress case."
         " Demo clients:\n"
@@ -209,85 +211,35 @@ def demo_seed(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve Prometheus metrics on this port (0: none)")
+    ] = 0,
+    metrics_host: Annotated[str, typer.Option(help="Address for the metrics port")] = "0.0.0.0",
+) -> None:
     """Send webhooks: expand events, claim due deliveries, deliver, retry. Run several on
     PostgreSQL; they share the work without double claiming. Stops cleanly on SIGTERM."""
-    settings = _settings()
-    asyncio.run(_work(settings))
+    settings = settings_or_exit()
+    logs.configure(settings.log_style(), settings.log_level)
+    asyncio.run(_work(settings, metrics_host, metrics_port))
 
 
-async def _work(settings: Settings) -> None:
-    db = _database(settings)
+async def _work(settings: Settings, metrics_host: str, metrics_port: int) -> None:
+    db = open_database(settings)
     db.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    typer.echo("rilon worker: dispatching webhooks", err=True)
+    metrics = Metrics()
+    if metrics_port:
+        metrics.add_collectors([BacklogCollector(db)])
+        prometheus_client.start_http_server(metrics_port, metrics_host, registry=metrics.exposed)
+    logging.getLogger("rilon.worker").info("dispatching webhooks")
     try:
-        await build_dispatcher(settings, db).run(stop)
+        await build_dispatcher(settings, db, metrics).run(stop)
     finally:
         db.close()
-
-
-def _read(unit: Callable[[Session], T]) -> T:
-    db = _database(_settings())
-    try:
-        return db.run_read(unit)
-    finally:
-        db.close()
-
-
-@audit_app.command("verify")
-def audit_verify(
-    anchor: Annotated[
-        str | None,
-        typer.Option(help="SEQ:HASH printed earlier by `rilon audit head`, kept outside"),
-    ] = None,
-) -> None:
-    """Walk the hash chain; exit 1 naming the first bad seq on any tampering."""
-    pinned = None
-    if anchor is not None:
-        seq, _, digest = anchor.partition(":")
-        if not seq.isdigit() or len(digest) != 64:
-            typer.echo("error: --anchor is SEQ:HASH", err=True)
-            raise typer.Exit(2)
-        pinned = (int(seq), digest)
-    verdict = _read(lambda session: audit.verify(session, pinned))
-    if verdict.ok:
-        typer.echo(f"ok: {verdict.checked} events, head {verdict.head_hash}")
-        return
-    typer.echo(f"BROKEN at seq {verdict.first_bad_seq} ({verdict.checked} events verified)")
-    raise typer.Exit(1)
-
-
-@audit_app.command("head")
-def audit_head() -> None:
-    """Print SEQ:HASH of the newest event, to anchor outside the database."""
-    seq, digest = _read(audit.head)
-    typer.echo(f"{seq}:{digest}")
-
-
-@audit_app.command("export")
-def audit_export(
-    since: Annotated[str | None, typer.Option(help="RFC 3339 time with a zone")] = None,
-    output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
-) -> None:
-    """Write the trail (from --since) as JSON lines."""
-    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-    if moment is not None and moment.tzinfo is None:
-        typer.echo("error: --since needs a time zone", err=True)
-        raise typer.Exit(2)
-
-    def write_all(session: Session) -> int:
-        count = 0
-        for line in audit_reads.export(session, moment):
-            output.write(line + "\n")
-            count += 1
-        return count
-
-    count = _read(write_all)
-    typer.echo(f"{count} events exported", err=True)
 
 
 def main() -> None:

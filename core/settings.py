@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     writer_max_batch: int = Field(default=64, ge=1, le=1024)
     dev_key_dir: Path = Path(".")
+    log_format: Literal["json", "text"] | None = None  # None: json in prod, text elsewhere
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_secrets(self) -> "Settings":
@@ -83,6 +91,10 @@ class Settings(BaseSettings):
         )
         kid = "k-" + hashlib.sha256(secret).hexdigest()[:12]
         return kid, {kid: secret}
+
+    def log_style(self) -> str:
+        """JSON lines for log collectors in production; plain text for a developer's terminal."""
+        return self.log_format or ("json" if self.env == "prod" else "text")
 
     def secrets_key_bytes(self) -> bytes:
         """The key that encrypts webhook secrets at rest (they must be recoverable to sign)."""

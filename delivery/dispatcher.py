@@ -14,6 +14,7 @@ from functools import partial
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.db import Database
+from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings
 from delivery.signing import signed_headers
@@ -35,6 +36,7 @@ class Dispatcher:
         per_subscription: int = 4,
         capacity: int = 256,
         lease: timedelta = dispatch.LEASE,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.box = box
@@ -43,6 +45,7 @@ class Dispatcher:
         self.per_subscription = per_subscription
         self.capacity = capacity
         self.lease = lease
+        self.metrics = metrics
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -94,7 +97,11 @@ class Dispatcher:
     async def _deliver(self, job: Job) -> None:
         try:
             result = await self.transport.post(job, signed_headers(job, self.clock()))
-            await self.db.write(partial(dispatch.settle, job=job, result=result, now=self.clock()))
+            outcome = await self.db.write(
+                partial(dispatch.settle, job=job, result=result, now=self.clock())
+            )
+            if self.metrics is not None:
+                self.metrics.count_delivery(outcome)
         except Exception:
             log.exception(
                 "delivery %s could not be settled; its lease will expire", job.delivery_id
@@ -103,7 +110,7 @@ class Dispatcher:
             self._in_flight[job.subscription_id] -= 1
 
 
-def build(settings: Settings, db: Database) -> Dispatcher:
+def build(settings: Settings, db: Database, metrics: Metrics | None = None) -> Dispatcher:
     """The dispatcher as configured: the same in `rilon serve` and `rilon worker`."""
     transport = Transport(
         networks(settings.webhook_allowed_networks),
@@ -112,4 +119,5 @@ def build(settings: Settings, db: Database) -> Dispatcher:
         total_timeout=settings.webhook_timeout_seconds,
     )
     lease = timedelta(seconds=settings.delivery_lease_seconds)
-    return Dispatcher(db, SecretBox(settings.secrets_key_bytes()), transport, lease=lease)
+    box = SecretBox(settings.secrets_key_bytes())
+    return Dispatcher(db, box, transport, lease=lease, metrics=metrics)

@@ -8,7 +8,7 @@ the write lock (BEGIN IMMEDIATE) does. `seq` is assigned here, so it has no gaps
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -150,11 +150,16 @@ class Verdict:
     first_bad_seq: int | None
 
 
-def verify(session: Session, anchor: tuple[int, str] | None = None) -> Verdict:
+def verify(
+    session: Session,
+    anchor: tuple[int, str] | None = None,
+    on_checked: Callable[[int], None] | None = None,
+) -> Verdict:
     """Walk the chain; name the first seq whose row was edited, removed, added or moved.
 
     `anchor` is a (seq, hash) exported earlier by `rilon audit head`: a chain cut short
-    after it, or rewritten up to it, is caught too.
+    after it, or rewritten up to it, is caught too. `on_checked` hears how many rows are
+    verified so far, every 1,000 rows.
     """
     prev_hash, expected, checked = GENESIS_HASH, 1, 0
     for row in rows(session):
@@ -165,6 +170,8 @@ def verify(session: Session, anchor: tuple[int, str] | None = None) -> Verdict:
         if anchor is not None and row["seq"] == anchor[0] and row["hash"] != anchor[1]:
             return Verdict(False, checked, prev_hash, expected)
         prev_hash, expected, checked = row["hash"], expected + 1, checked + 1
+        if on_checked is not None and checked % 1000 == 0:
+            on_checked(checked)
     if anchor is not None and anchor[0] >= expected:
         return Verdict(False, checked, prev_hash, expected)
     return Verdict(True, checked, prev_hash, None)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from auth.policy import readable_audit
@@ -54,6 +55,14 @@ def list_events(
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
     return [as_json(event.model_dump()) for event in page], cursor, [e.seq for e in page]
+
+
+def count(session: Session, since: datetime | None = None) -> int:
+    """How many events `export` (or, without `since`, `verify`) will walk: for progress bars."""
+    query = select(func.count()).select_from(AuditEvent)
+    if since is not None:
+        query = query.where(col(AuditEvent.at) >= since)
+    return session.exec(query).one()
 
 
 def export(session: Session, since: datetime | None = None) -> Iterator[str]:

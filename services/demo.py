@@ -1,5 +1,6 @@
 """A demo network of Bali Process members, for trying the service out."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -77,10 +78,11 @@ class DemoCredential:
     roles: list[str]
 
 
-def seed(session: Session) -> list[DemoCredential]:
+def seed(session: Session, on_client: Callable[[], None] | None = None) -> list[DemoCredential]:
     """Create what is missing of the demo network and (re)issue the demo clients' secrets.
 
     Secrets are stored hashed, so a re-run gives every demo client a fresh one to print.
+    Hashing them is the slow part: `on_client` hears of each one done.
     """
     ensure_secretariat(session)
     for code, name in COUNTRIES.items():
@@ -98,6 +100,8 @@ def seed(session: Session) -> list[DemoCredential]:
         else:
             secret = reset_secret(session, client_id)
         credentials.append(DemoCredential(client_id, secret, agency, [str(r) for r in roles]))
+        if on_client is not None:
+            on_client()
     if session.exec(select(Record.id).limit(1)).first() is None:
         _seed_records(session)
     return credentials

@@ -182,11 +182,16 @@ def claim(
 
 
 def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
-    """Record the attempt (and audit it as a disclosure), then schedule what comes next."""
+    """Record the attempt (and audit it as a disclosure), then schedule what comes next.
+
+    Return the outcome, as counted in metrics: `delivered`, `retry` (another attempt is
+    scheduled), `gave_up` (the retry schedule is spent), `disabled` (410, or 72 h failing), or
+    `gone` (the subscription was deleted meanwhile).
+    """
     delivery = session.get(Delivery, job.delivery_id)
     sub = session.get(Subscription, job.subscription_id)
     if delivery is None or sub is None:
-        return "gone"  # the subscription was deleted meanwhile
+        return "gone"
     session.connection().execute(
         ATTEMPT.insert(),
         {
@@ -204,18 +209,22 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
     if result.delivered:
         delivery.state, delivery.delivered_at = "succeeded", now
         sub.failing_since = None
+        outcome = "delivered"
     elif result.status == 410:
         delivery.state = "failed"
         _disable(session, sub, "the receiver answered 410 Gone", now)
+        outcome = "disabled"
     else:
         sub.failing_since = sub.failing_since or now
-        if sub.enabled and now - sub.failing_since >= DISABLE_AFTER:
-            _disable(session, sub, "failing for 72 hours", now)
+        outcome = "retry"
         if job.attempt > len(RETRY_SCHEDULE):
-            delivery.state = "failed"
+            delivery.state, outcome = "failed", "gave_up"
         else:
             delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
             delivery.next_attempt_at = now + timedelta(seconds=min(delay, 86400))
+        if sub.enabled and now - sub.failing_since >= DISABLE_AFTER:
+            _disable(session, sub, "failing for 72 hours", now)
+            outcome = "disabled"
     session.add(delivery)
     session.add(sub)
     audit.append(
@@ -238,7 +247,7 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
             },
         ),
     )
-    return delivery.state
+    return outcome
 
 
 def _disable(session: Session, sub: Subscription, reason: str, now: datetime) -> None:

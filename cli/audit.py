@@ -1,0 +1,72 @@
+"""`rilon audit`: verify, anchor and export the hash-chained trail."""
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from cli.shared import read_once
+from core.progress import progress
+from services import audit, audit_reads
+
+audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed earlier by `rilon audit head`, kept outside"),
+    ] = None,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first bad seq on any tampering."""
+    pinned = None
+    if anchor is not None:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            typer.echo("error: --anchor is SEQ:HASH", err=True)
+            raise typer.Exit(2)
+        pinned = (int(seq), digest)
+
+    def walk(session: Session) -> audit.Verdict:
+        with progress("verifying the audit chain", audit_reads.count(session)) as shown:
+            return audit.verify(session, pinned, on_checked=shown.update)
+
+    verdict = read_once(walk)
+    if verdict.ok:
+        typer.echo(f"ok: {verdict.checked} events, head {verdict.head_hash}")
+        return
+    typer.echo(f"BROKEN at seq {verdict.first_bad_seq} ({verdict.checked} events verified)")
+    raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print SEQ:HASH of the newest event, to anchor outside the database."""
+    seq, digest = read_once(audit.head)
+    typer.echo(f"{seq}:{digest}")
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option(help="RFC 3339 time with a zone")] = None,
+    output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
+) -> None:
+    """Write the trail (from --since) as JSON lines."""
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+    if moment is not None and moment.tzinfo is None:
+        typer.echo("error: --since needs a time zone", err=True)
+        raise typer.Exit(2)
+
+    def write_all(session: Session) -> int:
+        count = 0
+        with progress("exporting the audit trail", audit_reads.count(session, moment)) as shown:
+            for line in audit_reads.export(session, moment):
+                output.write(line + "\n")
+                count += 1
+                shown.advance()
+        return count
+
+    count = read_once(write_all)
+    typer.echo(f"{count} events exported", err=True)
