@@ -4,11 +4,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Header, Path, Query, Response
-from pydantic import AwareDatetime
 
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
-from models.envelope import Kind, Status
+from models.envelope import Kind, Status, Timestamp
 from services.kinds import KindSpec
 from services.record_reads import RecordFilter
 
@@ -83,7 +82,7 @@ def filter_dependency(spec: KindSpec) -> Any:
             Query(description="minLon,minLat,maxLon,maxLat", examples=["88,5,100,22"]),
         ] = None,
         updated_since: Annotated[
-            AwareDatetime | None, Query(description="RFC 3339 with a time zone")
+            Timestamp | None, Query(description="RFC 3339 with a time zone")
         ] = None,
         q: Annotated[
             str | None, Query(min_length=1, max_length=100, description="Text search")

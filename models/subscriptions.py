@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, model_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -96,7 +96,7 @@ class SubscriptionFilter(Input):
         default=None, description="Distress reports rank by SAR phase, as in lists"
     )
     sender_countries: list[CountryCode] | None = None
-    bbox: tuple[float, float, float, float] | None = Field(
+    bbox: tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat] | None = Field(
         default=None, description="[minLon, minLat, maxLon, maxLat]"
     )
     area: Polygon | None = Field(default=None, description="GeoJSON Polygon; [lon, lat]")
