@@ -24,7 +24,11 @@ IdempotencyKey = Annotated[
 ]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", description='The ETag you last saw, e.g. `"3"`: 412 if stale'),
+    Header(
+        alias="If-Match",
+        pattern=r'^\s*(\*|(W/)?"\d{1,18}")\s*$',
+        description='The ETag you last saw, e.g. `"3"`: 412 if stale',
+    ),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
 
@@ -64,7 +68,10 @@ def filter_dependency(spec: KindSpec) -> Any:
     States: Any = Literal[spec.states]  # documented as an enum of this kind's states
 
     async def record_filter(
-        category: Annotated[Category | None, Query(description="Alerts only")] = None,
+        category: Annotated[
+            Category | None,
+            Query(description="Alerts only", include_in_schema=spec.kind == Kind.ALERT),
+        ] = None,
         severity: Annotated[
             Severity | None,
             Query(
