@@ -13,6 +13,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.links import add_links
+
 ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS_URL = "/static/docs"
 
@@ -74,7 +76,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _errors_as_problems(generate())  # FastAPI caches what it returns: fix it in place
+            schema = generate()  # FastAPI caches what it returns: fix it in place
+            _errors_as_problems(schema)
+            add_links(schema)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

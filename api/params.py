@@ -4,11 +4,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Header, Path, Query, Response
-from pydantic import AwareDatetime
 
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
-from models.envelope import Kind, Status
+from models.envelope import Kind, Status, Timestamp
 from services.kinds import KindSpec
 from services.record_reads import RecordFilter
 
@@ -25,7 +24,11 @@ IdempotencyKey = Annotated[
 ]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", description='The ETag you last saw, e.g. `"3"`: 412 if stale'),
+    Header(
+        alias="If-Match",
+        pattern=r'^\s*(\*|(W/)?"\d{1,18}")\s*$',
+        description='The ETag you last saw, e.g. `"3"`: 412 if stale',
+    ),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
 
@@ -65,7 +68,10 @@ def filter_dependency(spec: KindSpec) -> Any:
     States: Any = Literal[spec.states]  # documented as an enum of this kind's states
 
     async def record_filter(
-        category: Annotated[Category | None, Query(description="Alerts only")] = None,
+        category: Annotated[
+            Category | None,
+            Query(description="Alerts only", include_in_schema=spec.kind == Kind.ALERT),
+        ] = None,
         severity: Annotated[
             Severity | None,
             Query(
@@ -89,7 +95,7 @@ def filter_dependency(spec: KindSpec) -> Any:
             Query(description="minLon,minLat,maxLon,maxLat", examples=["88,5,100,22"]),
         ] = None,
         updated_since: Annotated[
-            AwareDatetime | None, Query(description="RFC 3339 with a time zone")
+            Timestamp | None, Query(description="RFC 3339 with a time zone")
         ] = None,
         q: Annotated[
             str | None, Query(min_length=1, max_length=100, description="Text search")

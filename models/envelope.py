@@ -1,5 +1,6 @@
 """What alerts and distress reports share: the envelope, handling rules and common shapes."""
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -50,11 +52,22 @@ AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, examples=["MY-MMEA"])]
 Label = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w .:/+-]+$")]
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    """Pydantic also reads numbers and digit strings as Unix seconds (`0` is 1970): a time
+    here is RFC 3339 text, as documented."""
+    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339.match(value)):
+        return value
+    raise ValueError("expected an RFC 3339 time with a time zone, e.g. 2026-11-24T03:15:00Z")
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_utc)]
 
 
 class Input(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from models.envelope import CountryCode, Input, Timestamp
 
@@ -11,9 +11,9 @@ Longitude = Field(ge=-180, le=180, description="WGS-84 longitude, degrees east")
 
 
 class Location(Input):
-    lat: float = Latitude
-    lon: float = Longitude
-    accuracy_m: float | None = Field(
+    lat: StrictFloat = Latitude
+    lon: StrictFloat = Longitude
+    accuracy_m: StrictFloat | None = Field(
         default=None, ge=0, le=1_000_000, description="Radius of uncertainty, metres"
     )
 
@@ -22,7 +22,7 @@ class Polygon(Input):
     """A GeoJSON Polygon: rings of [lon, lat] positions, each closed, the first the outline."""
 
     type: Literal["Polygon"]
-    coordinates: list[list[tuple[float, float]]] = Field(min_length=1, max_length=10)
+    coordinates: list[list[tuple[StrictFloat, StrictFloat]]] = Field(min_length=1, max_length=10)
 
     @field_validator("coordinates")
     @classmethod
@@ -54,7 +54,7 @@ class Vessel(Input):
     call_sign: str | None = Field(default=None, max_length=20)
     flag: CountryCode | None = None
     vessel_type: str | None = Field(default=None, max_length=60, examples=["wooden fishing boat"])
-    length_m: float | None = Field(default=None, gt=0, le=500)
+    length_m: StrictFloat | None = Field(default=None, gt=0, le=500)
     hull_colour: str | None = Field(default=None, max_length=60)
     markings: str | None = Field(default=None, max_length=200)
 
@@ -76,9 +76,9 @@ Count = Field(default=None, ge=0, le=100_000)
 
 
 class Persons(Input):
-    estimate: int | None = Count
-    min: int | None = Count
-    max: int | None = Count
+    estimate: StrictInt | None = Count
+    min: StrictInt | None = Count
+    max: StrictInt | None = Count
 
     @model_validator(mode="after")
     def _ordered(self) -> "Persons":
@@ -89,11 +89,11 @@ class Persons(Input):
 
 
 class PersonsOnBoard(Persons):
-    estimate: int = Field(ge=0, le=100_000, description="Best estimate of persons on board")
-    children: int | None = Count
-    injured: int | None = Count
-    deceased: int | None = Count
-    missing: int | None = Count
+    estimate: StrictInt = Field(ge=0, le=100_000, description="Best estimate of persons on board")
+    children: StrictInt | None = Count
+    injured: StrictInt | None = Count
+    deceased: StrictInt | None = Count
+    missing: StrictInt | None = Count
 
     @model_validator(mode="after")
     def _parts(self) -> "PersonsOnBoard":
@@ -111,14 +111,14 @@ FixSource = Literal[
 
 
 class Position(Input):
-    lat: float = Latitude
-    lon: float = Longitude
+    lat: StrictFloat = Latitude
+    lon: StrictFloat = Longitude
     fix_time: Timestamp = Field(description="When the position was true (RFC 3339)")
     fix_source: FixSource | None = Field(
         default=None,
         description="How the position was fixed: `gps`, `ais`, `satellite_phone`, `epirb`, "
         "`radar`, `aircraft`, `visual`, `reported` (second hand), `other`",
     )
-    uncertainty_m: float | None = Field(
+    uncertainty_m: StrictFloat | None = Field(
         default=None, ge=0, le=1_000_000, description="Radius of uncertainty, metres"
     )

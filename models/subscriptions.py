@@ -3,7 +3,8 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -96,7 +97,7 @@ class SubscriptionFilter(Input):
         default=None, description="Distress reports rank by SAR phase, as in lists"
     )
     sender_countries: list[CountryCode] | None = None
-    bbox: tuple[float, float, float, float] | None = Field(
+    bbox: tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat] | None = Field(
         default=None, description="[minLon, minLat, maxLon, maxLat]"
     )
     area: Polygon | None = Field(default=None, description="GeoJSON Polygon; [lon, lat]")
@@ -134,10 +135,20 @@ class SubscriptionCreate(Input):
 
 
 class SubscriptionPatch(Input):
-    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    # url and event_types may be left out, not cleared: documented as not nullable
+    url: str | SkipJsonSchema[None] = Field(default=None, min_length=8, max_length=2000)
     description: str | None = Field(default=None, max_length=500)
-    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=10)
+    event_types: list[EventType] | SkipJsonSchema[None] = Field(
+        default=None, min_length=1, max_length=10
+    )
     filter: SubscriptionFilter | None = None
+
+    @field_validator("url", "event_types", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null; leave it out to keep it")
+        return value
 
 
 class SubscriptionRead(BaseModel):

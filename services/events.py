@@ -73,6 +73,8 @@ def read_feed(
     move past events the caller may not see, and nothing committed later is skipped.
     """
     newest = latest_seq(session)
+    if after >= newest:  # nothing newer; and a cursor past any seq (an int4) never reaches SQL
+        return [], after, [], []
     query = (
         sa.select(
             col(Event.seq),

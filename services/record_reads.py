@@ -148,6 +148,9 @@ def _in_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> 
     return and_(lat, or_(col(Record.lon) >= min_lon, col(Record.lon) <= max_lon))
 
 
+MAX_SEQ = 2**31 - 1  # seq columns are 32-bit integers on PostgreSQL
+
+
 def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
 
@@ -155,7 +158,7 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit():
+        if not raw.startswith("s") or not raw[1:].isdigit() or int(raw[1:]) > MAX_SEQ:
             raise ValueError(raw)
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

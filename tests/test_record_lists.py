@@ -78,6 +78,7 @@ async def test_bad_query_parameters_are_422(network: Network) -> None:
         ("state=open", "query.state"),
         ("updated_since=yesterday", "query.updated_since"),
         ("updated_since=2026-01-01T00:00:00", "query.updated_since"),
+        ("updated_since=1700000000", "query.updated_since"),
         ("sender_country=thailand", "query.sender_country"),
     ):
         response = await network.http.get(f"/v1/alerts?{query}", headers=headers)

@@ -22,6 +22,15 @@ ALERT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("flag not a country code", {"vessels": _vessel(name="X", flag="Thai")}, "vessels.0.flag"),
     ("min above estimate", {"persons": {"estimate": 10, "min": 20}}, "persons"),
     ("naive timestamp", {"observed_at": "2026-11-23T18:40:00"}, "observed_at"),
+    # pydantic alone reads numbers, and strings of digits, as Unix seconds
+    ("time as a number", {"expires_at": 0}, "expires_at"),
+    ("time as digits", {"observed_at": "1700000000"}, "observed_at"),
+    ("time without seconds", {"observed_at": "2026-11-23T18:40Z"}, "observed_at"),
+    # and numbers from booleans and strings
+    ("head count as a boolean", {"persons": {"estimate": 10, "min": False}}, "persons.min"),
+    ("head count as text", {"persons": {"estimate": "10"}}, "persons.estimate"),
+    ("latitude as text", {"location": {"lat": "10", "lon": 92}}, "location.lat"),
+    ("length as a boolean", {"vessels": _vessel(name="X", length_m=True)}, "vessels.0.length_m"),
     ("unknown field", {"priority": "high"}, "priority"),
     ("unknown category", {"category": "piracy"}, "category"),
     ("headline too long", {"headline": "x" * 161}, "headline"),
@@ -87,6 +96,12 @@ DISTRESS_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown nature", {"nature_of_distress": ["bored"]}, "nature_of_distress.0"),
     ("sitrep number set by client", {"sitrep_number": 7}, "sitrep_number"),
     ("outcome set on create", {"outcome": "rescued"}, "outcome"),
+    ("expiry as a number", {"expires_at": 0}, "expires_at"),
+    (
+        "deceased as a boolean",
+        {"persons_on_board": {"estimate": 10, "deceased": False}},
+        "persons_on_board.deceased",
+    ),
 ]
 
 

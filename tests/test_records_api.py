@@ -76,6 +76,11 @@ async def test_patch_with_etags(network: Network, duty: dict[str, str]) -> None:
     current = (await network.http.get(url, headers=duty)).json()
     assert current["severity"] == "extreme"
     assert current["version"] == 2
+    malformed = await network.http.patch(
+        url, json={"severity": "minor"}, headers={**duty, "If-Match": "null"}
+    )
+    assert malformed.status_code == 422
+    assert "header.If-Match" in [e["field"] for e in malformed.json()["errors"]]
 
 
 async def test_patch_null_removes_and_server_fields_are_not_patchable(

@@ -308,6 +308,20 @@ async def test_bad_subscriptions_are_422(hooks: Hooks) -> None:
         assert any(f.startswith(field) for f in fields), response.text
 
 
+async def test_patching_url_or_event_types_to_null_is_422(hooks: Hooks) -> None:
+    """Found by schemathesis: a null stored NULL in a required column, and a 500."""
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    subscription, _ = await hooks.subscribe("MY-MMEA")
+    url = f"/v1/subscriptions/{subscription}"
+    for field in ("url", "event_types"):
+        response = await hooks.network.http.patch(url, json={field: None}, headers=admin)
+        assert response.status_code == 422, response.text
+        assert field in [e["field"] for e in response.json()["errors"]]
+    kept = (await hooks.network.http.get(url, headers=admin)).json()
+    assert kept["url"] == hooks.receiver.url("/hook")
+    assert kept["event_types"] == ["*"]
+
+
 async def test_the_dispatcher_loop_delivers_promptly(hooks: Hooks) -> None:
     await hooks.subscribe("MY-MMEA")
     stop = asyncio.Event()

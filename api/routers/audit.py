@@ -4,7 +4,6 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, Security
-from pydantic import AwareDatetime
 
 from api.auditing import note_access
 from api.deps import RuntimeDep, authenticate
@@ -13,6 +12,7 @@ from api.params import json_response
 from auth.principal import Principal
 from models.audit import AuditPage, VerifyResult
 from models.enums import Scope
+from models.envelope import Timestamp
 from services import audit, audit_reads
 from services.audit_reads import AuditFilter
 
@@ -28,7 +28,7 @@ async def list_events(
     action: Annotated[str | None, Query(max_length=200, examples=["GET /v1/alerts"])] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Literal["success", "denied", "error"] | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339 with a time zone")] = None,
+    since: Annotated[Timestamp | None, Query(description="RFC 3339 with a time zone")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:

@@ -78,7 +78,9 @@ async def token(
 async def revoke(
     caller: Caller,
     runtime: RuntimeDep,
-    token: Annotated[str, Form(max_length=4096, description="The access token to revoke")],
+    token: Annotated[
+        str, Form(min_length=1, max_length=4096, description="The access token to revoke")
+    ],
     token_type_hint: Annotated[str | None, Form()] = None,
 ) -> dict[str, bool]:
     """Revoke one of your own tokens, or one of a client your agency administers.

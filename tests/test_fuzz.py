@@ -1,0 +1,284 @@
+"""Schemathesis against the service's own OpenAPI document, in process, on both databases.
+
+Every operation gets the examples, coverage and fuzzing phases (positive and negative data);
+the stateful test walks the document's links (publish, then read, patch, acknowledge, ...).
+Every built-in check runs. Requests carry real tokens (from the token endpoint) of several roles
+and countries; which one follows from a hash of the request, so a failure replays with the same.
+`RILON_FUZZ_EXAMPLES` raises the number of examples per operation (docs/FUZZING.md).
+"""
+
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from anyio.from_thread import start_blocking_portal
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from schemathesis.python import asgi
+from starlette.types import Receive, Scope, Send
+
+from api.app import create_app
+from auth.scopes import ROLE_SCOPES
+from core.db import Database
+from models.enums import Role
+from tests.conftest import _truncate as truncate
+from tests.conftest import make_settings
+from tests.support import Credential, Network
+
+Case = schemathesis.Case[Any]
+
+EXAMPLES = int(os.environ.get("RILON_FUZZ_EXAMPLES", "5"))
+STEPS = int(os.environ.get("RILON_FUZZ_STEPS", "8"))
+SEED = 6_2026
+
+# (agency, role): one duty officer per country, an MRCC, a viewer, admins and an auditor
+PRINCIPALS = [
+    ("TH-MECC", Role.DUTY_OFFICER),
+    ("MY-MMEA", Role.DUTY_OFFICER),
+    ("ID-BASARNAS", Role.DUTY_OFFICER),
+    ("BD-CG", Role.VIEWER),
+    ("TH-MECC", Role.AGENCY_ADMIN),
+    ("RSO", Role.PLATFORM_ADMIN),
+    ("MY-MMEA", Role.AUDITOR),
+]
+
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+]
+
+
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]  # schemathesis' default
+
+
+def accepting(*statuses: str, **match: str) -> dict[str, Any]:
+    """Positive data may also get `statuses` here: whether a schema-valid value is valid
+    depends on the database (or the network), which no schema can say."""
+    where = {f"include-{key.replace('_', '-')}": value for key, value in match.items()}
+    expected = {"expected-statuses": [*ACCEPTED, *statuses]}
+    return {**where, "checks": {"positive_data_acceptance": expected}}
+
+
+OPERATIONS = [
+    # the country must be registered first
+    accepting("422", method="POST", path="/v1/agencies"),
+    # the roles must be grantable by the caller, platform_admin only in the secretariat
+    accepting("422", method="POST", path="/v1/agencies/{code}/clients"),
+    # the URL must resolve, and to an address webhooks may go to
+    accepting("422", path_regex="^/v1/subscriptions(/[^/]+)?$", method_regex="POST|PATCH"),
+    # `cursor` is opaque: only what an earlier page handed out is a cursor
+    accepting("422", method="GET", path_regex="^/v1/(geo/)?(alerts|distress-reports)$"),
+    accepting("422", method="GET", path="/v1/audit-events"),
+    # an If-Match that is well formed but stale is 412: only the database knows which is current
+    accepting("412", path_regex="^/v1/(alerts|distress-reports)/[^/]+(/cancel|/close)?$"),
+]
+
+
+def config() -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "suppress-health-check": ["all"],
+            "generation": {
+                "mode": "all",
+                "max-examples": EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+            "checks": {name: {"enabled": True} for name in CHECKS},
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": True, "max-steps": STEPS},
+            },
+            "operations": [
+                # Argon2 makes every token request slow on purpose: a few examples suffice.
+                {"include-path": "/v1/auth/token", "generation": {"max-examples": 3}},
+                *OPERATIONS,
+            ],
+        }
+    )
+
+
+def _issue(http: Any, credential: Credential) -> str:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": credential.client_id,
+        "client_secret": credential.secret,
+    }
+    response = http.post("/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+SCOPES = [frozenset(str(scope) for scope in ROLE_SCOPES[role]) for _, role in PRINCIPALS]
+PLACEHOLDER = "Bearer principal-"
+RECEIVER = "http://127.0.0.1:9/rilon"  # allowed in tests; the dispatcher does not run
+
+
+def principal_for(case: Case) -> int:
+    """Mostly a principal holding the operation's scopes, so requests get past the door; now
+    and then anyone, so refusals are fuzzed too."""
+    key = repr((case.method, case.path, case.path_parameters, case.query, case.body))
+    digest = zlib.crc32(key.encode())
+    wanted: set[str] = set()
+    for requirement in case.operation.definition.raw.get("security", []):
+        for scopes in requirement.values():
+            wanted.update(scopes)
+    holders = [i for i, scopes in enumerate(SCOPES) if wanted <= scopes]
+    pool = holders if holders and digest % 4 else list(range(len(SCOPES)))
+    return pool[(digest // 4) % len(pool)]
+
+
+class BearerOfSomeRole:
+    """Marks the request with a principal; `Fuzzed.prepare` puts in that principal's token
+    (cases can be built before any app runs, at collection)."""
+
+    def get(self, case: Case, context: schemathesis.AuthContext) -> int:
+        return principal_for(case)
+
+    def set(self, case: Case, data: int, context: schemathesis.AuthContext) -> None:
+        case.headers["Authorization"] = f"{PLACEHOLDER}{data}"
+
+
+class Started:
+    """The app with its lifespan hidden: schemathesis ends an ASGI app's lifespan after every
+    test, but this module keeps one app (and database) for all of its tests, so the fixture
+    runs the real lifespan and schemathesis sees an app that merely acknowledges its own."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+@dataclass
+class Fuzzed:
+    """The app under test and its principals' tokens, one app per database."""
+
+    app: Started
+    tokens: list[str]
+
+    def prepare(self, case: Case) -> None:
+        """Put in the principal's token; cut long polls short (test_feed.py tests waiting)."""
+        header = str(case.headers.get("Authorization", ""))
+        if header.startswith(PLACEHOLDER):
+            token = self.tokens[int(header.removeprefix(PLACEHOLDER))]
+            case.headers["Authorization"] = f"Bearer {token}"
+        if (
+            case.meta is not None
+            and case.meta.generation.mode.is_positive
+            and case.path.startswith("/v1/subscriptions")
+            and isinstance(case.body, dict)
+            and "url" in case.body
+        ):
+            case.body["url"] = RECEIVER  # example hosts do not resolve: nothing would subscribe
+        wait = case.query.get("wait")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and 0 < wait <= 30:
+            case.query["wait"] = 0.01
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    async with LifespanManager(app):
+        yield
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzzed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fuzzed]:
+    """One app per database for the whole module: the fuzz builds on what earlier cases wrote."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'rilon.db'}"
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp / "rilon.db")
+    else:
+        url = request.getfixturevalue("postgres_database")
+        truncate(url)
+    app = create_app(make_settings(url, tmp))
+    started = Started(app)
+    db = Database(url)
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(running(app)):
+        try:
+            with asgi.get_client(started) as http:  # type: ignore[arg-type]
+                network = Network.seed(db, http)  # type: ignore[arg-type]
+                tokens = [_issue(http, network.role(role, agency)) for agency, role in PRINCIPALS]
+            yield Fuzzed(started, tokens)
+        finally:
+            db.close()
+
+
+def load_schema(app: FastAPI) -> schemathesis.BaseSchema:
+    loaded = schemathesis.openapi.from_dict(app.openapi(), config=config())
+    loaded.auth(refresh_interval=None)(BearerOfSomeRole)
+    return loaded
+
+
+# The document does not depend on the database: read it from an app that never starts.
+_DOC_DIR = Path(tempfile.gettempdir())
+schema = load_schema(create_app(make_settings(f"sqlite:///{_DOC_DIR / 'unused.db'}", _DOC_DIR)))
+
+
+@schema.parametrize()
+def test_every_operation(case: Case, fuzzed: Fuzzed) -> None:
+    fuzzed.prepare(case)
+    case.call_and_validate(app=fuzzed.app)
+
+
+def test_stateful(fuzzed: Fuzzed) -> None:
+    loaded = load_schema(fuzzed.app.app)
+    loaded.app = fuzzed.app
+
+    class Machine(loaded.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Case) -> None:
+            fuzzed.prepare(case)
+            super().before_call(case)
+
+    Machine.run(
+        settings=hypothesis.settings(
+            max_examples=3 * EXAMPLES,
+            stateful_step_count=STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            # the database outlives each example, so a replay is not the same run: report the
+            # first failure as it happened instead of shrinking into a flaky one
+            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
