@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
@@ -39,7 +44,9 @@ def translate(exc: BaseException) -> BaseException:
     """Turn driver errors into the domain errors the API knows how to answer."""
     if isinstance(exc, IntegrityError):
         return Conflict("the request conflicts with existing data")
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is away, locked, read-only or full: the caller may retry later. Data
+        # and programming errors are ours, and stay errors rather than "try again".
         log.warning("database error: %s: %s", type(exc.orig).__name__, str(exc.orig)[:200])
         return DatabaseUnavailable()
     if isinstance(exc, PoolTimeout | DisconnectionError):

@@ -1,17 +1,20 @@
 """Group commit: many requests, one transaction, each unit all-or-nothing on its own."""
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from api.app import create_app
 from core.db import Database
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, DatabaseUnavailable, NotFound
+from core.writer import translate
 from models.registry import Country, CountryCreate, CountryRead
 from services import audit, registry
 from tests.conftest import make_settings
@@ -130,3 +133,12 @@ async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> N
     kept = sorted(r for r in results if isinstance(r, int))
     assert kept == list(range(1, 21))
     assert db.run_read(audit.verify).ok
+
+
+def test_only_outages_are_translated_to_503() -> None:
+    """A locked, away or full database is "retry later"; a data error is our bug, not an outage."""
+    orig = sqlite3.OperationalError("database is locked")
+    assert isinstance(translate(OperationalError("COMMIT", {}, orig)), DatabaseUnavailable)
+    assert isinstance(translate(InterfaceError("SELECT 1", {}, orig)), DatabaseUnavailable)
+    data = DataError("SELECT 1", {}, ValueError("integer out of range"))
+    assert translate(data) is data
