@@ -37,7 +37,7 @@ def run_rilon(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
     assert argv[0] == "rilon"
     calls: dict[str, Any] = {}
 
-    async def work(settings: Settings) -> None:
+    async def work(settings: Settings, metrics_host: str, metrics_port: int) -> None:
         calls["worker"] = settings
 
     monkeypatch.delenv("RILON_DISPATCHER", raising=False)  # `--no-dispatcher` sets it
