@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +11,14 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from api.app import create_app
 from core.db import Database, normalize_url
 from core.migrations import upgrade
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from models.base import metadata
+from tests.scratch import scratch_database
 from tests.support import Network
 
 POSTGRES_URL = os.environ.get(
@@ -58,16 +58,8 @@ def _new_postgres_database() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{problem} (PostgreSQL tests are required under CI=true)")
         pytest.skip(problem)
-    server = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"rilon_test_{uuid.uuid4().hex[:10]}"
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalize_url(POSTGRES_URL)).set(database=name).render_as_string(False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+    with scratch_database(POSTGRES_URL, "rilon_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -159,3 +151,16 @@ async def app_limited(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.
         transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
             yield http
+
+
+@pytest.fixture
+def cli_env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    """A CLI runner whose `rilon` commands use this test's database."""
+    monkeypatch.setenv("RILON_DATABASE_URL", database_url)
+    monkeypatch.setenv("RILON_ENV", "test")
+    monkeypatch.setenv("RILON_DEV_KEY_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

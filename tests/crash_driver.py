@@ -14,17 +14,14 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from _pytest.outcomes import Failed
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from core.db import normalize_url
 from tests.processes import child_env, run
+from tests.scratch import scratch_database
 from tests.test_crash import check_outcome, crash_three_times, started
 
 
@@ -33,16 +30,8 @@ def scratch(postgres: str | None, workdir: Path) -> Iterator[str]:
     if postgres is None:
         yield f"sqlite:///{workdir / 'rilon.db'}"
         return
-    server = create_engine(normalize_url(postgres), isolation_level="AUTOCOMMIT")
-    name = f"rilon_crash_{uuid.uuid4().hex[:10]}"
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalize_url(postgres)).set(database=name).render_as_string(False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+    with scratch_database(postgres, "rilon_crash") as url:
+        yield url
 
 
 async def one_round(postgres: str | None, victim: str) -> str:

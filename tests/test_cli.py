@@ -1,26 +1,12 @@
 """The `rilon` command: migrations, registry and the demo network."""
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
 from core.settings import get_settings
-
-
-@pytest.fixture
-def cli_env(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("RILON_DATABASE_URL", database_url)
-    monkeypatch.setenv("RILON_ENV", "test")
-    monkeypatch.setenv("RILON_DEV_KEY_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_db_upgrade_twice(cli_env: CliRunner) -> None:

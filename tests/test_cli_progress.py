@@ -5,29 +5,14 @@ import os
 import pty
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.settings import get_settings
 from tests.processes import RILON, child_env
 
 ESC = "\x1b"  # every cursor move, colour or redraw of a progress bar starts with it
-
-
-@pytest.fixture
-def cli_env(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("RILON_DATABASE_URL", database_url)
-    monkeypatch.setenv("RILON_ENV", "test")
-    monkeypatch.setenv("RILON_DEV_KEY_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_captured_output_has_results_and_no_progress(cli_env: CliRunner) -> None:
