@@ -19,7 +19,7 @@ from core.netguard import networks
 from core.settings import Settings
 from delivery.signing import signed_headers
 from delivery.transport import Transport
-from services import dispatch
+from services import dispatch, settling
 from services.dispatch import Job
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Dispatcher:
         try:
             result = await self.transport.post(job, signed_headers(job, self.clock()))
             outcome = await self.db.write(
-                partial(dispatch.settle, job=job, result=result, now=self.clock())
+                partial(settling.settle, job=job, result=result, now=self.clock())
             )
             if self.metrics is not None:
                 self.metrics.count_delivery(outcome)
