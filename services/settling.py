@@ -1,9 +1,17 @@
-"""Settling: each finished attempt is recorded, audited as a disclosure, and scheduled on."""
+"""Settling: each finished attempt is recorded, audited as a disclosure, and scheduled on.
+
+The dispatcher settles every attempt that finished meanwhile in one writer unit
+(`settle_many`): successes, the common case, in a few plain Core statements for the whole
+batch; failures one by one (`settle`), as they decide retries and may disable a subscription.
+"""
 
 import json
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from models.registry import Agency
@@ -11,13 +19,75 @@ from models.subscriptions import Delivery, Subscription
 from services import audit
 from services.dispatch import (
     ATTEMPT,
+    DELIVERY,
     DISABLE_AFTER,
     RETRY_SCHEDULE,
+    SUBSCRIPTION,
     Job,
     Result,
 )
 from services.events import emit
 from services.records import iso
+
+Finished = tuple[Job, Result, datetime]  # an attempt, what came of it, and when
+DELIVERED = (
+    DELIVERY.update()
+    .where(DELIVERY.c.id == bindparam("b_id"))
+    .values(
+        state="succeeded",
+        attempts=bindparam("b_attempts"),
+        lease_until=None,
+        last_status=bindparam("b_status"),
+        last_error=None,
+        delivered_at=bindparam("b_at"),
+    )
+)
+
+
+def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
+    """Settle attempts in order; return each one's outcome, as `settle` does."""
+    connection = session.connection()
+    failing = {
+        row.id: row.failing_since is not None
+        for row in connection.execute(
+            core_select(DELIVERY.c.id, SUBSCRIPTION.c.failing_since)
+            .join(SUBSCRIPTION, SUBSCRIPTION.c.id == DELIVERY.c.subscription_id)
+            .where(DELIVERY.c.id.in_([job.delivery_id for job, _, _ in finished]))
+        )
+    }
+    outcomes: list[str] = []
+    delivered: list[Finished] = []
+    for job, result, now in finished:
+        if job.delivery_id not in failing:
+            outcomes.append("gone")
+        elif result.delivered:
+            delivered.append((job, result, now))
+            outcomes.append("delivered")
+        else:
+            outcomes.append(settle(session, job, result, now))
+    if not delivered:
+        return outcomes
+    session.flush()  # the failures' ORM changes first, then the successes in Core
+    connection.execute(ATTEMPT.insert(), [_attempt(*done) for done in delivered])
+    connection.execute(
+        DELIVERED,
+        [
+            {"b_id": job.delivery_id, "b_attempts": job.attempt, "b_status": r.status, "b_at": t}
+            for job, r, t in delivered
+        ],
+    )
+    if len(outcomes) > len(delivered) or any(failing.values()):
+        connection.execute(
+            SUBSCRIPTION.update()
+            .where(
+                SUBSCRIPTION.c.id.in_({job.subscription_id for job, _, _ in delivered}),
+                SUBSCRIPTION.c.failing_since.is_not(None),
+            )
+            .values(failing_since=None)
+        )
+        session.expire_all()  # ORM copies of those subscriptions are stale now
+    audit.append_many(session, [_disclosure(job, result) for job, result, _ in delivered])
+    return outcomes
 
 
 def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
