@@ -7,13 +7,14 @@ A slow or dead receiver holds only its own subscription's few slots, never the o
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.db import Database
+from core.errors import ServiceUnavailable
 from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings
@@ -125,28 +126,30 @@ class Dispatcher:
             batch, self._finished = self._finished, []
             try:
                 done = [(job, result, now) for job, result, now, _ in batch]
+                outcomes: Sequence[str | Exception]
                 try:
                     outcomes = await self.db.write(partial(settling.settle_many, finished=done))
-                except Exception:
-                    # one bad attempt must not fail the others: settle them one by one
-                    for job, result, now, future in batch:
-                        unit = partial(settling.settle, job=job, result=result, now=now)
-                        try:
-                            outcome = await self.db.write(unit)
-                        except Exception as exc:
-                            if not future.done():
-                                future.set_exception(exc)
-                        else:
-                            if not future.done():
-                                future.set_result(outcome)
-                    continue
+                except ServiceUnavailable as exc:  # an outage: every lease will expire
+                    outcomes = [exc for _ in batch]
+                except Exception:  # one bad attempt must not fail the others
+                    outcomes = [await self._settle_alone(*one) for one in done]
                 for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
-                    if not future.done():  # its delivery may have been cancelled meanwhile
+                    if future.done():  # its delivery was cancelled meanwhile
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
                         future.set_result(outcome)
             finally:
                 for _, _, _, future in batch:
                     if not future.done():
                         future.cancel()
+
+    async def _settle_alone(self, job: Job, result: Result, now: datetime) -> str | Exception:
+        try:
+            return await self.db.write(partial(settling.settle, job=job, result=result, now=now))
+        except Exception as exc:
+            return exc
 
 
 def build(settings: Settings, db: Database, metrics: Metrics | None = None) -> Dispatcher:
