@@ -45,7 +45,9 @@ DELIVERED = (
 
 
 def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
-    """Settle attempts in order; return each one's outcome, as `settle` does."""
+    """Settle attempts; return each one's outcome, as `settle` does. Failures are settled
+    first, so a success in the batch clears its subscription's `failing_since` even when a
+    failure of the same subscription settles beside it (the receiver answers again)."""
     connection = session.connection()
     failing = {
         row.id: row.failing_since is not None
