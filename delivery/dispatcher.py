@@ -7,20 +7,21 @@ A slow or dead receiver holds only its own subscription's few slots, never the o
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.db import Database
+from core.errors import ServiceUnavailable
 from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings
 from delivery.signing import signed_headers
 from delivery.transport import Transport
-from services import dispatch
-from services.dispatch import Job
+from services import dispatch, settling
+from services.dispatch import Job, Result
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
@@ -48,6 +49,8 @@ class Dispatcher:
         self.metrics = metrics
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
+        self._settler: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.transport.start()
@@ -97,9 +100,7 @@ class Dispatcher:
     async def _deliver(self, job: Job) -> None:
         try:
             result = await self.transport.post(job, signed_headers(job, self.clock()))
-            outcome = await self.db.write(
-                partial(dispatch.settle, job=job, result=result, now=self.clock())
-            )
+            outcome = await self._settle(job, result)
             if self.metrics is not None:
                 self.metrics.count_delivery(outcome)
         except Exception:
@@ -108,6 +109,47 @@ class Dispatcher:
             )
         finally:
             self._in_flight[job.subscription_id] -= 1
+
+    async def _settle(self, job: Job, result: Result) -> str:
+        """Queue the attempt for the settler; return once it is durable. The subscription's
+        slot stays taken until then, so its concurrency limit holds."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._finished.append((job, result, self.clock(), future))
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle_finished())
+        return await future
+
+    async def _settle_finished(self) -> None:
+        """Settle, in one writer unit, every attempt that finished while the last unit was
+        being written (group commit: one savepoint and a few statements for the lot)."""
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                done = [(job, result, now) for job, result, now, _ in batch]
+                outcomes: Sequence[str | Exception]
+                try:
+                    outcomes = await self.db.write(partial(settling.settle_many, finished=done))
+                except ServiceUnavailable as exc:  # an outage: every lease will expire
+                    outcomes = [exc for _ in batch]
+                except Exception:  # one bad attempt must not fail the others
+                    outcomes = [await self._settle_alone(*one) for one in done]
+                for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # its delivery was cancelled meanwhile
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+            finally:
+                for _, _, _, future in batch:
+                    if not future.done():
+                        future.cancel()
+
+    async def _settle_alone(self, job: Job, result: Result, now: datetime) -> str | Exception:
+        try:
+            return await self.db.write(partial(settling.settle, job=job, result=result, now=now))
+        except Exception as exc:
+            return exc
 
 
 def build(settings: Settings, db: Database, metrics: Metrics | None = None) -> Dispatcher:

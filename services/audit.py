@@ -76,36 +76,51 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
 
 def append(session: Session, entry: Entry) -> int:
     """Append one event after the current head; a failure fails the caller's transaction."""
+    return append_many(session, [entry])[0]
+
+
+def append_many(session: Session, entries: list[Entry]) -> list[int]:
+    """Append events in order after the current head, in one INSERT; a failure fails the
+    caller's transaction."""
     try:
         if session.get_bind().dialect.name == "postgresql":
             session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
         last = session.info.get(HEAD) or head(session)  # the head is ours till commit
-        seq, prev_hash = last[0] + 1, last[1]
-        countries = entry.object_countries or _record_country(session, entry)
-        row: dict[str, Any] = {
-            "seq": seq,
-            "id": str(uuid.uuid4()),
-            "at": utcnow(),
-            "actor_client": entry.actor_client,
-            "actor_agency": entry.actor_agency,
-            "actor_country": entry.actor_country,
-            "action": entry.action[:200],
-            "object_type": entry.object_type,
-            "object_id": entry.object_id[:64] if entry.object_id else None,
-            "object_countries": "," + ",".join(sorted(set(countries))) + "," if countries else "",
-            "outcome": entry.outcome,
-            "status_code": entry.status_code,
-            "ip": entry.ip,
-            "request_id": entry.request_id,
-            "detail": json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = chain_hash(prev_hash, row)
-        session.connection().execute(AUDIT.insert(), row)
-        session.info[HEAD] = (seq, row["hash"])
-        return seq
+        written: list[dict[str, Any]] = []
+        for entry in entries:
+            row = _row(session, entry, last[0] + 1, last[1])
+            written.append(row)
+            last = (row["seq"], row["hash"])
+        if written:
+            session.connection().execute(AUDIT.insert(), written)
+        session.info[HEAD] = last
+        return [row["seq"] for row in written]
     except Exception as exc:
         raise AuditUnavailable("the audit trail cannot be written; nothing was done") from exc
+
+
+def _row(session: Session, entry: Entry, seq: int, prev_hash: str) -> dict[str, Any]:
+    countries = entry.object_countries or _record_country(session, entry)
+    row: dict[str, Any] = {
+        "seq": seq,
+        "id": str(uuid.uuid4()),
+        "at": utcnow(),
+        "actor_client": entry.actor_client,
+        "actor_agency": entry.actor_agency,
+        "actor_country": entry.actor_country,
+        "action": entry.action[:200],
+        "object_type": entry.object_type,
+        "object_id": entry.object_id[:64] if entry.object_id else None,
+        "object_countries": "," + ",".join(sorted(set(countries))) + "," if countries else "",
+        "outcome": entry.outcome,
+        "status_code": entry.status_code,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "detail": json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = chain_hash(prev_hash, row)
+    return row
 
 
 def _record_country(session: Session, entry: Entry) -> list[str]:

@@ -4,8 +4,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from core.netguard import networks
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
+from services import dispatch, settling
+from services.dispatch import Result
 from tests.receiver import Receiver, fails, running, verify
 from tests.support import Network, alert_body, handling
 
@@ -371,3 +374,38 @@ async def test_workers_share_the_load_without_double_claiming(
     pairs = [(r.path, r.headers["webhook-id"]) for r in hooks.receiver.received]
     assert len(pairs) == 50
     assert len(set(pairs)) == 50  # nothing was sent twice
+
+
+async def test_one_settle_unit_records_a_mixed_batch(hooks: Hooks) -> None:
+    """Successes (in Core) and failures (one by one) settled in one unit, each recorded and
+    audited; a delivery gone meanwhile is neither."""
+    subscription, _ = await hooks.subscribe("MY-MMEA")
+    for _ in range(3):
+        await _post(hooks, handling=handling("network"))
+    db = hooks.dispatcher.db
+    await db.write(partial(dispatch.expand, now=hooks.clock()))
+    claim = partial(dispatch.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=10)
+    first, second, third = sorted(await db.write(claim), key=lambda job: job.delivery_id)
+    gone = replace(third, delivery_id="no-such-delivery")
+    now = hooks.clock()
+    outcomes = await db.write(
+        partial(
+            settling.settle_many,
+            finished=[
+                (first, Result(200, 1.0), now),
+                (second, Result(500, 1.0, "boom"), now),
+                (gone, Result(200, 1.0), now),
+            ],
+        )
+    )
+    assert outcomes == ["delivered", "retry", "gone"]
+    rows = {row["id"]: row for row in await hooks.deliveries("MY-MMEA", subscription)}
+    assert rows[first.delivery_id]["state"] == "succeeded"
+    assert [a["status_code"] for a in rows[first.delivery_id]["attempts"]] == [200]
+    assert rows[second.delivery_id]["state"] == "pending"
+    assert [a["status_code"] for a in rows[second.delivery_id]["attempts"]] == [500]
+    assert rows[third.delivery_id]["attempts"] == []
+    admin = await hooks.network.headers(Role.PLATFORM_ADMIN)
+    url = "/v1/audit-events?action=webhook%20alert.created"
+    audited = (await hooks.network.http.get(url, headers=admin)).json()["items"]
+    assert sorted(event["outcome"] for event in audited) == ["error", "success"]

@@ -1,0 +1,194 @@
+"""Settling: each finished attempt is recorded, audited as a disclosure, and scheduled on.
+
+The dispatcher settles every attempt that finished meanwhile in one writer unit
+(`settle_many`): successes, the common case, in a few plain Core statements for the whole
+batch; failures one by one (`settle`), as they decide retries and may disable a subscription.
+"""
+
+import json
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
+from sqlmodel import Session
+
+from models.registry import Agency
+from models.subscriptions import Delivery, Subscription
+from services import audit
+from services.dispatch import (
+    ATTEMPT,
+    DELIVERY,
+    DISABLE_AFTER,
+    RETRY_SCHEDULE,
+    SUBSCRIPTION,
+    Job,
+    Result,
+)
+from services.events import emit
+from services.records import iso
+
+Finished = tuple[Job, Result, datetime]  # an attempt, what came of it, and when
+DELIVERED = (
+    DELIVERY.update()
+    .where(DELIVERY.c.id == bindparam("b_id"))
+    .values(
+        state="succeeded",
+        attempts=bindparam("b_attempts"),
+        lease_until=None,
+        last_status=bindparam("b_status"),
+        last_error=None,
+        delivered_at=bindparam("b_at"),
+    )
+)
+
+
+def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
+    """Settle attempts; return each one's outcome, as `settle` does. Failures are settled
+    first, so a success in the batch clears its subscription's `failing_since` even when a
+    failure of the same subscription settles beside it (the receiver answers again)."""
+    connection = session.connection()
+    failing = {
+        row.id: row.failing_since is not None
+        for row in connection.execute(
+            core_select(DELIVERY.c.id, SUBSCRIPTION.c.failing_since)
+            .join(SUBSCRIPTION, SUBSCRIPTION.c.id == DELIVERY.c.subscription_id)
+            .where(DELIVERY.c.id.in_([job.delivery_id for job, _, _ in finished]))
+        )
+    }
+    outcomes: list[str] = []
+    delivered: list[Finished] = []
+    for job, result, now in finished:
+        if job.delivery_id not in failing:
+            outcomes.append("gone")
+        elif result.delivered:
+            delivered.append((job, result, now))
+            outcomes.append("delivered")
+        else:
+            outcomes.append(settle(session, job, result, now))
+    if not delivered:
+        return outcomes
+    session.flush()  # the failures' ORM changes first, then the successes in Core
+    connection.execute(ATTEMPT.insert(), [_attempt(*done) for done in delivered])
+    connection.execute(
+        DELIVERED,
+        [
+            {"b_id": job.delivery_id, "b_attempts": job.attempt, "b_status": r.status, "b_at": t}
+            for job, r, t in delivered
+        ],
+    )
+    if len(outcomes) > len(delivered) or any(failing.values()):
+        connection.execute(
+            SUBSCRIPTION.update()
+            .where(
+                SUBSCRIPTION.c.id.in_({job.subscription_id for job, _, _ in delivered}),
+                SUBSCRIPTION.c.failing_since.is_not(None),
+            )
+            .values(failing_since=None)
+        )
+        session.expire_all()  # ORM copies of those subscriptions are stale now
+    audit.append_many(session, [_disclosure(job, result) for job, result, _ in delivered])
+    return outcomes
+
+
+def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
+    """Record the attempt (and audit it as a disclosure), then schedule what comes next.
+
+    Return the outcome, as counted in metrics: `delivered`, `retry` (another attempt is
+    scheduled), `gave_up` (the retry schedule is spent), `disabled` (410, or 72 h failing), or
+    `gone` (the subscription was deleted meanwhile).
+    """
+    delivery = session.get(Delivery, job.delivery_id)
+    sub = session.get(Subscription, job.subscription_id)
+    if delivery is None or sub is None:
+        return "gone"
+    session.connection().execute(ATTEMPT.insert(), _attempt(job, result, now))
+    delivery.attempts, delivery.lease_until = job.attempt, None
+    delivery.last_status, delivery.last_error = result.status, (result.error or "")[:500] or None
+    if result.delivered:
+        delivery.state, delivery.delivered_at = "succeeded", now
+        sub.failing_since = None
+        outcome = "delivered"
+    elif result.status == 410:
+        delivery.state = "failed"
+        _disable(session, sub, "the receiver answered 410 Gone", now)
+        outcome = "disabled"
+    else:
+        sub.failing_since = sub.failing_since or now
+        outcome = "retry"
+        if job.attempt > len(RETRY_SCHEDULE):
+            delivery.state, outcome = "failed", "gave_up"
+        else:
+            delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
+            delivery.next_attempt_at = now + timedelta(seconds=min(delay, 86400))
+        if sub.enabled and now - sub.failing_since >= DISABLE_AFTER:
+            _disable(session, sub, "failing for 72 hours", now)
+            outcome = "disabled"
+    session.add(delivery)
+    session.add(sub)
+    audit.append(session, _disclosure(job, result))
+    return outcome
+
+
+def _disable(session: Session, sub: Subscription, reason: str, now: datetime) -> None:
+    """Disable a subscription and tell its agency, by an event only that agency sees."""
+    sub.enabled, sub.disabled_reason, sub.updated_at = False, reason, now
+    agency = session.get(Agency, sub.agency)
+    data = {
+        "id": sub.id,
+        "agency": sub.agency,
+        "url": sub.url,
+        "enabled": False,
+        "disabled_reason": reason,
+        "failing_since": sub.failing_since and iso(sub.failing_since),
+    }
+    columns = {
+        "id": sub.id,
+        "kind": "subscription",
+        "status": "actual",
+        "sender_agency": sub.agency,
+        "sender_country": agency.country if agency else "",
+        "distribution": "agency",
+        "tlp": "red",
+        "recipient_countries": "",
+        "recipient_agencies": "",
+        "category": None,
+        "severity_rank": 0,
+        "lat": 0.0,
+        "lon": 0.0,
+    }
+    emit(session, "subscription.disabled", columns, json.dumps(data, separators=(",", ":")))
+
+
+def _attempt(job: Job, result: Result, now: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": job.delivery_id,
+        "number": job.attempt,
+        "at": now,
+        "status_code": result.status,
+        "latency_ms": round(result.latency_ms, 1),
+        "error": (result.error or "")[:500] or None,
+        "response_excerpt": result.excerpt,
+    }
+
+
+def _disclosure(job: Job, result: Result) -> audit.Entry:
+    """An attempt discloses the record to the recipient agency, delivered or not."""
+    return audit.Entry(
+        action=f"webhook {job.event_type}",
+        outcome="success" if result.delivered else "error",
+        status_code=result.status or 0,
+        actor_client="rilon-dispatcher",
+        actor_agency=job.agency,
+        object_type=job.record_type,
+        object_id=job.record_id,
+        object_countries=[job.record_country] if job.record_country else [],
+        detail={
+            "subscription": job.subscription_id,
+            "delivery": job.delivery_id,
+            "attempt": job.attempt,
+            "event": job.event_id,
+            "error": result.error,
+        },
+    )
