@@ -93,8 +93,10 @@ class Traffic:
     answers: dict[str, int] = field(default_factory=dict)  # "POST 201" -> count
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def _count(self, method: str, response: httpx.Response | None) -> None:
-        key = f"{method} {response.status_code if response is not None else 'transport-error'}"
+    def _count(self, method: str, response: httpx.Response | str) -> None:
+        """Tally an answer by status, or a transport failure by its kind (`ReadTimeout`…)."""
+        outcome = response if isinstance(response, str) else response.status_code
+        key = f"{method} {outcome}"
         self.answers[key] = self.answers.get(key, 0) + 1
 
     def failures(self) -> dict[str, int]:
@@ -106,7 +108,7 @@ class Traffic:
         while not self.stop.is_set():
             response = await _send(http, "POST", "/v1/alerts", self.sender, json=body)
             self._count("POST", response)
-            if response is not None and response.status_code == 201:
+            if isinstance(response, httpx.Response) and response.status_code == 201:
                 self.posted.append(response.json()["id"])
             due += period
             await asyncio.sleep(max(0.0, due - time.monotonic()))
@@ -123,7 +125,7 @@ class Traffic:
             path = f"/v1/feed?after={cursor}&limit=200&wait=10"
             response = await _send(http, "GET", path, self.reader)
             self._count("FEED", response)
-            if response is not None and response.status_code == 200:
+            if isinstance(response, httpx.Response) and response.status_code == 200:
                 cursor = response.json()["next_cursor"] or cursor
             else:
                 await asyncio.sleep(0.5)
@@ -131,11 +133,11 @@ class Traffic:
 
 async def _send(
     http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any
-) -> httpx.Response | None:
+) -> httpx.Response | str:
     try:
         return await http.request(method, path, headers=headers, **kw)
-    except httpx.TransportError:
-        return None
+    except httpx.TransportError as exc:
+        return type(exc).__name__
 
 
 def process_sample(pid: int) -> tuple[int, int]:
