@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
+from api.observability import route_template
 from auth.tokens import decode_token
 from core.errors import RETRY_AFTER_SECONDS, RilonError
 from services import audit
@@ -35,8 +36,7 @@ def outcome_of(status: int, context: RequestContext) -> str:
 
 def entry_for(context: RequestContext, status: int) -> audit.Entry:
     scope = context.scope
-    route = scope.get("route")
-    template = getattr(route, "path", None) or "(no route)"
+    template = route_template(scope, unmatched="(no route)")
     segments = scope.get("path", "").split("/")
     params = scope.get("path_params") or {}
     actor = (

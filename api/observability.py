@@ -14,12 +14,12 @@ access = logging.getLogger("rilon.access")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # polled every few seconds
 
 
-def route_template(scope: MutableMapping[str, Any]) -> str:
+def route_template(scope: MutableMapping[str, Any], unmatched: str = UNMATCHED) -> str:
     """The matched route's path (`/v1/alerts/{record_id}`), never the raw path: raw paths hold
     ids and whatever a scanner tries, and each would become a new time series."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+    return path if isinstance(path, str) and path else unmatched
 
 
 class ObservabilityMiddleware:
