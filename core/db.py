@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from core.signals import EVENTS_EMITTED, Signal
-from core.writer import Writer, commit_or_discard, translate
+from core.writer import Group, Writer, commit_or_discard, translate
 
 T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
@@ -140,6 +140,10 @@ class Database:
     async def write(self, unit: Callable[[Session], T]) -> T:
         """Run a unit in the next group commit and return once it is durable."""
         return await self.writer.submit(unit)
+
+    async def write_item(self, group: Group, item: Any) -> Any:
+        """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
+        return await self.writer.submit_item(group, item)
 
     def run_read(self, unit: Callable[[Session], T]) -> T:
         try:

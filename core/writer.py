@@ -5,6 +5,10 @@ waiting in the queue inside one transaction, each under its own SAVEPOINT, and c
 fsync for the whole batch instead of one per request. A unit that raises is rolled back to its
 savepoint alone; a failed commit fails every unit of the batch. Nothing is acknowledged before
 the commit that holds it has returned.
+
+Small uniform units (an audit row for a read) can instead be handed over as an item of a
+group (`submit_item`): the items of one group in a batch are written by one call, under one
+savepoint, which saves a savepoint and a statement per item.
 """
 
 import asyncio
@@ -29,15 +33,18 @@ from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
 
 T = TypeVar("T")
 Unit = Callable[[Session], Any]
+Group = Callable[[Session, list[Any]], list[Any]]  # items in, one result per item out
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Job:
-    unit: Unit
+    unit: Unit | None
     loop: asyncio.AbstractEventLoop
     future: "asyncio.Future[Any]"
     outcome: tuple[bool, Any] = field(default=(False, None))
+    group: Group | None = None
+    item: Any = None
 
 
 def translate(exc: BaseException) -> BaseException:
@@ -82,12 +89,20 @@ class Writer:
             self._thread = None
 
     async def submit(self, unit: Callable[[Session], T]) -> T:
+        result: T = await self._submit(_Job(unit, asyncio.get_running_loop(), _future()))
+        return result
+
+    async def submit_item(self, group: Group, item: Any) -> Any:
+        """Write `item` with the other items of `group` in the same batch, in one call."""
+        return await self._submit(
+            _Job(None, asyncio.get_running_loop(), _future(), group=group, item=item)
+        )
+
+    async def _submit(self, job: _Job) -> Any:
         if self._thread is None:
             raise ServiceUnavailable("the writer is not running")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(unit, loop, future))
-        return await future
+        self._queue.put(job)
+        return await job.future
 
     def _run(self) -> None:
         while True:
@@ -116,11 +131,13 @@ class Writer:
             with Session(self._engine, expire_on_commit=False) as session:
                 if self._prologue is not None:
                     self._prologue(session)
-                if len(batch) == 1:
-                    batch[0].outcome = (True, batch[0].unit(session))
+                units = [job for job in batch if job.group is None]
+                if len(batch) == 1 and units:
+                    batch[0].outcome = (True, _unit_of(batch[0])(session))
                 else:
-                    for job in batch:
-                        job.outcome = _run_savepoint(session, job.unit)
+                    for job in units:
+                        job.outcome = _run_savepoint(session, _unit_of(job))
+                    _run_groups(session, [job for job in batch if job.group is not None])
                 commit_or_discard(session)
                 if self._on_commit is not None:
                     self._on_commit(session)
@@ -145,6 +162,28 @@ def commit_or_discard(session: Session) -> None:
     except BaseException:
         connection.invalidate()
         raise
+
+
+def _future() -> "asyncio.Future[Any]":
+    return asyncio.get_running_loop().create_future()
+
+
+def _unit_of(job: _Job) -> Unit:
+    assert job.unit is not None
+    return job.unit
+
+
+def _run_groups(session: Session, jobs: list[_Job]) -> None:
+    """Each group's items in one call under one savepoint, in the order they arrived."""
+    groups: dict[Group, list[_Job]] = {}
+    for job in jobs:
+        assert job.group is not None
+        groups.setdefault(job.group, []).append(job)
+    for group, members in groups.items():
+        items = [job.item for job in members]
+        ok, results = _run_savepoint(session, lambda s: group(s, items))  # noqa: B023 (run now)
+        for index, job in enumerate(members):
+            job.outcome = (True, results[index]) if ok else (False, results)
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:

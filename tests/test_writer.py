@@ -15,6 +15,7 @@ from api.app import create_app
 from core.db import Database
 from core.errors import Conflict, DatabaseUnavailable, NotFound
 from core.writer import translate
+from models.audit import AuditEvent
 from models.registry import Country, CountryCreate, CountryRead
 from services import audit, registry
 from tests.conftest import make_settings
@@ -133,6 +134,61 @@ async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> N
     kept = sorted(r for r in results if isinstance(r, int))
     assert kept == list(range(1, 21))
     assert db.run_read(audit.verify).ok
+
+
+async def test_grouped_items_are_written_together_beside_units(db: Database) -> None:
+    """Items of a group (audit rows of reads) share one call per batch; units and items
+    interleaved in one batch all land, the chain stays whole, and each caller gets its own
+    result."""
+    db.start()
+    calls: list[int] = []
+
+    def append_many(session: Session, entries: list[audit.Entry]) -> list[int]:
+        calls.append(len(entries))
+        return audit.append_many(session, entries)
+
+    def unit(n: int) -> Callable[[Session], int]:
+        return lambda session: audit.append(
+            session, audit.Entry(action=f"unit{n}", outcome="success", status_code=201)
+        )
+
+    items = [audit.Entry(action=f"read{n}", outcome="success", status_code=200) for n in range(40)]
+    results = await asyncio.gather(
+        *(db.write_item(append_many, entry) for entry in items),
+        *(db.write(unit(n)) for n in range(10)),
+    )
+    assert sorted(results) == list(range(1, 51))
+    assert sum(calls) == 40
+    assert len(calls) < 40
+    actions = await db.read(lambda s: dict(s.exec(select(AuditEvent.seq, AuditEvent.action)).all()))
+    assert {actions[seq] for seq in results[:40]} == {entry.action for entry in items}
+    assert db.run_read(audit.verify).ok
+
+
+async def test_a_failing_group_fails_its_items_only(db: Database) -> None:
+    db.start()
+
+    def broken(session: Session, items: list[str]) -> list[str]:
+        registry.create_country(session, CountryCreate(code="GG", name="written, then undone"))
+        raise NotFound("the whole group fails")
+
+    def add(code: str) -> Callable[[Session], str]:
+        def run(session: Session) -> str:
+            registry.create_country(session, CountryCreate(code=code, name=code))
+            return code
+
+        return run
+
+    results = await asyncio.gather(
+        *(db.write_item(broken, n) for n in range(5)),
+        *(db.write(add(code)) for code in ("HA", "HB", "HC")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, NotFound) for result in results[:5])
+    assert results[5:] == ["HA", "HB", "HC"]
+    stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
+    assert {"HA", "HB", "HC"} <= stored
+    assert "GG" not in stored
 
 
 def test_only_outages_are_translated_to_503() -> None:
