@@ -1,14 +1,14 @@
 """Group commit: one thread owns the write connection and commits many requests' work at once.
 
 Each request hands over a unit of work (a function of a Session). The writer runs every unit
-waiting in the queue inside one transaction, each under its own SAVEPOINT, and commits once: one
-fsync for the whole batch instead of one per request. A unit that raises is rolled back to its
-savepoint alone; a failed commit fails every unit of the batch. Nothing is acknowledged before
-the commit that holds it has returned.
+waiting in the queue inside one transaction and commits once: one fsync for the whole batch
+instead of one per request. A unit that raises fails alone: the batch then runs again with each
+unit under its own SAVEPOINT (see `_transaction`). A failed commit fails every unit of the
+batch. Nothing is acknowledged before the commit that holds it has returned.
 
 Small uniform units (an audit row for a read) can instead be handed over as an item of a
-group (`submit_item`): the items of one group in a batch are written by one call, under one
-savepoint, which saves a savepoint and a statement per item.
+group (`submit_item`): the items of one group in a batch are written by one call, which
+saves a statement per item.
 """
 
 import asyncio
@@ -128,24 +128,47 @@ class Writer:
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
-            with Session(self._engine, expire_on_commit=False) as session:
-                if self._prologue is not None:
-                    self._prologue(session)
-                units = [job for job in batch if job.group is None]
-                if len(batch) == 1 and units:
-                    batch[0].outcome = (True, _unit_of(batch[0])(session))
-                else:
-                    for job in units:
-                        job.outcome = _run_savepoint(session, _unit_of(job))
-                    _run_groups(session, [job for job in batch if job.group is not None])
-                commit_or_discard(session)
-                if self._on_commit is not None:
-                    self._on_commit(session)
+            if not self._transaction(batch, isolated=False):
+                self._transaction(batch, isolated=True)
         except Exception as exc:  # the transaction is gone: no unit of it was written
             failure = translate(exc)
             for job in batch:
                 if job.outcome[0] or job.outcome[1] is None:
                     job.outcome = (False, failure)
+
+    def _transaction(self, batch: list[_Job], *, isolated: bool) -> bool:
+        """Run the batch in one transaction and commit it; False if it must run isolated.
+
+        First every unit runs straight in the transaction (a savepoint costs two statements
+        and a compile each). If one raises, nothing is committed and the batch runs again
+        with each unit (and each group) under its own savepoint, so the failure stays its
+        own. A batch of one needs no second run: its failure is the answer.
+        """
+        for job in batch:
+            job.outcome = (False, None)
+        with Session(self._engine, expire_on_commit=False) as session:
+            if self._prologue is not None:
+                self._prologue(session)
+            for job in batch:
+                if job.group is not None:
+                    continue
+                if isolated:
+                    job.outcome = _run_savepoint(session, _unit_of(job))
+                    continue
+                try:
+                    job.outcome = (True, _unit_of(job)(session))
+                except Exception as exc:
+                    if len(batch) > 1:
+                        return False
+                    job.outcome = (False, translate(exc))
+                    return True  # rolled back as the session closes
+            groups = [job for job in batch if job.group is not None]
+            if not _run_groups(session, groups, isolated=isolated):
+                return False
+            commit_or_discard(session)
+            if self._on_commit is not None:
+                self._on_commit(session)
+        return True
 
 
 def commit_or_discard(session: Session) -> None:
@@ -173,17 +196,25 @@ def _unit_of(job: _Job) -> Unit:
     return job.unit
 
 
-def _run_groups(session: Session, jobs: list[_Job]) -> None:
-    """Each group's items in one call under one savepoint, in the order they arrived."""
+def _run_groups(session: Session, jobs: list[_Job], *, isolated: bool) -> bool:
+    """Each group's items in one call, in the order they arrived; False if a group raised
+    outside a savepoint (the batch must then run isolated)."""
     groups: dict[Group, list[_Job]] = {}
     for job in jobs:
         assert job.group is not None
         groups.setdefault(job.group, []).append(job)
     for group, members in groups.items():
         items = [job.item for job in members]
-        ok, results = _run_savepoint(session, lambda s: group(s, items))  # noqa: B023 (run now)
+        if isolated:
+            ok, results = _run_savepoint(session, lambda s: group(s, items))  # noqa: B023
+        else:
+            try:
+                ok, results = True, group(session, items)
+            except Exception:
+                return False
         for index, job in enumerate(members):
             job.outcome = (True, results[index]) if ok else (False, results)
+    return True
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:

@@ -2,12 +2,15 @@
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlmodel import Session, select
 
@@ -42,6 +45,46 @@ async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> No
             assert result == code
     stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
     assert stored == {code for code in codes if not code.endswith("X")}
+
+
+async def _in_one_batch(db: Database, units: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run units as one batch: queued while the writer is held inside an earlier one."""
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(_session: Session) -> None:
+        entered.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(db.write(gate))
+    await asyncio.to_thread(entered.wait, 10)
+    queued = [asyncio.ensure_future(db.write(unit)) for unit in units]
+    await asyncio.sleep(0.05)  # every unit is in the queue
+    release.set()
+    await held
+    return await asyncio.gather(*queued, return_exceptions=True)
+
+
+async def test_a_batch_without_failures_takes_no_savepoints(db: Database) -> None:
+    """Savepoints are for isolating a failure; a clean batch runs straight (PERFORMANCE.md)."""
+    db.start()
+    statements: list[str] = []
+    event.listen(db.write_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def add(code: str) -> Callable[[Session], str]:
+        def unit(session: Session) -> str:
+            registry.create_country(session, CountryCreate(code=code, name=code))
+            return code
+
+        return unit
+
+    codes = [f"J{letter}" for letter in "ABCDEFGHIJ"]
+    assert await _in_one_batch(db, [add(code) for code in codes]) == codes
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
+    results = await _in_one_batch(db, [add("KA"), add("KA"), add("KB")])
+    assert results[0] == "KA"
+    assert isinstance(results[1], Conflict)
+    assert results[2] == "KB"
+    assert [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the batch ran isolated
 
 
 async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> None:
