@@ -29,6 +29,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+from core import bulk
 from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
 
 T = TypeVar("T")
@@ -140,15 +141,19 @@ class Writer:
         """Run the batch in one transaction and commit it; False if it must run isolated.
 
         First every unit runs straight in the transaction (a savepoint costs two statements
-        and a compile each). If one raises, nothing is committed and the batch runs again
-        with each unit (and each group) under its own savepoint, so the failure stays its
-        own. A batch of one needs no second run: its failure is the answer.
+        and a compile each), with its inserts deferred to one executemany per table before
+        the commit (`core.bulk`). If a unit or the deferred inserts raise, nothing is
+        committed and the batch runs again, inserts immediate, each unit (and each group)
+        under its own savepoint, so a failure stays its own. Failures cost a second run;
+        they are the rare case.
         """
         for job in batch:
             job.outcome = (False, None)
         with Session(self._engine, expire_on_commit=False) as session:
             if self._prologue is not None:
                 self._prologue(session)
+            if not isolated:
+                bulk.defer(session)
             for job in batch:
                 if job.group is not None:
                     continue
@@ -157,14 +162,16 @@ class Writer:
                     continue
                 try:
                     job.outcome = (True, _unit_of(job)(session))
-                except Exception as exc:
-                    if len(batch) > 1:
-                        return False
-                    job.outcome = (False, translate(exc))
-                    return True  # rolled back as the session closes
+                except Exception:
+                    return False  # rolled back as the session closes
             groups = [job for job in batch if job.group is not None]
             if not _run_groups(session, groups, isolated=isolated):
                 return False
+            if not isolated:
+                try:
+                    bulk.flush(session)
+                except Exception:
+                    return False  # a deferred row conflicts: find whose, isolated
             commit_or_discard(session)
             if self._on_commit is not None:
                 self._on_commit(session)

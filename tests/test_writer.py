@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,21 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from api.app import create_app
+from auth.principal import Principal
+from auth.scopes import ROLE_SCOPES
 from core.db import Database
 from core.errors import Conflict, DatabaseUnavailable, NotFound
 from core.writer import translate
+from models.alerts import AlertCreate
 from models.audit import AuditEvent
+from models.enums import AgencyType, Role
+from models.records import Record
 from models.registry import Country, CountryCreate, CountryRead
 from services import audit, registry
+from services.kinds import ALERTS
+from services.records import Saved, publish
 from tests.conftest import make_settings
+from tests.support import alert_body, seed_registry
 
 
 async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> None:
@@ -85,6 +94,38 @@ async def test_a_batch_without_failures_takes_no_savepoints(db: Database) -> Non
     assert isinstance(results[1], Conflict)
     assert results[2] == "KB"
     assert [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the batch ran isolated
+
+
+async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Database) -> None:
+    """A batch defers its inserts (one executemany per table); two retries of one POST in the
+    same batch still make one record, the second answered as a replay."""
+    seed_registry(db)
+    db.start()
+    sender = Principal(
+        client_id="bd-cg-duty",
+        agency="BD-CG",
+        country="BD",
+        agency_type=AgencyType.COAST_GUARD,
+        roles=frozenset({Role.DUTY_OFFICER}),
+        scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
+        jti="t",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    statements: list[str] = []
+    event.listen(db.write_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def post(headline: str, key: str | None = None) -> Callable[[Session], Saved]:
+        body = AlertCreate.model_validate(alert_body(headline=headline))
+        return lambda session: publish(session, sender, ALERTS, body, key)
+
+    saved = await _in_one_batch(db, [post(f"departure {n}") for n in range(8)])
+    assert len({one.id for one in saved}) == 8
+    assert len([sql for sql in statements if sql.startswith("INSERT INTO record ")]) == 1
+    retried = await _in_one_batch(db, [post("retried", "k1"), post("retried", "k1")])
+    assert [one.replayed for one in retried] == [False, True]
+    assert retried[0].id == retried[1].id
+    count = await db.read(lambda s: len(s.exec(select(Record.id)).all()))
+    assert count == 9
 
 
 async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> None:
