@@ -162,7 +162,8 @@ class Writer:
                     continue
                 try:
                     job.outcome = (True, _unit_of(job)(session))
-                except Exception:
+                except Exception as exc:
+                    _raise_if_outage(exc)
                     return False  # rolled back as the session closes
             groups = [job for job in batch if job.group is not None]
             if not _run_groups(session, groups, isolated=isolated):
@@ -170,7 +171,8 @@ class Writer:
             if not isolated:
                 try:
                     bulk.flush(session)
-                except Exception:
+                except Exception as exc:
+                    _raise_if_outage(exc)
                     return False  # a deferred row conflicts: find whose, isolated
             commit_or_discard(session)
             if self._on_commit is not None:
@@ -192,6 +194,15 @@ def commit_or_discard(session: Session) -> None:
     except BaseException:
         connection.invalidate()
         raise
+
+
+OUTAGES = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError, ServiceUnavailable)
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    """An outage fails the whole batch at once: running it again would only wait twice."""
+    if isinstance(exc, OUTAGES) or isinstance(exc.__cause__, OUTAGES):
+        raise exc
 
 
 def _future() -> "asyncio.Future[Any]":
@@ -217,7 +228,8 @@ def _run_groups(session: Session, jobs: list[_Job], *, isolated: bool) -> bool:
         else:
             try:
                 ok, results = True, group(session, items)
-            except Exception:
+            except Exception as exc:
+                _raise_if_outage(exc)
                 return False
         for index, job in enumerate(members):
             job.outcome = (True, results[index]) if ok else (False, results)

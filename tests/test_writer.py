@@ -128,6 +128,25 @@ async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Data
     assert count == 9
 
 
+async def test_an_outage_fails_the_batch_once_without_a_second_run(db: Database) -> None:
+    """A failing unit makes the batch run again isolated, unless the failure is an outage:
+    then every unit is answered 503 at once, not after waiting for the database twice."""
+    db.start()
+    runs: list[str] = []
+
+    def locked(_session: Session) -> None:
+        runs.append("locked")
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    def fine(_session: Session) -> str:
+        runs.append("fine")
+        return "fine"
+
+    results = await _in_one_batch(db, [fine, locked, fine])
+    assert all(isinstance(result, DatabaseUnavailable) for result in results)
+    assert runs == ["fine", "locked"]
+
+
 async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> None:
     db.start()
 
