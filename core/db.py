@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
 from core.writer import Group, Writer, commit_or_discard, translate
 
@@ -17,7 +18,7 @@ T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
 # How long a request waits for the database (a lock, a connection, a connect) before it is
 # answered 503: an outage must cost callers seconds, not a hung request (RELIABILITY.md).
-DB_TIMEOUT_SECONDS = 2.0
+DB_TIMEOUT_SECONDS: float = Settings.model_fields["db_timeout_seconds"].default
 
 
 def normalize_url(url: str) -> str:
