@@ -19,6 +19,7 @@ from models.enums import AgencyType
 from models.events import Event
 from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
+from services.events import EVENT_COLUMNS as COPIED_COLUMNS
 from services.events import event_json
 from services.matching import matches
 
@@ -76,26 +77,8 @@ class Result:
 
 
 MAX_EXPANSION = 2_000  # deliveries one unit creates at most (see `expand`)
-EXPANDED_EVENT_COLUMNS = [
-    EVENT.c[name]
-    for name in (
-        "seq",
-        "id",
-        "type",
-        "kind",
-        "status",
-        "sender_agency",
-        "sender_country",
-        "distribution",
-        "tlp",
-        "recipient_countries",
-        "recipient_agencies",
-        "category",
-        "severity_rank",
-        "lat",
-        "lon",
-    )
-]
+# what matching and the visibility policy read of an event (the columns copied from its record)
+EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
 
 
 def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MAX_EXPANSION) -> int:
