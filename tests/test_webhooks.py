@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from core.clock import utcnow
 from core.db import Database
@@ -18,6 +20,7 @@ from core.netguard import networks
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
+from models.subscriptions import Delivery
 from services import dispatch, settling
 from services.dispatch import Result
 from tests.receiver import Receiver, fails, running, verify
@@ -227,6 +230,41 @@ async def test_a_receiver_never_holds_more_than_its_share_at_once(hooks: Hooks) 
     await hooks.dispatcher.drain()
     assert len(hooks.receiver.at("/slow")) == 12
     assert hooks.receiver.most_in_flight == hooks.dispatcher.per_subscription == 4
+
+
+async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
+    hooks: Hooks, app: FastAPI
+) -> None:
+    """Fan-out is written as fast as it is sent, not as fast as events come: while a round
+    fills every free slot, the next does not expand; once there is room, it does."""
+    runtime = app.state.runtime
+    small = Dispatcher(
+        runtime.db, runtime.webhooks.policy.box, hooks.dispatcher.transport, capacity=2
+    )
+    await hooks.subscribe("MY-MMEA", path="/slow")
+    hooks.receiver.script["/slow"] = ["slow"] * 4
+
+    async def deliveries() -> int:
+        return int(
+            await runtime.db.read(lambda s: s.exec(select(func.count(col(Delivery.id)))).one())
+        )
+
+    for _ in range(3):
+        await _post(hooks, handling=handling("network"))
+    await small.tick()  # expands 3, claims 2 of them: every slot taken
+    assert await deliveries() == 3
+    await _post(hooks, handling=handling("network"))
+    await small.tick()  # no room: the fourth event stays in the outbox
+    assert await deliveries() == 3
+    await small.drain()
+    await small.tick()  # room again: the third is claimed, and a slot stays free
+    assert await deliveries() == 3
+    await small.tick()  # so now the fourth event is expanded, and claimed
+    assert await deliveries() == 4
+    await small.drain()
+    while await small.tick():
+        await small.drain()
+    assert len(hooks.receiver.at("/slow")) == 4
 
 
 async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
