@@ -19,12 +19,13 @@ from pathlib import Path
 from statistics import mean
 
 import httpx
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from standardwebhooks.webhooks import Webhook
 
 from bench import servers
 from bench.harness import BenchError, Server
-from bench.soak_traffic import Receivers, Traffic, outbox_sample, process_sample, unattempted
+from bench.soak_probes import Ports, ProcessSample, outbox_sample, process_sample, unattempted
+from bench.soak_traffic import CLIENT_TIMEOUT_SECONDS, Failure, Receivers, Traffic
 from core.db import normalize_url
 from models.alerts import EXAMPLE
 
@@ -38,13 +39,17 @@ LAG_LIMIT_MS = 15_000.0  # a healthy delivery arrives within this of its event
 @dataclass
 class Sample:
     t: float
-    rss_kib: int
-    fds: int
+    processes: dict[str, ProcessSample]  # "serve" (and "worker"): memory, descriptors by kind
     unexpanded: int
     untried: int
     lag_p99_ms: float
     posted: int
     delivered: int
+    slowest_ms: dict[str, float]  # the slowest answer of each kind since the last sample
+
+    @property
+    def serve(self) -> ProcessSample:
+        return self.processes["serve"]
 
 
 @dataclass
@@ -61,6 +66,7 @@ class SoakResult:
     failing_unattempted: int = 0
     failing_answers: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    lost_answers: list[Failure] = field(default_factory=list)
     drain_seconds: float = 0.0
     lag_max_ms: float = 0.0
 
@@ -71,10 +77,10 @@ class SoakResult:
                 f"soak {self.seconds:.0f} s on {self.database}, {self.rate:g} posts/s asked, "
                 f"{self.posted / self.seconds:.2f} achieved, "
                 f"{len(self.samples)} samples",
-                f"RSS KiB  start {first.rss_kib}  half {mid.rss_kib}  end {last.rss_kib}"
-                f"  (second half {growth(self):+.1%})",
-                f"fds      start {first.fds}  half {mid.fds}  end {last.fds}"
-                f"  max {max(s.fds for s in self.samples)}",
+                f"RSS KiB  start {first.serve.rss_kib}  half {mid.serve.rss_kib}"
+                f"  end {last.serve.rss_kib}  (second half {growth(self):+.1%})",
+                f"fds      start {first.serve.fds}  half {mid.serve.fds}  end {last.serve.fds}"
+                f"  max {max(s.serve.fds for s in self.samples)}",
                 f"posted {self.posted}, pairs expected {self.expected_pairs}, lost {self.lost}, "
                 f"duplicates {self.duplicates}, bad signatures {self.bad_signatures}",
                 f"failing receivers: {self.failing_answers} attempts answered 500, "
@@ -82,13 +88,18 @@ class SoakResult:
                 f"delivery lag p99 worst sample {max(s.lag_p99_ms for s in self.samples):.0f} ms,"
                 f" max {self.lag_max_ms:.0f} ms; drain {self.drain_seconds:.1f} s",
                 f"request failures: {self.failures or 'none'}",
+                *(
+                    f"  {f.method} at {f.t:.1f} s: {f.kind} after {f.elapsed_ms:.0f} ms: "
+                    f"{f.message}"
+                    for f in self.lost_answers
+                ),
             ]
         )
 
 
 def growth(result: SoakResult) -> float:
     half = result.samples[len(result.samples) // 2 :]
-    start, end = half[0].rss_kib, mean(s.rss_kib for s in half[-3:])
+    start, end = half[0].serve.rss_kib, mean(s.serve.rss_kib for s in half[-3:])
     return (end - start) / start
 
 
@@ -107,7 +118,7 @@ def judge(result: SoakResult) -> list[str]:
         problems.append(f"requests failed: {result.failures}")
     if growth(result) > RSS_GROWTH_LIMIT:
         problems.append(f"RSS grew {growth(result):.1%} in the second half")
-    if max(s.fds for s in second) > max(s.fds for s in first) + FD_SLACK:
+    if max(s.serve.fds for s in second) > max(s.serve.fds for s in first) + FD_SLACK:
         problems.append("open descriptors grew in the second half")
     if max(s.lag_p99_ms for s in second) > LAG_LIMIT_MS:
         problems.append(f"deliveries lagged over {LAG_LIMIT_MS:.0f} ms")
@@ -145,7 +156,9 @@ async def drive(
     engine = create_engine(normalize_url(url))
     limits = httpx.Limits(max_connections=16)
     try:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, timeout=CLIENT_TIMEOUT_SECONDS, limits=limits
+        ) as http:
             admin = await _login(http, "demo-th-mecc-admin", creds["demo-th-mecc-admin"])
             failing = await _subscribe(http, admin, hooks)
             traffic = Traffic(
@@ -157,10 +170,11 @@ async def drive(
             body = {**EXAMPLE, "handling": {"distribution": "network", "tlp": "amber"}}
             loops = [traffic.post(http, body), traffic.list(http), traffic.feed(http)]
             tasks = [asyncio.create_task(loop) for loop in loops]
-            began = time.monotonic()
+            ports = Ports(server.port, hooks.port, None, url.removeprefix("sqlite:///"))
+            began = traffic.began = time.monotonic()
             while time.monotonic() - began < seconds:
                 await asyncio.sleep(every)
-                result.samples.append(_sample(server, engine, hooks, traffic, began))
+                result.samples.append(_sample(server, ports, engine, hooks, traffic))
             traffic.stop.set()
             await asyncio.gather(*tasks)
             expected = {(p, a) for a in traffic.posted for p in hooks.paths()}
@@ -180,6 +194,7 @@ async def drive(
             result.lost = len(expected - hooks.delivered)
             result.failing_unattempted = unattempted(engine, failing)
             result.failures = traffic.failures()
+            result.lost_answers = traffic.lost_answers
     finally:
         engine.dispose()
         await hooks.stop()
@@ -189,15 +204,17 @@ async def drive(
 
 
 def _sample(
-    server: Server, engine: object, hooks: Receivers, traffic: Traffic, began: float
+    server: Server, ports: Ports, engine: Engine, hooks: Receivers, traffic: Traffic
 ) -> Sample:
-    rss, fds = process_sample(server.pid)
-    unexpanded, untried = outbox_sample(engine)  # type: ignore[arg-type]
+    processes = {"serve": process_sample(server.pid, ports)}
+    unexpanded, untried = outbox_sample(engine)
     lags = sorted(hooks.lags_ms[-2000:]) or [0.0]
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
     posted, delivered = len(traffic.posted), len(hooks.delivered)
-    t = round(time.monotonic() - began, 1)
-    return Sample(t, rss, fds, unexpanded, untried, round(p99, 1), posted, delivered)
+    t = round(time.monotonic() - traffic.began, 1)
+    return Sample(
+        t, processes, unexpanded, untried, round(p99, 1), posted, delivered, traffic.take_slowest()
+    )
 
 
 def run(workdir: Path, seconds: float, rate: float = 1.0, every: float = 5.0) -> SoakResult:
@@ -222,11 +239,16 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rilon-soak-") as tmp:
         result = run(Path(tmp), args.minutes * 60, args.rate, args.every)
-    print(f"{'t s':>7} {'RSS KiB':>9} {'fds':>5} {'unexp':>6} {'untried':>8} {'lag p99':>8}")
+    print(
+        f"{'t s':>7} {'RSS KiB':>9} {'fds':>5} {'hooks':>5} {'cli':>4} {'db':>4} {'rest':>4}"
+        f" {'unexp':>6} {'untried':>8} {'lag p99':>8} {'list max':>8}"
+    )
     for s in result.samples:
+        p = s.serve
         print(
-            f"{s.t:7.0f} {s.rss_kib:9d} {s.fds:5d} {s.unexpanded:6d} {s.untried:8d}"
-            f" {s.lag_p99_ms:8.0f}"
+            f"{s.t:7.0f} {p.rss_kib:9d} {p.fds:5d} {p.webhooks:5d} {p.clients:4d}"
+            f" {p.database:4d} {p.rest:4d} {s.unexpanded:6d} {s.untried:8d}"
+            f" {s.lag_p99_ms:8.0f} {s.slowest_ms.get('LIST', 0):8.0f}"
         )
     print(result.summary())
     if args.json is not None:

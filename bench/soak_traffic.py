@@ -1,11 +1,9 @@
-"""The soak's moving parts: 100 local receivers (5% always 500), the traffic loops, the probes.
+"""The soak's moving parts: 100 local receivers (5% always 500) and the traffic loops.
 
-Everything runs in the driver's event loop against a real `rilon serve` on 127.0.0.1; the
-server's memory and descriptors are read from /proc, the outbox from the database itself.
+Everything runs in the driver's event loop against a real `rilon serve` on 127.0.0.1.
 """
 
 import asyncio
-import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -14,10 +12,10 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from sqlalchemy import Engine, text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 HOST = "127.0.0.1"
+CLIENT_TIMEOUT_SECONDS = 30.0  # the feed long-polls for 10 s; a list takes milliseconds
 
 
 @dataclass
@@ -81,6 +79,17 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A request that got no answer: when, which, after how long, and why."""
+
+    t: float  # seconds into the soak
+    method: str
+    kind: str  # the exception's name: ReadTimeout, ReadError, RemoteProtocolError, ...
+    elapsed_ms: float
+    message: str
+
+
 @dataclass
 class Traffic:
     """The client side: fixed-rate posts, lists and feed long-polls, tallied by outcome."""
@@ -89,82 +98,65 @@ class Traffic:
     sender: dict[str, str]
     reader: dict[str, str]
     rate: float
+    began: float = field(default_factory=time.monotonic)
     posted: list[str] = field(default_factory=list)
     answers: dict[str, int] = field(default_factory=dict)  # "POST 201" -> count
+    lost_answers: list[Failure] = field(default_factory=list)
+    slowest_ms: dict[str, float] = field(default_factory=dict)  # since the last sample
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def _count(self, method: str, response: httpx.Response | str) -> None:
+    def count(self, method: str, outcome: int | str, elapsed: float) -> None:
         """Tally an answer by status, or a transport failure by its kind (`ReadTimeout`…)."""
-        outcome = response if isinstance(response, str) else response.status_code
         key = f"{method} {outcome}"
         self.answers[key] = self.answers.get(key, 0) + 1
+        self.slowest_ms[method] = max(self.slowest_ms.get(method, 0.0), elapsed * 1000)
 
     def failures(self) -> dict[str, int]:
         ok = ("POST 201", "LIST 200", "FEED 200")
         return {key: n for key, n in self.answers.items() if key not in ok}
 
+    def take_slowest(self) -> dict[str, float]:
+        slowest, self.slowest_ms = self.slowest_ms, {}
+        return {method: round(ms, 1) for method, ms in slowest.items()}
+
+    async def _send(
+        self, http: httpx.AsyncClient, verb: str, path: str, headers: dict[str, str], **kw: Any
+    ) -> httpx.Response | None:
+        """One request; None when it got no answer (then its failure is on record)."""
+        method = "POST" if verb == "POST" else "GET"
+        began = time.monotonic()
+        try:
+            response = await http.request(method, path, headers=headers, **kw)
+        except httpx.TransportError as exc:
+            elapsed = time.monotonic() - began
+            self.count(verb, type(exc).__name__, elapsed)
+            at = round(began - self.began, 1)
+            failure = Failure(at, verb, type(exc).__name__, round(elapsed * 1000), str(exc)[:200])
+            self.lost_answers.append(failure)
+            return None
+        self.count(verb, response.status_code, time.monotonic() - began)
+        return response
+
     async def post(self, http: httpx.AsyncClient, body: dict[str, Any]) -> None:
         period, due = 1.0 / self.rate, time.monotonic()
         while not self.stop.is_set():
-            response = await _send(http, "POST", "/v1/alerts", self.sender, json=body)
-            self._count("POST", response)
-            if isinstance(response, httpx.Response) and response.status_code == 201:
+            response = await self._send(http, "POST", "/v1/alerts", self.sender, json=body)
+            if response is not None and response.status_code == 201:
                 self.posted.append(response.json()["id"])
             due += period
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def list(self, http: httpx.AsyncClient, pause: float = 0.2) -> None:
         while not self.stop.is_set():
-            response = await _send(http, "GET", "/v1/alerts?limit=50", self.reader)
-            self._count("LIST", response)
+            await self._send(http, "LIST", "/v1/alerts?limit=50", self.reader)
             await asyncio.sleep(pause)
 
     async def feed(self, http: httpx.AsyncClient) -> None:
         cursor = "0"
         while not self.stop.is_set():
             path = f"/v1/feed?after={cursor}&limit=200&wait=10"
-            response = await _send(http, "GET", path, self.reader)
-            self._count("FEED", response)
-            if isinstance(response, httpx.Response) and response.status_code == 200:
+            response = await self._send(http, "FEED", path, self.reader)
+            if response is not None and response.status_code == 200:
                 cursor = response.json()["next_cursor"] or cursor
             else:
                 await asyncio.sleep(0.5)
-
-
-async def _send(
-    http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any
-) -> httpx.Response | str:
-    try:
-        return await http.request(method, path, headers=headers, **kw)
-    except httpx.TransportError as exc:
-        return type(exc).__name__
-
-
-def process_sample(pid: int) -> tuple[int, int]:
-    """The server's resident memory (KiB, VmRSS) and open file descriptors, from /proc."""
-    rss = 0
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def outbox_sample(engine: Engine) -> tuple[int, int]:
-    """Events not yet expanded into deliveries, and deliveries never yet attempted."""
-    with engine.connect() as conn:
-        newest = conn.execute(text("SELECT coalesce(max(seq), 0) FROM event")).scalar_one()
-        expanded = conn.execute(
-            text("SELECT coalesce(max(last_seq), 0) FROM dispatcher_state WHERE name='expander'")
-        ).scalar_one()
-        waiting = conn.execute(
-            text("SELECT count(*) FROM delivery WHERE state='pending' AND attempts=0")
-        ).scalar_one()
-    return int(newest) - int(expanded), int(waiting)
-
-
-def unattempted(engine: Engine, subscriptions: set[str]) -> int:
-    """Deliveries of these subscriptions that were never attempted at all."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT subscription_id FROM delivery WHERE attempts = 0")).all()
-    return sum(1 for (sub,) in rows if sub in subscriptions)
