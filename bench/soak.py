@@ -25,7 +25,13 @@ from standardwebhooks.webhooks import Webhook
 from bench import servers
 from bench.harness import BenchError, Server
 from bench.soak_probes import Ports, ProcessSample, outbox_sample, process_sample, unattempted
-from bench.soak_traffic import CLIENT_TIMEOUT_SECONDS, Failure, Receivers, Traffic
+from bench.soak_traffic import (
+    CLIENT_KEEPALIVE_SECONDS,
+    CLIENT_TIMEOUT_SECONDS,
+    Failure,
+    Receivers,
+    Traffic,
+)
 from core.db import normalize_url
 from models.alerts import EXAMPLE
 
@@ -154,7 +160,7 @@ async def drive(
     hooks = Receivers(count=100, failing_every=20)
     await hooks.start()
     engine = create_engine(normalize_url(url))
-    limits = httpx.Limits(max_connections=16)
+    limits = httpx.Limits(max_connections=16, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
     try:
         async with httpx.AsyncClient(
             base_url=server.base_url, timeout=CLIENT_TIMEOUT_SECONDS, limits=limits

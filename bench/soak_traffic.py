@@ -15,6 +15,11 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 HOST = "127.0.0.1"
+# The service (uvicorn) closes a connection idle for 5 s. A client pool that keeps idle
+# connections exactly as long (httpx's default) now and then sends a request on a connection
+# the server is closing at that very moment, and loses it (ReadError, RemoteProtocolError
+# within milliseconds): the one failed list of the 2026-12-02 soak. Ours lets go well before.
+CLIENT_KEEPALIVE_SECONDS = 2.0
 CLIENT_TIMEOUT_SECONDS = 30.0  # the feed long-polls for 10 s; a list takes milliseconds
 
 
