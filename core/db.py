@@ -15,6 +15,7 @@ from core.writer import Writer, commit_or_discard, translate
 
 T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
+POOL_OVERFLOW = 8  # connections an engine may open beyond READ_THREADS, closed when returned
 # How long a request waits for the database (a lock, a connection, a connect) before it is
 # answered 503: an outage must cost callers seconds, not a hung request (RELIABILITY.md).
 DB_TIMEOUT_SECONDS = 2.0
@@ -51,7 +52,7 @@ def make_engine(
             url,
             pool_pre_ping=True,
             pool_size=READ_THREADS,
-            max_overflow=8,
+            max_overflow=POOL_OVERFLOW,
             pool_timeout=timeout,
             # libpq counts whole seconds and takes 2 as its least
             connect_args={"connect_timeout": max(2, math.ceil(timeout))},
@@ -60,7 +61,7 @@ def make_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": timeout},
         pool_size=READ_THREADS,  # one per reader thread
-        max_overflow=8,
+        max_overflow=POOL_OVERFLOW,
         pool_timeout=timeout,
     )
     busy_ms = int(timeout * 1000)
