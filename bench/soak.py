@@ -30,8 +30,10 @@ from bench.soak_judge import Bounds, Sample, SoakResult, judge
 from bench.soak_probes import Ports, outbox_sample, process_sample, unattempted
 from bench.soak_stack import Stack, service
 from bench.soak_traffic import (
+    BULK_CATEGORY,
     CLIENT_KEEPALIVE_SECONDS,
     CLIENT_TIMEOUT_SECONDS,
+    FAN_OUT_CATEGORY,
     Receivers,
     Traffic,
 )
@@ -42,6 +44,7 @@ from models.alerts import EXAMPLE
 DRAIN_SECONDS = 300.0  # at most; the drain ends sooner once nothing arrives for STALL_SECONDS
 STALL_SECONDS = 30.0
 HTTP_CONNECTIONS = 16  # the driver's httpx pool: posts, lists and the feed
+BULK_IN_FLIGHT = 32  # background posts at once: B1's connections
 
 
 async def _login(http: httpx.AsyncClient, client: str, secret: str) -> dict[str, str]:
@@ -56,7 +59,11 @@ async def _subscribe(http: httpx.AsyncClient, admin: dict[str, str], hooks: Rece
     """Subscribe every receiver; return the ids of the failing ones' subscriptions."""
     failing = set()
     for path in hooks.paths():
-        body = {"url": f"http://127.0.0.1:{hooks.port}{path}", "event_types": ["alert.created"]}
+        body = {
+            "url": f"http://127.0.0.1:{hooks.port}{path}",
+            "event_types": ["alert.created"],
+            "filter": {"categories": [FAN_OUT_CATEGORY]},
+        }
         answer = await http.post("/v1/subscriptions", json=body, headers=admin)
         if answer.status_code != 201:
             raise BenchError(f"subscribe: {answer.status_code} {answer.text[:200]}")
@@ -66,10 +73,13 @@ async def _subscribe(http: httpx.AsyncClient, admin: dict[str, str], hooks: Rece
     return failing
 
 
-async def drive(stack: Stack, seconds: float, rate: float, every: float) -> SoakResult:
+async def drive(
+    stack: Stack, seconds: float, rate: float, every: float, background: float = 0.0
+) -> SoakResult:
     database = "sqlite" if stack.worker_pid is None else "postgresql"
-    bounds = Bounds(MAX_CONNECTIONS, HTTP_CONNECTIONS + 1, stack.database_bounds())
-    result = SoakResult(seconds, rate, database, bounds)
+    clients = HTTP_CONNECTIONS + (BULK_IN_FLIGHT if background else 0) + 1  # and the listener
+    bounds = Bounds(MAX_CONNECTIONS, clients, stack.database_bounds())
+    result = SoakResult(seconds, rate, database, bounds, background)
     creds, base_url = stack.credentials, stack.server.base_url
     hooks = Receivers(count=100, failing_every=20)
     await hooks.start()
@@ -89,11 +99,16 @@ async def drive(stack: Stack, seconds: float, rate: float, every: float) -> Soak
                 await _login(http, "demo-th-mecc-duty", creds["demo-th-mecc-duty"]),
                 rate,
             )
-            body = {**EXAMPLE, "handling": {"distribution": "network", "tlp": "amber"}}
+            handling = {"distribution": "network", "tlp": "amber"}
+            body = {**EXAMPLE, "category": FAN_OUT_CATEGORY, "handling": handling}
             loops = [traffic.post(http, body), traffic.list(http), traffic.feed(http)]
+            if background:
+                bulk = {**body, "category": BULK_CATEGORY}
+                loops.append(traffic.bulk(json.dumps(bulk).encode(), background, BULK_IN_FLIGHT))
             tasks = [asyncio.create_task(loop) for loop in loops]
             ports = stack.ports(hooks.port)
             began = traffic.began = time.monotonic()
+            result.start = _sample(stack, ports, engine, hooks, traffic)
             while time.monotonic() - began < seconds:
                 await asyncio.sleep(every)
                 result.samples.append(_sample(stack, ports, engine, hooks, traffic))
@@ -104,6 +119,7 @@ async def drive(stack: Stack, seconds: float, rate: float, every: float) -> Soak
         engine.dispose()
         await hooks.stop()
     result.duplicates, result.bad_signatures = hooks.duplicates, hooks.bad_signatures
+    result.stray, result.background_posted = hooks.stray, traffic.answers.get("BULK 201", 0)
     result.failing_answers, result.lag_max_ms = hooks.refused, max(hooks.lags_ms, default=0)
     return result
 
@@ -139,8 +155,17 @@ def _sample(
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
     posted, delivered = len(traffic.posted), len(hooks.delivered)
     t = round(time.monotonic() - traffic.began, 1)
+    slowest, cpu = traffic.take_slowest(), os.times()
     return Sample(
-        t, processes, unexpanded, untried, round(p99, 1), posted, delivered, traffic.take_slowest()
+        t,
+        processes,
+        unexpanded,
+        untried,
+        round(p99, 1),
+        posted,
+        delivered,
+        slowest,
+        cpu[0] + cpu[1],
     )
 
 
@@ -150,11 +175,12 @@ def run(
     rate: float = 1.0,
     every: float = 5.0,
     postgres: str | None = None,
+    background: float = 0.0,
 ) -> SoakResult:
     """Seed the demo network (SQLite in `workdir`, or a scratch database on the PostgreSQL
     server `postgres` names), serve it, soak it."""
     with service(workdir, postgres) as stack:
-        return asyncio.run(drive(stack, seconds, rate, every))
+        return asyncio.run(drive(stack, seconds, rate, every, background))
 
 
 def main(argv: list[str]) -> int:
@@ -168,11 +194,21 @@ def main(argv: list[str]) -> int:
         help="run on PostgreSQL: a scratch database made (and dropped) on this server, e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/test; the API and one worker",
     )
+    parser.add_argument(
+        "--background",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="also post this many alerts a second that no subscription matches (at most "
+        f"{BULK_IN_FLIGHT} at once, like B1): the total near B1's rate, the fan-out unchanged",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample here")
     args = parser.parse_args(argv)
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")
     with tempfile.TemporaryDirectory(prefix="rilon-soak-") as tmp:
-        result = run(Path(tmp), args.minutes * 60, args.rate, args.every, args.postgres)
+        result = run(
+            Path(tmp), args.minutes * 60, args.rate, args.every, args.postgres, args.background
+        )
     print("\n".join(result.table()))
     print(result.summary())
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")

@@ -49,6 +49,7 @@ class Sample:
     posted: int
     delivered: int
     slowest_ms: dict[str, float]  # the slowest answer of each kind since the last sample
+    driver_cpu_s: float  # the driver's own user and system time so far (receivers included)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class SoakResult:
     database: str
     bounds: Bounds
     background: float = 0.0  # asked, a second: posts no subscription matches
+    start: Sample | None = None  # as the traffic began
     samples: list[Sample] = field(default_factory=list)
     posted: int = 0
     background_posted: int = 0
@@ -119,18 +121,29 @@ class SoakResult:
         names = list(self.samples[0].processes)
         head = f"{'t s':>6}"
         for name in names:
-            head += f" | {name + ' RSS KiB':>14} {'fds':>4} {'hooks':>5} {'cw':>2} {'cli':>3}"
-            head += f" {'db':>3} {'rest':>4}"
-        lines = [head + f" | {'unexp':>5} {'untried':>7} {'lag p99':>7} {'list max':>8}"]
+            head += f" | {name + ' RSS KiB':>14} {'cpu':>4} {'fds':>4} {'hooks':>5} {'cw':>2}"
+            head += f" {'cli':>3} {'db':>3} {'rest':>4}"
+        head += f" | {'driver':>6} | {'unexp':>5} {'untried':>7} {'lag p99':>7} {'list max':>8}"
+        lines = [head]
+        before = self.start
         for s in self.samples:
             line = f"{s.t:6.0f}"
             for name in names:
                 p = s.processes[name]
-                line += f" | {p.rss_kib:14d} {p.fds:4d} {p.webhooks:5d}"
+                cpu = _share(p.cpu_s, before.processes[name].cpu_s if before else 0, s, before)
+                line += f" | {p.rss_kib:14d} {cpu:4.0%} {p.fds:4d} {p.webhooks:5d}"
                 line += f" {p.webhooks_close_wait:2d} {p.clients:3d} {p.database:3d} {p.rest:4d}"
-            line += f" | {s.unexpanded:5d} {s.untried:7d} {s.lag_p99_ms:7.0f}"
+            driver = _share(s.driver_cpu_s, before.driver_cpu_s if before else 0, s, before)
+            line += f" | {driver:6.0%} | {s.unexpanded:5d} {s.untried:7d} {s.lag_p99_ms:7.0f}"
             lines.append(line + f" {s.slowest_ms.get('LIST', 0):8.0f}")
+            before = s
         return lines
+
+
+def _share(cpu_s: float, cpu_before: float, now: Sample, before: Sample | None) -> float:
+    """CPU time used between two samples over the wall time between them (1.0: one core)."""
+    wall = now.t - (before.t if before else 0.0)
+    return (cpu_s - cpu_before) / wall if wall > 0 else 0.0
 
 
 def growth(result: SoakResult, process: str = "serve") -> float:

@@ -29,6 +29,7 @@ class Ports:
 class ProcessSample:
     rss_kib: int
     fds: int
+    cpu_s: float  # user and system time so far
     webhooks: int = 0  # TCP sockets to the receivers
     webhooks_close_wait: int = 0  # of those, closed by the receiver and not yet by us
     clients: int = 0  # TCP sockets of API clients, and the listener
@@ -76,6 +77,12 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def process_sample(pid: int, ports: Ports) -> ProcessSample:
     """The process's resident memory (KiB, VmRSS) and its descriptors by what they are for."""
     targets = []
@@ -84,7 +91,7 @@ def process_sample(pid: int, ports: Ports) -> ProcessSample:
             targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
         except FileNotFoundError:  # closed between the listing and the read
             continue
-    sample = ProcessSample(_rss_kib(pid), len(targets))
+    sample = ProcessSample(_rss_kib(pid), len(targets), _cpu_seconds(pid))
     sockets = _tcp_sockets(pid) if any(t.startswith("socket:") for t in targets) else {}
     for target in targets:
         if target.startswith("socket:["):

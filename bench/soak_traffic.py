@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 HOST = "127.0.0.1"
+FAN_OUT_CATEGORY = "smuggling_departure"  # what the receivers' subscriptions ask for
+BULK_CATEGORY = "vessel_at_sea"  # the background posts: no subscription matches them
 # The service (uvicorn) closes a connection idle for 5 s. A client pool that keeps idle
 # connections exactly as long (httpx's default) now and then sends a request on a connection
 # the server is closing at that very moment, and loses it (ReadError, RemoteProtocolError
@@ -34,6 +37,7 @@ class Receivers:
     delivered: set[tuple[str, str]] = field(default_factory=set)  # (path, record id)
     duplicates: int = 0
     bad_signatures: int = 0
+    stray: int = 0  # alerts no subscription asked for (a filter not applied)
     refused: int = 0  # answered 500 by design
     lags_ms: list[float] = field(default_factory=list)  # event timestamp -> receipt
     _runner: web.AppRunner | None = None
@@ -72,6 +76,7 @@ class Receivers:
             self.bad_signatures += 1
             return web.Response(status=400, text="bad signature")
         if event["type"] == "alert.created":
+            self.stray += event["data"].get("category") != FAN_OUT_CATEGORY
             key = (request.path, str(event["data"]["id"]))
             self.duplicates += key in self.delivered
             self.delivered.add(key)
@@ -117,7 +122,7 @@ class Traffic:
         self.slowest_ms[method] = max(self.slowest_ms.get(method, 0.0), elapsed * 1000)
 
     def failures(self) -> dict[str, int]:
-        ok = ("POST 201", "LIST 200", "FEED 200")
+        ok = ("POST 201", "LIST 200", "FEED 200", "BULK 201")
         return {key: n for key, n in self.answers.items() if key not in ok}
 
     def take_slowest(self) -> dict[str, float]:
@@ -165,3 +170,41 @@ class Traffic:
                 cursor = response.json()["next_cursor"] or cursor
             else:
                 await asyncio.sleep(0.5)
+
+    async def bulk(self, body: bytes, rate: float, in_flight: int) -> None:
+        """Background posts at `rate` a second, at most `in_flight` at once (B1's 32
+        connections): paced like a fixed-rate client, held back like B1's closed loop when
+        the service answers slower than they fall due. aiohttp: httpx costs too much CPU here.
+        """
+        headers = {**self.sender, "Content-Type": "application/json"}
+        connector = aiohttp.TCPConnector(
+            limit=in_flight, keepalive_timeout=CLIENT_KEEPALIVE_SECONDS
+        )
+        timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_SECONDS)
+        slots = iter(range(1 << 62))  # the n-th post falls due n / rate seconds in
+        started = time.monotonic()
+        async with aiohttp.ClientSession(
+            self.base_url, connector=connector, timeout=timeout
+        ) as session:
+
+            async def poster() -> None:
+                while not self.stop.is_set():
+                    due = started + next(slots) / rate
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    await self._bulk_post(session, body, headers)
+
+            await asyncio.gather(*(poster() for _ in range(in_flight)))
+
+    async def _bulk_post(
+        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+    ) -> None:
+        began = time.monotonic()
+        try:
+            async with session.post("/v1/alerts", data=body, headers=headers) as answer:
+                await answer.read()
+                self.count("BULK", answer.status, time.monotonic() - began)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            elapsed = time.monotonic() - began
+            self.count("BULK", type(exc).__name__, elapsed)
+            at, ms = round(began - self.began, 1), round(elapsed * 1000)
+            self.lost_answers.append(Failure(at, "BULK", type(exc).__name__, ms, str(exc)[:200]))
