@@ -19,7 +19,7 @@ from bench import servers
 from bench.harness import BenchError, Server, log_tail, running, venv_script
 from bench.postgres import scratch_database
 from bench.soak_probes import Ports
-from core.db import POOL_OVERFLOW, READ_THREADS, is_sqlite
+from core.db import POOL_OVERFLOW, POSTGRES_POOL_SIZE, READ_THREADS, is_sqlite
 
 WORKER_START_SECONDS = 30.0
 SQLITE_FDS_PER_CONNECTION = 3  # the database file, its -wal and its -shm
@@ -46,11 +46,11 @@ class Stack:
 
     def database_bounds(self) -> dict[str, int]:
         """Descriptors each process's engines may hold: SQLite opens a reading and a writing
-        engine, PostgreSQL one for both; each pool holds READ_THREADS plus its overflow."""
-        connections = READ_THREADS + POOL_OVERFLOW
+        engine, PostgreSQL one for both; each pool holds its size plus its overflow."""
         if is_sqlite(self.database_url):
-            return {"serve": 2 * connections * SQLITE_FDS_PER_CONNECTION}
-        return dict.fromkeys(self.pids(), connections)
+            files = (READ_THREADS + POOL_OVERFLOW) * SQLITE_FDS_PER_CONNECTION
+            return {"serve": 2 * files}
+        return dict.fromkeys(self.pids(), POSTGRES_POOL_SIZE + POOL_OVERFLOW)
 
 
 @contextmanager
