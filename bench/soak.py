@@ -27,7 +27,13 @@ from standardwebhooks.webhooks import Webhook
 
 from bench.harness import BenchError
 from bench.soak_judge import Bounds, Sample, SoakResult, judge
-from bench.soak_probes import Ports, outbox_sample, process_sample, unattempted
+from bench.soak_probes import (
+    Ports,
+    outbox_sample,
+    process_sample,
+    sessions_opened,
+    unattempted,
+)
 from bench.soak_stack import Stack, service
 from bench.soak_traffic import (
     BULK_CATEGORY,
@@ -144,6 +150,7 @@ async def _drain(
     result.lost = len(expected - hooks.delivered)
     result.failing_unattempted = unattempted(engine, failing)
     result.failures, result.lost_answers = traffic.failures(), traffic.lost_answers
+    result.answers = dict(sorted(traffic.answers.items()))
 
 
 def _sample(
@@ -155,7 +162,7 @@ def _sample(
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
     posted, delivered = len(traffic.posted), len(hooks.delivered)
     t = round(time.monotonic() - traffic.began, 1)
-    slowest, cpu = traffic.take_slowest(), os.times()
+    cpu = os.times()
     return Sample(
         t,
         processes,
@@ -164,8 +171,9 @@ def _sample(
         round(p99, 1),
         posted,
         delivered,
-        slowest,
-        cpu[0] + cpu[1],
+        slowest_ms=traffic.take_slowest(),
+        driver_cpu_s=cpu.user + cpu.system,
+        sessions=sessions_opened(engine),
     )
 
 

@@ -25,6 +25,7 @@ from bench.soak_traffic import Failure
 
 RSS_GROWTH_LIMIT = 0.20  # second half over its start
 REST_SLACK = 4
+SESSIONS_SLACK = 4  # PostgreSQL connections opened in the second half: pools are warm by then
 CLOSE_WAIT_LIMIT = 4  # at one sample: a receiver's close we have not yet seen, not a leak
 LAG_LIMIT_MS = 15_000.0  # a healthy delivery arrives within this of its event
 RATE_KEPT = 0.9  # of the rate asked, posts and background posts alike
@@ -50,6 +51,7 @@ class Sample:
     delivered: int
     slowest_ms: dict[str, float]  # the slowest answer of each kind since the last sample
     driver_cpu_s: float  # the driver's own user and system time so far (receivers included)
+    sessions: int | None = None  # PostgreSQL: connections opened to the database so far
 
 
 @dataclass
@@ -70,6 +72,7 @@ class SoakResult:
     stray: int = 0
     failing_unattempted: int = 0
     failing_answers: int = 0
+    answers: dict[str, int] = field(default_factory=dict)  # "LIST 200" -> how many
     failures: dict[str, int] = field(default_factory=dict)
     lost_answers: list[Failure] = field(default_factory=list)
     drain_seconds: float = 0.0
@@ -104,10 +107,13 @@ class SoakResult:
             f"stray {self.stray}",
             f"failing receivers: {self.failing_answers} attempts answered 500, "
             f"{self.failing_unattempted} deliveries never tried",
+            f"database connections opened: {_opened(self.samples)} over the run, "
+            f"{_opened(self.halves()[1])} in the second half",
             f"delivery lag p99 worst sample {max(s.lag_p99_ms for s in self.samples):.0f} ms,"
             f" max {self.lag_max_ms:.0f} ms; drain {self.drain_seconds:.1f} s",
             "slowest answers: "
             + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in sorted(slowest(self).items())),
+            "requests: " + ", ".join(f"{key} x{n}" for key, n in self.answers.items()),
             f"request failures: {self.failures or 'none'}",
             *(
                 f"  {f.method} at {f.t:.1f} s: {f.kind} after {f.elapsed_ms:.0f} ms: {f.message}"
@@ -190,7 +196,16 @@ def judge(result: SoakResult) -> list[str]:
         problems += [f"{name}: {problem}" for problem in _judge_process(result, name)]
     if max(s.lag_p99_ms for s in second) > LAG_LIMIT_MS:
         problems.append(f"deliveries lagged over {LAG_LIMIT_MS:.0f} ms")
+    if (opened := _opened(second)) is not None and opened > SESSIONS_SLACK:
+        problems.append(f"{opened} database connections opened in the second half (churn)")
     return problems
+
+
+def _opened(samples: list[Sample]) -> int | None:
+    """Database connections opened between the first and the last of these samples."""
+    if samples[0].sessions is None or samples[-1].sessions is None:
+        return None
+    return samples[-1].sessions - samples[0].sessions
 
 
 def _judge_process(result: SoakResult, name: str) -> list[str]:

@@ -127,6 +127,18 @@ def outbox_sample(engine: Engine) -> tuple[int, int]:
     return int(newest) - int(expanded), int(waiting)
 
 
+def sessions_opened(engine: Engine) -> int | None:
+    """PostgreSQL: connections ever opened to the soak's database (None on SQLite). A pool
+    that closes and reopens connections under load shows here, not in a descriptor count."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+    return int(found)
+
+
 def unattempted(engine: Engine, subscriptions: set[str]) -> int:
     """Deliveries of these subscriptions that were never attempted at all."""
     with engine.connect() as conn:
