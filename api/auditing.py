@@ -154,7 +154,7 @@ class AuditMiddleware:
             context.actor = self._bearer_of(context.scope)
         entry = entry_for(context, status)
         try:
-            await self.runtime.db.write(lambda session: audit.append(session, entry))
+            await self.runtime.db.write_item(audit.append_many, entry)
         except Exception:
             log.error("audit row for request %s could not be written", context.request_id)
             return False

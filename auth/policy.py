@@ -6,6 +6,7 @@ property-based test keeps them in agreement.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
@@ -92,10 +93,17 @@ def readable(
     principal: Principal, source: type[Record] | type[Event] = Record
 ) -> ColumnElement[bool]:
     """The SQL twin of `can_read`: a WHERE clause over `record` (or `event`, same columns)."""
-    kinds = [kind.value for kind, scope in READ_SCOPE.items() if scope in principal.scopes]
+    kinds = tuple(kind.value for kind, scope in READ_SCOPE.items() if scope in principal.scopes)
+    return _readable_by(reader_of(principal), kinds, source)
+
+
+@lru_cache(maxsize=1024)
+def _readable_by(
+    reader: Reader, kinds: tuple[str, ...], source: type[Record] | type[Event]
+) -> ColumnElement[bool]:
+    """Built once per reader (clauses are immutable), so lists can cache their statements."""
     if not kinds:
         return false()
-    reader = reader_of(principal)
     grants: list[ColumnElement[bool]] = [
         col(source.sender_agency) == reader.agency,
         col(source.recipient_agencies).contains(f",{reader.agency},"),
@@ -107,8 +115,9 @@ def readable(
     by_distribution = or_(
         col(source.distribution) == Distribution.NETWORK.value,
         and_(
-            col(source.distribution).in_(
-                [Distribution.NATIONAL.value, Distribution.COUNTRIES.value]
+            or_(
+                col(source.distribution) == Distribution.NATIONAL.value,
+                col(source.distribution) == Distribution.COUNTRIES.value,
             ),
             col(source.sender_country) == reader.country,
         ),
@@ -118,7 +127,8 @@ def readable(
         ),
     )
     grants.append(and_(col(source.tlp) != Tlp.RED.value, by_distribution))
-    return and_(col(source.kind).in_(kinds), or_(*grants))
+    # equalities rather than IN: an IN list is expanded again on every execution
+    return and_(or_(*(col(source.kind) == kind for kind in kinds)), or_(*grants))
 
 
 def can_modify(principal: Principal, record: Readable) -> bool:

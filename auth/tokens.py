@@ -1,9 +1,10 @@
 """Access tokens: issued and verified here, and nowhere else."""
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,32 @@ MAX_TOKEN_BYTES = 4096
 LEEWAY_SECONDS = 30  # clock skew between replicas, for `iat` only: `exp` is exact
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub", "jti")
+VERIFIED_CACHE_SIZE = 4096  # tokens; each is at most MAX_TOKEN_BYTES
+
+
+class VerifiedTokens:
+    """Tokens whose signature and claims were verified, with their claims, till they expire.
+
+    A client sends the same token with every request for its lifetime; checking its signature
+    again each time costs a sixth of a list request's event-loop time (PERFORMANCE.md). Only
+    tokens that passed every check are kept, so forged ones cannot fill it, and a kept token
+    still expires to the second. Revocation is not decided here: `load_principal` asks the
+    database on every request.
+    """
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self._size = size
+        self._claims: dict[str, Claims] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Claims | None:
+        return self._claims.get(token)
+
+    def put(self, token: str, claims: Claims) -> None:
+        with self._lock:
+            if len(self._claims) >= self._size:
+                del self._claims[next(iter(self._claims))]  # the oldest
+            self._claims[token] = claims
 
 
 @dataclass(frozen=True)
@@ -30,6 +57,7 @@ class TokenKeys:
     issuer: str
     audience: str
     ttl_seconds: int
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TokenKeys":
@@ -77,6 +105,11 @@ def decode_token(token: str, keys: TokenKeys) -> Claims:
     """Verify a bearer token and return its claims; any doubt is a 401."""
     if len(token) > MAX_TOKEN_BYTES:
         raise Unauthorized("token too large")
+    known = keys.verified.get(token)
+    if known is not None:
+        if _expired(known):
+            raise Unauthorized("token expired: get a new one")
+        return known
     try:
         header = jwt.get_unverified_header(token)
     except (JWTError, ValueError, TypeError) as exc:
@@ -110,7 +143,13 @@ def decode_token(token: str, keys: TokenKeys) -> Claims:
     except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise Unauthorized("invalid token claims") from exc
     _check_times(payload, keys)
+    keys.verified.put(token, claims)
     return claims
+
+
+def _expired(claims: Claims) -> bool:
+    """As python-jose decides (whole seconds, no leeway): expired once past `exp`."""
+    return int(time.time()) > int(claims.expires_at.timestamp())
 
 
 def _check_times(payload: Mapping[str, Any], keys: TokenKeys) -> None:

@@ -10,8 +10,9 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
-from core.writer import Writer, commit_or_discard, translate
+from core.writer import Group, Writer, commit_or_discard, translate
 
 T = TypeVar("T")
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
@@ -19,7 +20,7 @@ POOL_OVERFLOW = 8  # connections a pool may open beyond its size, closed when re
 POSTGRES_POOL_SIZE = READ_THREADS + 1  # the readers and the writer thread
 # How long a request waits for the database (a lock, a connection, a connect) before it is
 # answered 503: an outage must cost callers seconds, not a hung request (RELIABILITY.md).
-DB_TIMEOUT_SECONDS = 2.0
+DB_TIMEOUT_SECONDS: float = Settings.model_fields["db_timeout_seconds"].default
 
 
 def normalize_url(url: str) -> str:
@@ -146,6 +147,10 @@ class Database:
     async def write(self, unit: Callable[[Session], T]) -> T:
         """Run a unit in the next group commit and return once it is durable."""
         return await self.writer.submit(unit)
+
+    async def write_item(self, group: Group, item: Any) -> Any:
+        """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
+        return await self.writer.submit_item(group, item)
 
     def run_read(self, unit: Callable[[Session], T]) -> T:
         try:

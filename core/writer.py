@@ -1,10 +1,14 @@
 """Group commit: one thread owns the write connection and commits many requests' work at once.
 
 Each request hands over a unit of work (a function of a Session). The writer runs every unit
-waiting in the queue inside one transaction, each under its own SAVEPOINT, and commits once: one
-fsync for the whole batch instead of one per request. A unit that raises is rolled back to its
-savepoint alone; a failed commit fails every unit of the batch. Nothing is acknowledged before
-the commit that holds it has returned.
+waiting in the queue inside one transaction and commits once: one fsync for the whole batch
+instead of one per request. A unit that raises fails alone: the batch then runs again with each
+unit under its own SAVEPOINT (see `_transaction`). A failed commit fails every unit of the
+batch. Nothing is acknowledged before the commit that holds it has returned.
+
+Small uniform units (an audit row for a read) can instead be handed over as an item of a
+group (`submit_item`): the items of one group in a batch are written by one call, which
+saves a statement per item.
 """
 
 import asyncio
@@ -25,19 +29,23 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+from core import bulk
 from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
 
 T = TypeVar("T")
 Unit = Callable[[Session], Any]
+Group = Callable[[Session, list[Any]], list[Any]]  # items in, one result per item out
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Job:
-    unit: Unit
+    unit: Unit | None
     loop: asyncio.AbstractEventLoop
     future: "asyncio.Future[Any]"
     outcome: tuple[bool, Any] = field(default=(False, None))
+    group: Group | None = None
+    item: Any = None
 
 
 def translate(exc: BaseException) -> BaseException:
@@ -82,12 +90,20 @@ class Writer:
             self._thread = None
 
     async def submit(self, unit: Callable[[Session], T]) -> T:
+        result: T = await self._submit(_Job(unit, asyncio.get_running_loop(), _future()))
+        return result
+
+    async def submit_item(self, group: Group, item: Any) -> Any:
+        """Write `item` with the other items of `group` in the same batch, in one call."""
+        return await self._submit(
+            _Job(None, asyncio.get_running_loop(), _future(), group=group, item=item)
+        )
+
+    async def _submit(self, job: _Job) -> Any:
         if self._thread is None:
             raise ServiceUnavailable("the writer is not running")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(unit, loop, future))
-        return await future
+        self._queue.put(job)
+        return await job.future
 
     def _run(self) -> None:
         while True:
@@ -113,22 +129,55 @@ class Writer:
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
-            with Session(self._engine, expire_on_commit=False) as session:
-                if self._prologue is not None:
-                    self._prologue(session)
-                if len(batch) == 1:
-                    batch[0].outcome = (True, batch[0].unit(session))
-                else:
-                    for job in batch:
-                        job.outcome = _run_savepoint(session, job.unit)
-                commit_or_discard(session)
-                if self._on_commit is not None:
-                    self._on_commit(session)
+            if not self._transaction(batch, isolated=False):
+                self._transaction(batch, isolated=True)
         except Exception as exc:  # the transaction is gone: no unit of it was written
             failure = translate(exc)
             for job in batch:
                 if job.outcome[0] or job.outcome[1] is None:
                     job.outcome = (False, failure)
+
+    def _transaction(self, batch: list[_Job], *, isolated: bool) -> bool:
+        """Run the batch in one transaction and commit it; False if it must run isolated.
+
+        First every unit runs straight in the transaction (a savepoint costs two statements
+        and a compile each), with its inserts deferred to one executemany per table before
+        the commit (`core.bulk`). If a unit or the deferred inserts raise, nothing is
+        committed and the batch runs again, inserts immediate, each unit (and each group)
+        under its own savepoint, so a failure stays its own. Failures cost a second run;
+        they are the rare case.
+        """
+        for job in batch:
+            job.outcome = (False, None)
+        with Session(self._engine, expire_on_commit=False) as session:
+            if self._prologue is not None:
+                self._prologue(session)
+            if not isolated:
+                bulk.defer(session)
+            for job in batch:
+                if job.group is not None:
+                    continue
+                if isolated:
+                    job.outcome = _run_savepoint(session, _unit_of(job))
+                    continue
+                try:
+                    job.outcome = (True, _unit_of(job)(session))
+                except Exception as exc:
+                    _raise_if_outage(exc)
+                    return False  # rolled back as the session closes
+            groups = [job for job in batch if job.group is not None]
+            if not _run_groups(session, groups, isolated=isolated):
+                return False
+            if not isolated:
+                try:
+                    bulk.flush(session)
+                except Exception as exc:
+                    _raise_if_outage(exc)
+                    return False  # a deferred row conflicts: find whose, isolated
+            commit_or_discard(session)
+            if self._on_commit is not None:
+                self._on_commit(session)
+        return True
 
 
 def commit_or_discard(session: Session) -> None:
@@ -145,6 +194,46 @@ def commit_or_discard(session: Session) -> None:
     except BaseException:
         connection.invalidate()
         raise
+
+
+OUTAGES = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError, ServiceUnavailable)
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    """An outage fails the whole batch at once: running it again would only wait twice."""
+    if isinstance(exc, OUTAGES) or isinstance(exc.__cause__, OUTAGES):
+        raise exc
+
+
+def _future() -> "asyncio.Future[Any]":
+    return asyncio.get_running_loop().create_future()
+
+
+def _unit_of(job: _Job) -> Unit:
+    assert job.unit is not None
+    return job.unit
+
+
+def _run_groups(session: Session, jobs: list[_Job], *, isolated: bool) -> bool:
+    """Each group's items in one call, in the order they arrived; False if a group raised
+    outside a savepoint (the batch must then run isolated)."""
+    groups: dict[Group, list[_Job]] = {}
+    for job in jobs:
+        assert job.group is not None
+        groups.setdefault(job.group, []).append(job)
+    for group, members in groups.items():
+        items = [job.item for job in members]
+        if isolated:
+            ok, results = _run_savepoint(session, lambda s: group(s, items))  # noqa: B023
+        else:
+            try:
+                ok, results = True, group(session, items)
+            except Exception as exc:
+                _raise_if_outage(exc)
+                return False
+        for index, job in enumerate(members):
+            job.outcome = (True, results[index]) if ok else (False, results)
+    return True
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
+from sqlmodel import Session
+
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.db import Database
@@ -70,22 +72,25 @@ class Dispatcher:
     async def tick(self) -> bool:
         """One round: expand new events, claim and start due deliveries."""
         now = self.clock()
-        expanded = await self.db.write(partial(dispatch.expand, now=now))
         room = self.capacity - len(self._tasks)
-        jobs: list[Job] = []
-        if room > 0:
-            busy = {sub: n for sub, n in self._in_flight.items() if n}
-            jobs = await self.db.write(
-                partial(
-                    dispatch.claim,
-                    box=self.box,
-                    now=now,
-                    limit=room,
-                    per_subscription=self.per_subscription,
-                    busy=busy,
-                    lease=self.lease,
-                )
+        busy = {sub: n for sub, n in self._in_flight.items() if n}
+
+        def expand_and_claim(session: Session) -> tuple[int, list[Job]]:
+            """One writer unit, so a round waits for one group commit, not two."""
+            expanded = dispatch.expand(session, now)
+            if room <= 0:
+                return expanded, []
+            return expanded, dispatch.claim(
+                session,
+                self.box,
+                now,
+                limit=room,
+                per_subscription=self.per_subscription,
+                busy=busy,
+                lease=self.lease,
             )
+
+        expanded, jobs = await self.db.write(expand_and_claim)
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
             task = asyncio.create_task(self._deliver(job))
@@ -99,7 +104,13 @@ class Dispatcher:
 
     async def _deliver(self, job: Job) -> None:
         try:
-            result = await self.transport.post(job, signed_headers(job, self.clock()))
+            try:
+                result = await self.transport.post(job, signed_headers(job, self.clock()))
+            finally:
+                # The limit is on requests open to the receiver. Recording the attempt waits
+                # for a group commit; the delivery's lease keeps it from being claimed again
+                # meanwhile, so the slot can serve the subscription's next delivery.
+                self._in_flight[job.subscription_id] -= 1
             outcome = await self._settle(job, result)
             if self.metrics is not None:
                 self.metrics.count_delivery(outcome)
@@ -107,12 +118,9 @@ class Dispatcher:
             log.exception(
                 "delivery %s could not be settled; its lease will expire", job.delivery_id
             )
-        finally:
-            self._in_flight[job.subscription_id] -= 1
 
     async def _settle(self, job: Job, result: Result) -> str:
-        """Queue the attempt for the settler; return once it is durable. The subscription's
-        slot stays taken until then, so its concurrency limit holds."""
+        """Queue the attempt for the settler; return once it is durable."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._finished.append((job, result, self.clock(), future))
         if self._settler is None or self._settler.done():

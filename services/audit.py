@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, text
 from sqlmodel import Session, col, select
 
+from core import bulk
 from core.clock import utcnow
 from core.db import WRITERS_LOCK
 from core.errors import ServiceUnavailable
@@ -91,8 +92,7 @@ def append_many(session: Session, entries: list[Entry]) -> list[int]:
             row = _row(session, entry, last[0] + 1, last[1])
             written.append(row)
             last = (row["seq"], row["hash"])
-        if written:
-            session.connection().execute(AUDIT.insert(), written)
+        bulk.insert(session, AUDIT, written)
         session.info[HEAD] = last
         return [row["seq"] for row in written]
     except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, or_
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from auth.policy import Reader, can_agency_read
 from core.crypto import SecretBox
@@ -19,6 +19,7 @@ from models.enums import AgencyType
 from models.events import Event
 from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
+from services.events import EVENT_COLUMNS as COPIED_COLUMNS
 from services.events import event_json
 from services.matching import matches
 
@@ -26,6 +27,7 @@ DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -74,41 +76,65 @@ class Result:
         return self.status is not None and 200 <= self.status < 300
 
 
-def expand(session: Session, now: datetime, batch: int = 500) -> int:
-    """Turn new events into deliveries for every enabled subscription that matches and whose
-    agency may read the event (the same policy as every read path)."""
+MAX_EXPANSION = 2_000  # deliveries one unit creates at most (see `expand`)
+# what matching and the visibility policy read of an event (the columns copied from its record)
+EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
+
+
+def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MAX_EXPANSION) -> int:
+    """Turn new events into deliveries for every subscription that matches and whose agency
+    may read the event (the same policy as every read path).
+
+    At most `max_rows` deliveries a unit (one event at least): the writer commits every
+    request's work in turn, and one event to 1,000 subscriptions must not hold the POSTs
+    behind it for the whole expansion of hundreds of events (PERFORMANCE.md, B4)."""
     state = session.get(DispatcherState, "expander", with_for_update=True)
     if state is None:
         state = DispatcherState(name="expander", last_seq=0)
-    events = session.exec(
-        select(Event).where(col(Event.seq) > state.last_seq).order_by(col(Event.seq)).limit(batch)
-    ).all()
     state.heartbeat_at = now
-    if events:
-        subscribers = session.exec(
-            select(Subscription, Agency).join(Agency, col(Agency.code) == col(Subscription.agency))
-        ).all()
-        rows = [
-            {
-                "id": str(uuid.uuid4()),
-                "subscription_id": sub.id,
-                "event_seq": event.seq,
-                "event_id": event.id,
-                "event_type": event.type,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for event in events
-            for sub, agency in subscribers
-            if matches(sub.event_types, sub.filter, event)
-            and can_agency_read(Reader(agency.code, agency.country, AgencyType(agency.type)), event)
-        ]
-        if rows:
-            session.connection().execute(DELIVERY.insert(), rows)
-        state.last_seq = events[-1].seq or state.last_seq
     session.add(state)
+    connection = session.connection()
+    subscribers = [
+        (sub.id, sub.event_types, sub.filter, Reader(sub.agency, sub.country, AgencyType(sub.type)))
+        for sub in connection.execute(
+            core_select(
+                SUBSCRIPTION.c.id,
+                SUBSCRIPTION.c.event_types,
+                SUBSCRIPTION.c.filter,
+                SUBSCRIPTION.c.agency,
+                AGENCY.c.country,
+                AGENCY.c.type,
+            ).join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+        )
+    ]
+    limit = max(1, min(batch, max_rows // max(1, len(subscribers))))
+    events = connection.execute(
+        core_select(*EXPANDED_EVENT_COLUMNS)
+        .where(EVENT.c.seq > state.last_seq)
+        .order_by(EVENT.c.seq)
+        .limit(limit)
+    ).all()
+    if not events:
+        return 0
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "subscription_id": sub_id,
+            "event_seq": event.seq,
+            "event_id": event.id,
+            "event_type": event.type,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event in events
+        for sub_id, event_types, wanted, reader in subscribers
+        if matches(event_types, wanted, event) and can_agency_read(reader, event)
+    ]
+    if rows:
+        connection.execute(DELIVERY.insert(), rows)
+    state.last_seq = events[-1].seq
     return len(events)
 
 

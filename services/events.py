@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from auth.policy import readable
 from auth.principal import Principal
+from core import bulk
 from core.clock import utcnow
 from core.signals import EVENTS_EMITTED
 from models.events import Event
@@ -35,8 +36,9 @@ EVENT_COLUMNS = (
 def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) -> str:
     """Add an event to the caller's transaction: it commits (or not) with the change."""
     event_id = str(uuid.uuid4())
-    session.connection().execute(
-        EVENT.insert(),
+    bulk.insert(
+        session,
+        EVENT,
         {
             "id": event_id,
             "type": event_type,

@@ -5,16 +5,18 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, or_
 from sqlmodel import Session, col, select
 
 from auth.policy import can_read, readable
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import Hidden, NotFound, Unprocessable
+from models.base import UTCDateTime
 from models.records import Record, RecordVersion
 from services.kinds import KindSpec
 from services.records import dumps
@@ -85,24 +87,9 @@ def list_records(
 ) -> Listing:
     """Newest first, keyset-paginated on the insertion sequence: stable under new inserts."""
     now = utcnow()
-    query = (
-        sa.select(
-            col(Record.seq),
-            col(Record.doc),
-            col(Record.state),
-            col(Record.expires_at),
-            col(Record.id),
-            col(Record.sender_country),
-        )
-        .where(col(Record.kind) == spec.kind.value, readable(principal))
-        .where(*_conditions(wanted, now))
-        .with_hint(Record, "INDEXED BY ix_record_list", "sqlite")  # see models/records.py
-        .order_by(col(Record.seq).desc())
-        .limit(wanted.limit + 1)
-    )
-    if wanted.cursor is not None:
-        query = query.where(col(Record.seq) < decode_cursor(wanted.cursor))
-    rows = session.connection().execute(query).all()
+    values = _values(wanted, now)
+    query = _list_query(spec.kind.value, readable(principal), _shape(wanted))
+    rows = session.connection().execute(query, values).all()
     page = rows[: wanted.limit]
     more = len(rows) > wanted.limit
     last_seq = page[-1][0] if page else None
@@ -114,38 +101,113 @@ def list_records(
     )
 
 
-def _conditions(wanted: RecordFilter, now: datetime) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [col(Record.status) == wanted.status]
-    if wanted.category is not None:
-        conditions.append(col(Record.category) == wanted.category)
-    if wanted.min_severity_rank is not None:
-        conditions.append(col(Record.severity_rank) >= wanted.min_severity_rank)
-    if wanted.state == "expired":
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a request uses: the list statement is built once for each shape, and
+    each request only binds its values (building it costs more than running it)."""
+
+    category: bool
+    min_severity: bool
+    state: str | None  # "expired", "active", another state (bound), or None
+    sender_country: bool
+    bbox: str | None  # "box", "antimeridian" (the box crosses it) or None
+    updated_since: bool
+    q: bool
+    cursor: bool
+
+
+def _shape(wanted: RecordFilter) -> _Shape:
+    bbox = None
+    if wanted.bbox is not None:
+        bbox = "box" if wanted.bbox[0] <= wanted.bbox[2] else "antimeridian"
+    state = wanted.state if wanted.state in (None, "expired", "active") else "other"
+    return _Shape(
+        category=wanted.category is not None,
+        min_severity=wanted.min_severity_rank is not None,
+        state=state,
+        sender_country=wanted.sender_country is not None,
+        bbox=bbox,
+        updated_since=wanted.updated_since is not None,
+        q=bool(wanted.q),
+        cursor=wanted.cursor is not None,
+    )
+
+
+def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": wanted.status,
+        "category": wanted.category,
+        "min_severity": wanted.min_severity_rank,
+        "state": wanted.state,
+        "sender_country": wanted.sender_country,
+        "updated_since": wanted.updated_since,
+        "now": now,
+        "page_size": wanted.limit + 1,
+    }
+    if wanted.bbox is not None:
+        values.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), wanted.bbox, strict=True))
+    if wanted.q:
+        escaped = wanted.q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+        values["q"] = f"%{escaped}%"
+    if wanted.cursor is not None:
+        values["before"] = decode_cursor(wanted.cursor)
+    return values
+
+
+@lru_cache(maxsize=1024)
+def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Executable:
+    """`visible` comes from `readable`, which keeps one clause per reader: a fair cache key."""
+    query = (
+        sa.select(
+            col(Record.seq),
+            col(Record.doc),
+            col(Record.state),
+            col(Record.expires_at),
+            col(Record.id),
+            col(Record.sender_country),
+        )
+        .where(col(Record.kind) == kind, visible)
+        .where(*_conditions(shape))
+        .with_hint(Record, "INDEXED BY ix_record_list", "sqlite")  # see models/records.py
+        .order_by(col(Record.seq).desc())
+        .limit(bindparam("page_size", type_=sa.Integer))
+    )
+    if shape.cursor:
+        query = query.where(col(Record.seq) < bindparam("before", type_=sa.Integer))
+    return query
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [col(Record.status) == bindparam("status")]
+    if shape.category:
+        conditions.append(col(Record.category) == bindparam("category"))
+    if shape.min_severity:
+        conditions.append(col(Record.severity_rank) >= bindparam("min_severity"))
+    now = bindparam("now", type_=UTCDateTime)
+    if shape.state == "expired":
         conditions += [col(Record.state) == "active", col(Record.expires_at) <= now]
-    elif wanted.state == "active":
+    elif shape.state == "active":
         conditions += [
             col(Record.state) == "active",
             or_(col(Record.expires_at).is_(None), col(Record.expires_at) > now),
         ]
-    elif wanted.state is not None:
-        conditions.append(col(Record.state) == wanted.state)
-    if wanted.sender_country is not None:
-        conditions.append(col(Record.sender_country) == wanted.sender_country)
-    if wanted.bbox is not None:
-        conditions.append(_in_bbox(*wanted.bbox))
-    if wanted.updated_since is not None:
-        conditions.append(col(Record.updated_at) >= wanted.updated_since)
-    if wanted.q:
-        conditions.append(col(Record.search_text).contains(wanted.q.lower(), autoescape=True))
+    elif shape.state is not None:
+        conditions.append(col(Record.state) == bindparam("state"))
+    if shape.sender_country:
+        conditions.append(col(Record.sender_country) == bindparam("sender_country"))
+    if shape.bbox is not None:
+        conditions.append(_in_bbox(crosses_antimeridian=shape.bbox == "antimeridian"))
+    if shape.updated_since:
+        conditions.append(col(Record.updated_at) >= bindparam("updated_since"))
+    if shape.q:
+        conditions.append(col(Record.search_text).like(bindparam("q"), escape="/"))
     return conditions
 
 
-def _in_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> ColumnElement[bool]:
-    lat = and_(col(Record.lat) >= min_lat, col(Record.lat) <= max_lat)
-    if min_lon <= max_lon:
-        return and_(lat, col(Record.lon) >= min_lon, col(Record.lon) <= max_lon)
-    # the box crosses the antimeridian
-    return and_(lat, or_(col(Record.lon) >= min_lon, col(Record.lon) <= max_lon))
+def _in_bbox(*, crosses_antimeridian: bool) -> ColumnElement[bool]:
+    lat = and_(col(Record.lat) >= bindparam("min_lat"), col(Record.lat) <= bindparam("max_lat"))
+    west, east = col(Record.lon) >= bindparam("min_lon"), col(Record.lon) <= bindparam("max_lon")
+    return and_(lat, or_(west, east)) if crosses_antimeridian else and_(lat, west, east)
 
 
 MAX_SEQ = 2**31 - 1  # seq columns are 32-bit integers on PostgreSQL

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from auth.policy import can_modify, can_read, code_list
 from auth.principal import Principal
+from core import bulk
 from core.clock import utcnow
 from core.errors import (
     Conflict,
@@ -83,7 +84,7 @@ def publish(
     }
     text = dumps(doc)
     columns = _columns(spec, doc, data)
-    session.connection().execute(RECORD.insert(), {**columns, "created_at": now, "doc": text})
+    bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, record_id, 1, now, text)
     if idempotency_key is not None:
@@ -221,8 +222,9 @@ def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, A
 def _add_version(
     session: Session, principal: Principal, record_id: str, version: int, now: datetime, text: str
 ) -> None:
-    session.connection().execute(
-        VERSION.insert(),
+    bulk.insert(
+        session,
+        VERSION,
         {
             "record_id": record_id,
             "version": version,

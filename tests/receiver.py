@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+SLOW_SECONDS = 0.2
+
 
 @dataclass
 class Received:
@@ -20,18 +22,29 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers each path with its scripted statuses in turn (then 200); `hang` never answers."""
+    """Answers each path with its scripted statuses in turn (then 200); `hang` never answers,
+    `slow` answers 200 after SLOW_SECONDS. Counts how many requests it held at once."""
 
     port: int = 0
     script: dict[str, list[int | str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     retry_after: str = "120"
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         body = await request.text()
         self.received.append(Received(request.path, dict(request.headers), body))
         self.arrived.set()
@@ -39,6 +52,9 @@ class Receiver:
         step = steps.pop(0) if steps else 200
         if step == "hang":
             await asyncio.sleep(60)
+        if step == "slow":
+            await asyncio.sleep(SLOW_SECONDS)
+            step = 200
         status = int(step)
         headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}
         return web.Response(status=status, text="ok" if status < 300 else "no", headers=headers)

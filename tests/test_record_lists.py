@@ -51,6 +51,8 @@ async def test_filters(network: Network) -> None:
     assert await _ids(network, "/v1/alerts?bbox=179,-18,-179,-16", headers) == [fiji]
     assert await _ids(network, "/v1/alerts?q=LANGKAWI", headers) == [landing]
     assert await _ids(network, "/v1/alerts?q=100%25", headers) == []
+    assert await _ids(network, "/v1/alerts?q=LANGKAW_", headers) == []  # not a wildcard
+    assert await _ids(network, "/v1/alerts?q=LANG%25KAWI", headers) == []
     assert await _ids(network, "/v1/alerts?state=expired", headers) == [expired]
     assert expired not in await _ids(network, "/v1/alerts?state=active", headers)
     got = (await network.http.get(f"/v1/alerts/{expired}", headers=headers)).json()

@@ -13,7 +13,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
-from auth.tokens import LEEWAY_SECONDS, MAX_TOKEN_BYTES, TokenKeys, decode_token, issue_token
+from auth.tokens import (
+    LEEWAY_SECONDS,
+    MAX_TOKEN_BYTES,
+    TokenKeys,
+    VerifiedTokens,
+    decode_token,
+    issue_token,
+)
 from core.errors import Unauthorized
 from models.enums import Role, Scope
 from tests.conftest import TEST_JWT_KEYS
@@ -146,6 +153,35 @@ def test_clock_skew_leeway_is_for_iat_only() -> None:
     assert decode_token(ahead, KEYS).jti == "j1"
     with pytest.raises(Unauthorized, match="expired"):
         decode_token(_sign(_payload(iat=now - 600, exp=now - 1)), KEYS)
+
+
+def test_a_token_verified_before_still_expires_to_the_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Verified tokens are remembered (no second signature check), not their validity."""
+    now = int(time.time())
+    keys = TokenKeys("new", {"new": b"n" * 40}, "rilon", "rilon-api", 900)
+    token = _sign(_payload(iat=now, exp=now + 10))
+    assert decode_token(token, keys).jti == "j1"
+    assert keys.verified.get(token) is not None
+    monkeypatch.setattr(time, "time", lambda: now + 10.9)
+    assert decode_token(token, keys).jti == "j1"  # exp itself is still valid, as jose has it
+    monkeypatch.setattr(time, "time", lambda: now + 11.0)
+    with pytest.raises(Unauthorized, match="expired"):
+        decode_token(token, keys)
+
+
+def test_only_verified_tokens_are_remembered_and_the_oldest_leave_first() -> None:
+    keys = TokenKeys("new", {"new": b"n" * 40}, "rilon", "rilon-api", 900)
+    forged = _sign(_payload(), key=b"x" * 40)
+    with pytest.raises(Unauthorized):
+        decode_token(forged, keys)
+    assert keys.verified.get(forged) is None
+    small = VerifiedTokens(size=2)
+    claims = decode_token(_sign(_payload()), KEYS)
+    for token in ("a", "b", "c"):
+        small.put(token, claims)
+    assert [small.get(token) is not None for token in ("a", "b", "c")] == [False, True, True]
 
 
 def _api_forgeries() -> dict[str, str]:

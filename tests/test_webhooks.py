@@ -213,6 +213,22 @@ async def test_a_hanging_receiver_does_not_delay_the_others(hooks: Hooks, app: F
     assert time.monotonic() - began < 5
 
 
+async def test_a_receiver_never_holds_more_than_its_share_at_once(hooks: Hooks) -> None:
+    """Per-subscription concurrency: however much is due, at most `per_subscription`
+    requests are open to one receiver, and the limit is used, not undercut."""
+    await hooks.subscribe("MY-MMEA", path="/slow")
+    hooks.receiver.script["/slow"] = ["slow"] * 12
+    for _ in range(12):
+        await _post(hooks, handling=handling("network"))
+    deadline = time.monotonic() + 15
+    while len(hooks.receiver.at("/slow")) < 12 and time.monotonic() < deadline:
+        await hooks.dispatcher.tick()  # as `run` does, without waiting for what it sent
+        await asyncio.sleep(0.01)
+    await hooks.dispatcher.drain()
+    assert len(hooks.receiver.at("/slow")) == 12
+    assert hooks.receiver.most_in_flight == hooks.dispatcher.per_subscription == 4
+
+
 async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
     subscription, old = await hooks.subscribe("MY-MMEA")
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")

@@ -2,22 +2,35 @@
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from api.app import create_app
+from auth.principal import Principal
+from auth.scopes import ROLE_SCOPES
 from core.db import Database
 from core.errors import Conflict, DatabaseUnavailable, NotFound
 from core.writer import translate
+from models.alerts import AlertCreate
+from models.audit import AuditEvent
+from models.enums import AgencyType, Role
+from models.records import Record
 from models.registry import Country, CountryCreate, CountryRead
 from services import audit, registry
+from services.kinds import ALERTS
+from services.records import Saved, publish
 from tests.conftest import make_settings
+from tests.support import alert_body, seed_registry
 
 
 async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> None:
@@ -41,6 +54,97 @@ async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> No
             assert result == code
     stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
     assert stored == {code for code in codes if not code.endswith("X")}
+
+
+async def _in_one_batch(db: Database, units: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run units as one batch: queued while the writer is held inside an earlier one."""
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(_session: Session) -> None:
+        entered.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(db.write(gate))
+    await asyncio.to_thread(entered.wait, 10)
+    queued = [asyncio.ensure_future(db.write(unit)) for unit in units]
+    await asyncio.sleep(0.05)  # every unit is in the queue
+    release.set()
+    await held
+    return await asyncio.gather(*queued, return_exceptions=True)
+
+
+async def test_a_batch_without_failures_takes_no_savepoints(db: Database) -> None:
+    """Savepoints are for isolating a failure; a clean batch runs straight (PERFORMANCE.md)."""
+    db.start()
+    statements: list[str] = []
+    event.listen(db.write_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def add(code: str) -> Callable[[Session], str]:
+        def unit(session: Session) -> str:
+            registry.create_country(session, CountryCreate(code=code, name=code))
+            return code
+
+        return unit
+
+    codes = [f"J{letter}" for letter in "ABCDEFGHIJ"]
+    assert await _in_one_batch(db, [add(code) for code in codes]) == codes
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
+    results = await _in_one_batch(db, [add("KA"), add("KA"), add("KB")])
+    assert results[0] == "KA"
+    assert isinstance(results[1], Conflict)
+    assert results[2] == "KB"
+    assert [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the batch ran isolated
+
+
+async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Database) -> None:
+    """A batch defers its inserts (one executemany per table); two retries of one POST in the
+    same batch still make one record, the second answered as a replay."""
+    seed_registry(db)
+    db.start()
+    sender = Principal(
+        client_id="bd-cg-duty",
+        agency="BD-CG",
+        country="BD",
+        agency_type=AgencyType.COAST_GUARD,
+        roles=frozenset({Role.DUTY_OFFICER}),
+        scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
+        jti="t",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    statements: list[str] = []
+    event.listen(db.write_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def post(headline: str, key: str | None = None) -> Callable[[Session], Saved]:
+        body = AlertCreate.model_validate(alert_body(headline=headline))
+        return lambda session: publish(session, sender, ALERTS, body, key)
+
+    saved = await _in_one_batch(db, [post(f"departure {n}") for n in range(8)])
+    assert len({one.id for one in saved}) == 8
+    assert len([sql for sql in statements if sql.startswith("INSERT INTO record ")]) == 1
+    retried = await _in_one_batch(db, [post("retried", "k1"), post("retried", "k1")])
+    assert [one.replayed for one in retried] == [False, True]
+    assert retried[0].id == retried[1].id
+    count = await db.read(lambda s: len(s.exec(select(Record.id)).all()))
+    assert count == 9
+
+
+async def test_an_outage_fails_the_batch_once_without_a_second_run(db: Database) -> None:
+    """A failing unit makes the batch run again isolated, unless the failure is an outage:
+    then every unit is answered 503 at once, not after waiting for the database twice."""
+    db.start()
+    runs: list[str] = []
+
+    def locked(_session: Session) -> None:
+        runs.append("locked")
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    def fine(_session: Session) -> str:
+        runs.append("fine")
+        return "fine"
+
+    results = await _in_one_batch(db, [fine, locked, fine])
+    assert all(isinstance(result, DatabaseUnavailable) for result in results)
+    assert runs == ["fine", "locked"]
 
 
 async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> None:
@@ -133,6 +237,61 @@ async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> N
     kept = sorted(r for r in results if isinstance(r, int))
     assert kept == list(range(1, 21))
     assert db.run_read(audit.verify).ok
+
+
+async def test_grouped_items_are_written_together_beside_units(db: Database) -> None:
+    """Items of a group (audit rows of reads) share one call per batch; units and items
+    interleaved in one batch all land, the chain stays whole, and each caller gets its own
+    result."""
+    db.start()
+    calls: list[int] = []
+
+    def append_many(session: Session, entries: list[audit.Entry]) -> list[int]:
+        calls.append(len(entries))
+        return audit.append_many(session, entries)
+
+    def unit(n: int) -> Callable[[Session], int]:
+        return lambda session: audit.append(
+            session, audit.Entry(action=f"unit{n}", outcome="success", status_code=201)
+        )
+
+    items = [audit.Entry(action=f"read{n}", outcome="success", status_code=200) for n in range(40)]
+    results = await asyncio.gather(
+        *(db.write_item(append_many, entry) for entry in items),
+        *(db.write(unit(n)) for n in range(10)),
+    )
+    assert sorted(results) == list(range(1, 51))
+    assert sum(calls) == 40
+    assert len(calls) < 40
+    actions = await db.read(lambda s: dict(s.exec(select(AuditEvent.seq, AuditEvent.action)).all()))
+    assert {actions[seq] for seq in results[:40]} == {entry.action for entry in items}
+    assert db.run_read(audit.verify).ok
+
+
+async def test_a_failing_group_fails_its_items_only(db: Database) -> None:
+    db.start()
+
+    def broken(session: Session, items: list[str]) -> list[str]:
+        registry.create_country(session, CountryCreate(code="GG", name="written, then undone"))
+        raise NotFound("the whole group fails")
+
+    def add(code: str) -> Callable[[Session], str]:
+        def run(session: Session) -> str:
+            registry.create_country(session, CountryCreate(code=code, name=code))
+            return code
+
+        return run
+
+    results = await asyncio.gather(
+        *(db.write_item(broken, n) for n in range(5)),
+        *(db.write(add(code)) for code in ("HA", "HB", "HC")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, NotFound) for result in results[:5])
+    assert results[5:] == ["HA", "HB", "HC"]
+    stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
+    assert {"HA", "HB", "HC"} <= stored
+    assert "GG" not in stored
 
 
 def test_only_outages_are_translated_to_503() -> None:
