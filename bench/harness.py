@@ -29,6 +29,10 @@ class Server:
     base_url: str
     log: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -59,12 +63,11 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def serve(
-    name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], port: int
-) -> Iterator[Server]:
-    """Start a server process, wait until /healthz answers, and stop it on the way out."""
-    log = cwd / f"{name}.log"
-    with log.open("wb") as out:
+def running(
+    name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """Start a process logging to `cwd/<name>.log`, and stop it on the way out."""
+    with (cwd / f"{name}.log").open("wb") as out:
         # A session of its own: the terminal's Ctrl+C reaches only us, and we stop it below.
         proc = subprocess.Popen(
             list(argv),
@@ -75,11 +78,21 @@ def serve(
             start_new_session=True,
         )
     try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def serve(
+    name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], port: int
+) -> Iterator[Server]:
+    """Start a server process, wait until /healthz answers, and stop it on the way out."""
+    with running(name, argv, cwd=cwd, env=env) as proc:
+        log = cwd / f"{name}.log"
         server = Server(name=name, pid=proc.pid, base_url=f"http://{HOST}:{port}", log=log)
         _wait_healthy(proc, server)
         yield server
-    finally:
-        _stop(proc)
 
 
 def _wait_healthy(proc: "subprocess.Popen[bytes]", server: Server) -> None:

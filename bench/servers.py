@@ -3,7 +3,7 @@
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -67,6 +67,7 @@ def rilon(
     workdir: Path,
     prepare: Callable[[str], None] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Iterator[tuple[Server, dict[str, str]]]:
     """Seed the demo network, run `prepare(database_url)`, then serve it (one worker)."""
     env = {**service_env(workdir), **(extra_env or {})}
@@ -77,6 +78,7 @@ def rilon(
     # No access log: the baseline writes none either, and the ratios stay comparable with the
     # figures in docs/PERFORMANCE.md, measured before `rilon serve` logged each request.
     argv = [venv_script("rilon"), "serve", "--host", HOST, "--port", str(port), "--no-access-log"]
+    argv += serve_args
     with serve("service", argv, cwd=workdir, env=env, port=port) as server:
         yield server, credentials
 

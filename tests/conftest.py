@@ -50,16 +50,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@contextmanager
-def _new_postgres_database() -> Iterator[str]:
-    """A database of its own on the test cluster, dropped afterwards (skip or fail without one)."""
+def _require_postgres() -> None:
+    """Skip the test when the cluster is out of reach (fail it under CI=true)."""
     problem = _postgres_problem()
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{problem} (PostgreSQL tests are required under CI=true)")
         pytest.skip(problem)
+
+
+@contextmanager
+def _new_postgres_database() -> Iterator[str]:
+    """A database of its own on the test cluster, dropped afterwards (skip or fail without one)."""
+    _require_postgres()
     with scratch_database(POSTGRES_URL, "rilon_test") as url:
         yield url
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    """The test cluster's URL, for tools that make (and drop) scratch databases of their own."""
+    _require_postgres()
+    return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
