@@ -76,7 +76,7 @@ class Result:
         return self.status is not None and 200 <= self.status < 300
 
 
-MAX_EXPANSION = 2_000  # deliveries one unit creates at most (see `expand`)
+MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
 
