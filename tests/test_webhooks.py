@@ -269,6 +269,30 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
     assert len(hooks.receiver.at("/slow")) == 4
 
 
+async def test_an_expand_unit_is_bounded_by_the_deliveries_it_writes(
+    hooks: Hooks, app: FastAPI
+) -> None:
+    """Events nobody subscribed to cost no rows and do not count against the bound; the
+    unit stops after the event that reaches it, and the rest follow next round."""
+    db = app.state.runtime.db
+    for agency in ("MY-MMEA", "ID-BASARNAS", "TH-MRCC"):
+        await hooks.subscribe(agency, filter={"categories": ["landing"]})
+    for _ in range(5):
+        await _post(hooks, category="interception", handling=handling("network"))
+    for _ in range(2):
+        await _post(hooks, category="landing", handling=handling("network"))
+
+    async def deliveries() -> int:
+        return int(await db.read(lambda s: s.exec(select(func.count(col(Delivery.id)))).one()))
+
+    expand = partial(dispatch.expand, now=hooks.clock(), max_rows=3)
+    assert await db.write(expand) == 6  # five that match nobody, then one to all three
+    assert await deliveries() == 3
+    assert await db.write(expand) == 1
+    assert await deliveries() == 6
+    assert await db.write(expand) == 0
+
+
 async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
     subscription, old = await hooks.subscribe("MY-MMEA")
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
