@@ -93,6 +93,8 @@ class Dispatcher:
 
         def expand_and_claim(session: Session) -> tuple[int, list[Job]]:
             """One writer unit, so a round waits for one group commit, not two."""
+            if not expand:
+                dispatch.beat(session, now)  # `/readyz` and /metrics read it
             expanded = dispatch.expand(session, now) if expand else 0
             if wanted <= 0:
                 return expanded, []

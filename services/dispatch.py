@@ -238,6 +238,14 @@ def _secrets(box: SecretBox, sub: Row[Any], now: datetime) -> list[str]:
     return keys
 
 
+def beat(session: Session, now: datetime) -> None:
+    """Say the dispatcher is alive in a round that does not expand (see `expand`)."""
+    state = session.get(DispatcherState, "expander")
+    if state is not None:
+        state.heartbeat_at = now
+        session.add(state)
+
+
 def heartbeat(session: Session) -> datetime | None:
     state = session.get(DispatcherState, "expander")
     return state.heartbeat_at if state else None

@@ -241,7 +241,11 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
     fills every free slot, the next does not expand; once there is room, it does."""
     runtime = app.state.runtime
     small = Dispatcher(
-        runtime.db, runtime.webhooks.policy.box, hooks.dispatcher.transport, capacity=2
+        runtime.db,
+        runtime.webhooks.policy.box,
+        hooks.dispatcher.transport,
+        clock=hooks.clock,
+        capacity=2,
     )
     await hooks.subscribe("MY-MMEA", path="/slow")
     hooks.receiver.script["/slow"] = ["slow"] * 4
@@ -256,8 +260,12 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
     await small.tick()  # expands 3, claims 2 of them: every slot taken
     assert await deliveries() == 3
     await _post(hooks, handling=handling("network"))
+    hooks.clock.advance(30)
     await small.tick()  # no room: the fourth event stays in the outbox
     assert await deliveries() == 3
+    beat = await runtime.db.read(dispatch.heartbeat)
+    assert beat is not None
+    assert beat > utcnow() + timedelta(seconds=29)  # alive all the same (`/readyz`)
     await small.drain()
     await small.tick()  # room again: the third is claimed, and a slot stays free
     assert await deliveries() == 3
