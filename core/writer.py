@@ -48,17 +48,21 @@ class _Job:
     item: Any = None
 
 
+# The database is away, locked, read-only or full: the caller may retry later. Data and
+# programming errors are ours, and stay errors rather than "try again".
+DRIVER_OUTAGES = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError)
+
+
 def translate(exc: BaseException) -> BaseException:
     """Turn driver errors into the domain errors the API knows how to answer."""
     if isinstance(exc, IntegrityError):
         return Conflict("the request conflicts with existing data")
-    if isinstance(exc, OperationalError | InterfaceError):
-        # The database is away, locked, read-only or full: the caller may retry later. Data
-        # and programming errors are ours, and stay errors rather than "try again".
-        log.warning("database error: %s: %s", type(exc.orig).__name__, str(exc.orig)[:200])
-        return DatabaseUnavailable()
-    if isinstance(exc, PoolTimeout | DisconnectionError):
-        log.warning("database error: %s", type(exc).__name__)
+    if isinstance(exc, DRIVER_OUTAGES):
+        orig = getattr(exc, "orig", None)
+        if orig is not None:
+            log.warning("database error: %s: %s", type(orig).__name__, str(orig)[:200])
+        else:
+            log.warning("database error: %s", type(exc).__name__)
         return DatabaseUnavailable()
     return exc
 
@@ -196,7 +200,7 @@ def commit_or_discard(session: Session) -> None:
         raise
 
 
-OUTAGES = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError, ServiceUnavailable)
+OUTAGES = (*DRIVER_OUTAGES, ServiceUnavailable)  # and what the audit trail raises of them
 
 
 def _raise_if_outage(exc: Exception) -> None:

@@ -95,6 +95,14 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     state.heartbeat_at = now
     session.add(state)
     connection = session.connection()
+    events = connection.execute(
+        core_select(*EXPANDED_EVENT_COLUMNS)
+        .where(EVENT.c.seq > state.last_seq)
+        .order_by(EVENT.c.seq)
+        .limit(batch)
+    ).all()
+    if not events:
+        return 0  # no subscriptions read on an idle round
     subscribers = [
         (sub.id, sub.event_types, sub.filter, Reader(sub.agency, sub.country, AgencyType(sub.type)))
         for sub in connection.execute(
@@ -108,12 +116,6 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
             ).join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
         )
     ]
-    events = connection.execute(
-        core_select(*EXPANDED_EVENT_COLUMNS)
-        .where(EVENT.c.seq > state.last_seq)
-        .order_by(EVENT.c.seq)
-        .limit(batch)
-    ).all()
     rows: list[dict[str, Any]] = []
     done = 0
     for event in events:
