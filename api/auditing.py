@@ -7,6 +7,7 @@ cannot be written, the caller gets 503 instead of the answer.
 
 import logging
 from collections.abc import Callable, MutableMapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlmodel import Session
@@ -16,13 +17,16 @@ from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
 from api.observability import route_template
+from auth.principal import Claims
 from auth.tokens import decode_token
-from core.errors import RETRY_AFTER_SECONDS, RilonError
+from core.errors import RETRY_AFTER_SECONDS, RilonError, Unauthorized
 from services import audit
 from services.records import Saved
+from services.tokens import load_principal
 
 T = TypeVar("T")
 AUDITED_PREFIX = "/v1/"
+UNAVAILABLE = "audit trail unavailable"
 log = logging.getLogger(__name__)
 
 
@@ -62,10 +66,14 @@ def entry_for(context: RequestContext, status: int) -> audit.Entry:
 
 
 async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: int = 200) -> T:
-    """Run a write unit with its audit row in the same transaction."""
+    """Run a write unit with its audit row in the same transaction, after the caller's
+    standing, if not yet checked, is checked in that transaction too."""
     context = current_context()
+    unchecked = context.unchecked if context is not None else None
 
     def with_audit(session: Session) -> T:
+        if unchecked is not None:
+            load_principal(session, unchecked)  # a 401 here writes nothing
         result = unit(session)
         if context is not None:
             if isinstance(result, Saved):
@@ -76,7 +84,30 @@ async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: 
     result = await runtime.db.write(with_audit)
     if context is not None:
         context.audited = True
+        context.unchecked = None
     return result
+
+
+def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | None]]) -> list[str]:
+    """A writer group: the audit rows of answers about to go out, each after its caller's
+    standing is checked where it was not yet. Per item "" if the answer may go out, else why
+    not (the caller gets a 401 instead, and the row records that)."""
+    verdicts: list[str] = []
+    entries: list[audit.Entry] = []
+    for entry, claims in items:
+        verdict = ""
+        if claims is not None:
+            try:
+                load_principal(session, claims)
+            except Unauthorized as exc:
+                verdict = exc.detail
+                entry = replace(
+                    entry, status_code=401, outcome="denied", object_countries=[], detail={}
+                )
+        verdicts.append(verdict)
+        entries.append(entry)
+    audit.append_many(session, entries)
+    return verdicts
 
 
 def note_access(object_type: str, ids: list[str], countries: list[str], **detail: Any) -> None:
@@ -102,6 +133,33 @@ def note_actor(client_id: str, agency: str, country: str) -> None:
         context.actor = (client_id, agency, country)
 
 
+async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: str) -> None:
+    """The answer that goes out instead: 503 when the audit row could not be written, 401
+    when the caller turned out to be no longer in good standing."""
+    if verdict == UNAVAILABLE:
+        await send_problem(
+            send,
+            scope,
+            503,
+            "audit-unavailable",
+            "Audit trail unavailable",
+            "the audit trail cannot be written; nothing was done",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        return
+    refused = Unauthorized(verdict)
+    await send_problem(
+        send,
+        scope,
+        refused.status,
+        refused.slug,
+        refused.title,
+        refused.detail,
+        refused.headers,
+        {"request_id": context.request_id, **refused.extra, "error_description": verdict},
+    )
+
+
 class AuditMiddleware:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -117,6 +175,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         context.scope = scope
+        context.gated = True  # authentication may leave the caller's standing to `_record`
         replaced = False
         started = False
 
@@ -126,17 +185,10 @@ class AuditMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                if not await self._record(context, message["status"]):
+                verdict = await self._record(context, message["status"])
+                if verdict is not None:
                     replaced = True
-                    await send_problem(
-                        send,
-                        scope,
-                        503,
-                        "audit-unavailable",
-                        "Audit trail unavailable",
-                        "the audit trail cannot be written; nothing was done",
-                        {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                    )
+                    await _refuse(send, scope, context, verdict)
                     return
             await send(message)
 
@@ -147,19 +199,22 @@ class AuditMiddleware:
                 await self._record(context, 500)
             raise
 
-    async def _record(self, context: RequestContext, status: int) -> bool:
+    async def _record(self, context: RequestContext, status: int) -> str | None:
+        """Write the request's audit row; None if the answer may go out, else why not:
+        UNAVAILABLE, or the reason the caller is no longer in good standing."""
         if context.audited:
-            return True
+            return None
         if context.principal is None and context.actor is None:
             context.actor = self._bearer_of(context.scope)
-        entry = entry_for(context, status)
+        item = (entry_for(context, status), context.unchecked)
         try:
-            await self.runtime.db.write_item(audit.append_many, entry)
+            verdict: str = await self.runtime.db.write_item(append_checked, item)
         except Exception:
             log.error("audit row for request %s could not be written", context.request_id)
-            return False
+            return UNAVAILABLE
         context.audited = True
-        return True
+        context.unchecked = None
+        return verdict or None
 
     def _bearer_of(self, scope: MutableMapping[str, Any]) -> tuple[str, str, str] | None:
         """Who a request that never reached authentication came from, if its token is genuine."""

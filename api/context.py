@@ -5,7 +5,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.principal import Principal
+from auth.principal import Claims, Principal
 from core.logs import bind_request_id
 
 
@@ -22,6 +22,11 @@ class RequestContext:
     detail: dict[str, Any] = field(default_factory=dict)
     outcome: str | None = None  # "denied" where a 404 hides a record the caller may not see
     audited: bool = False  # the audit row rode in the request's own write transaction
+    # The caller's standing (client active, token not revoked, agency unchanged) not checked
+    # yet: a write checks it in its own transaction, anything else with its audit row, before
+    # the answer goes out (api/auditing.py). Only where `gated`, which AuditMiddleware sets.
+    unchecked: Claims | None = None
+    gated: bool = False
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("rilon_request", default=None)

@@ -86,6 +86,7 @@ async def send_problem(
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Answer with a problem+json document straight from ASGI middleware."""
     body: dict[str, Any] = {
@@ -94,6 +95,7 @@ async def send_problem(
         "status": status,
         "detail": detail,
         "instance": scope.get("path", ""),
+        **(extra or {}),
     }
     payload = json.dumps(body).encode()
     await send(

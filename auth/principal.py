@@ -18,6 +18,9 @@ class Claims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    # what the registry said when the token was issued; tokens from before it was a claim
+    # have none, and their callers' agencies are looked up before the request goes on
+    agency_type: AgencyType | None = None
 
 
 @dataclass(frozen=True)

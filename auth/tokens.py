@@ -15,7 +15,7 @@ from auth.principal import Claims
 from auth.scopes import scopes_of
 from core.errors import Unauthorized
 from core.settings import Settings
-from models.enums import Role, Scope
+from models.enums import AgencyType, Role, Scope
 
 ALGORITHMS = ["HS256"]  # pinned: the header's alg is never trusted
 MAX_TOKEN_BYTES = 4096
@@ -75,6 +75,7 @@ def issue_token(
     country: str,
     roles: Iterable[Role],
     scopes: Iterable[Scope],
+    agency_type: AgencyType | None = None,
     now: float | None = None,
 ) -> tuple[str, Claims]:
     issued = int(now if now is not None else time.time())
@@ -92,6 +93,8 @@ def issue_token(
         "roles": role_list,
         "scope": " ".join(scope_list),
     }
+    if agency_type is not None:
+        payload["agency_type"] = agency_type.value
     token = jwt.encode(
         payload,
         keys.keys[keys.signing_kid],
@@ -174,6 +177,9 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
     scopes = frozenset(Scope(scope) for scope in payload["scope"].split())
     if not scopes <= scopes_of(roles):
         raise ValueError("scope beyond roles")
+    agency_type = payload.get("agency_type")
+    if agency_type is not None and not isinstance(agency_type, str):
+        raise TypeError("agency_type")
     return Claims(
         client_id=payload["sub"],
         agency=payload["agency"],
@@ -183,4 +189,5 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
         jti=payload["jti"],
         issued_at=datetime.fromtimestamp(payload["iat"], UTC),
         expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        agency_type=None if agency_type is None else AgencyType(agency_type),
     )

@@ -27,6 +27,7 @@ class _Credential:
     agency: str
     country: str
     roles: list[str]
+    agency_type: str
 
 
 def _find_credential(session: Session, client_id: str) -> _Credential | None:
@@ -39,6 +40,7 @@ def _find_credential(session: Session, client_id: str) -> _Credential | None:
                 col(Client.agency),
                 col(Agency.country),
                 col(Client.roles),
+                col(Agency.type),
             )
             .join(Agency, col(Agency.code) == col(Client.agency))
             .where(col(Client.client_id) == client_id)
@@ -69,6 +71,7 @@ async def issue(
         country=credential.country,
         roles=roles,
         scopes=granted,
+        agency_type=AgencyType(credential.agency_type),
     )
     response = TokenResponse(
         access_token=token, expires_in=keys.ttl_seconds, scope=" ".join(sorted(claims.scopes))
@@ -104,7 +107,7 @@ def _narrowed(held: frozenset[Scope], requested: str) -> frozenset[Scope]:
 def load_principal(session: Session, claims: Claims) -> Principal:
     """Complete verified claims from the registry; a revoked token or inactive client is a 401.
 
-    This runs on every authenticated request, hence one plain indexed query.
+    This runs for every authenticated request, hence one plain indexed query.
     """
     row = (
         session.connection()
@@ -118,11 +121,26 @@ def load_principal(session: Session, claims: Claims) -> Principal:
         raise Unauthorized("token revoked")
     if agency != claims.agency or country != claims.country:
         raise Unauthorized("token no longer matches the registry")
+    if claims.agency_type is not None and agency_type != claims.agency_type:
+        raise Unauthorized("token no longer matches the registry")
+    return _principal(claims, AgencyType(agency_type))
+
+
+def principal_of(claims: Claims) -> Principal | None:
+    """The principal `load_principal` returns for these claims while the client is in good
+    standing, built without the database; None for a token that does not name its agency's
+    type. The caller must still have `load_principal` check the standing (api/deps.py)."""
+    if claims.agency_type is None:
+        return None
+    return _principal(claims, claims.agency_type)
+
+
+def _principal(claims: Claims, agency_type: AgencyType) -> Principal:
     return Principal(
         client_id=claims.client_id,
-        agency=agency,
-        country=country,
-        agency_type=AgencyType(agency_type),
+        agency=claims.agency,
+        country=claims.country,
+        agency_type=agency_type,
         roles=claims.roles,
         scopes=claims.scopes,
         jti=claims.jti,

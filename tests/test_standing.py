@@ -1,0 +1,154 @@
+"""A caller's standing (client active, token not revoked, agency as the token says) is checked
+before anything is written or answered: a write checks it in its own transaction, any other
+request with its audit row as the answer is about to go out (api/deps.py, api/auditing.py)."""
+
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from auth.tokens import TokenKeys, issue_token
+from core.db import Database
+from core.settings import Settings
+from models.audit import AuditEvent
+from models.enums import AgencyType, Role, Scope
+from models.records import Record
+from models.registry import Agency
+from tests.support import Network, alert_body, handling
+
+
+async def _published(network: Network) -> str:
+    sender = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
+    body = alert_body(handling=handling("network"))
+    response = await network.http.post("/v1/alerts", json=body, headers=sender)
+    assert response.status_code == 201, response.text
+    record_id: str = response.json()["id"]
+    return record_id
+
+
+async def _revoked(network: Network) -> dict[str, str]:
+    """A MY duty officer's token (it may read the network alert), then revoked."""
+    token = await network.token(network.role(Role.DUTY_OFFICER, "MY-MMEA"))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await network.http.get("/v1/alerts", headers=headers)).status_code == 200
+    revoked = await network.http.post("/v1/auth/revoke", data={"token": token}, headers=headers)
+    assert revoked.json() == {"revoked": True}
+    return headers
+
+
+def _audit_row(db: Database, response: httpx.Response) -> Any:
+    request_id = response.headers["x-request-id"]
+    with Session(db.engine) as session:
+        rows = session.execute(
+            select(AuditEvent).where(AuditEvent.request_id == request_id)  # type: ignore[arg-type]
+        ).all()
+    assert len(rows) == 1
+    return rows[0][0]
+
+
+def _count(db: Database) -> int:
+    with Session(db.engine) as session:
+        return int(session.execute(select(func.count()).select_from(Record)).scalar_one())
+
+
+def _assert_refused(response: httpx.Response, reason: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    problem = response.json()
+    assert problem["detail"] == reason
+    assert problem["request_id"] == response.headers["x-request-id"]
+
+
+async def test_a_revoked_token_is_answered_nothing_but_401(network: Network, db: Database) -> None:
+    record_id = await _published(network)
+    headers = await _revoked(network)
+    for path in (f"/v1/alerts/{record_id}", "/v1/alerts", f"/v1/alerts/{record_id}/versions"):
+        response = await network.http.get(path, headers=headers)
+        _assert_refused(response, "token revoked")
+        assert "headline" not in response.text  # the answer it replaced never went out
+        row = _audit_row(db, response)
+        assert (row.status_code, row.outcome) == (401, "denied")
+        assert row.detail == "{}"  # no ids: nothing was disclosed
+
+
+async def test_a_revoked_token_writes_nothing(network: Network, db: Database) -> None:
+    record_id = await _published(network)
+    headers = await _revoked(network)
+    before = _count(db)
+    body = alert_body(handling=handling("network"))
+    response = await network.http.post("/v1/alerts", json=body, headers=headers)
+    _assert_refused(response, "token revoked")
+    ack = await network.http.post(f"/v1/alerts/{record_id}/acks", json={}, headers=headers)
+    _assert_refused(ack, "token revoked")
+    assert _count(db) == before
+    sender = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
+    acks = await network.http.get(f"/v1/alerts/{record_id}/acks", headers=sender)
+    assert acks.json()["acknowledged"] == []
+    for refused in (response, ack):
+        row = _audit_row(db, refused)
+        assert (row.status_code, row.outcome, row.actor_agency) == (401, "denied", "MY-MMEA")
+
+
+async def test_invalid_input_from_a_revoked_token_is_401_not_422(network: Network) -> None:
+    headers = await _revoked(network)
+    response = await network.http.post("/v1/alerts", json={"category": "nonsense"}, headers=headers)
+    _assert_refused(response, "token revoked")
+
+
+async def test_a_deactivated_client_is_refused_on_reads_and_writes(network: Network) -> None:
+    record_id = await _published(network)
+    cred = network.role(Role.DUTY_OFFICER, "MY-MMEA")
+    headers = {"Authorization": f"Bearer {await network.token(cred)}"}
+    admin = await network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    assert (await network.http.delete(f"/v1/clients/{cred.client_id}", headers=admin)).is_success
+    _assert_refused(
+        await network.http.get(f"/v1/alerts/{record_id}", headers=headers), "token revoked"
+    )
+    body = alert_body(handling=handling("network"))
+    posted = await network.http.post("/v1/alerts", json=body, headers=headers)
+    _assert_refused(posted, "token revoked")
+
+
+async def test_an_agency_whose_type_changed_needs_a_new_token(
+    network: Network, db: Database
+) -> None:
+    """The type decides what a caller reads (an MRCC reads every actual distress report):
+    a token carries it, and a token whose agency's type changed is refused, read or write."""
+    record_id = await _published(network)
+    headers = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    assert (await network.http.get(f"/v1/alerts/{record_id}", headers=headers)).status_code == 200
+    db.run_write(
+        lambda session: session.execute(
+            update(Agency).where(Agency.code == "MY-MMEA").values(type=AgencyType.MRCC)  # type: ignore[arg-type]
+        )
+    )
+    reason = "token no longer matches the registry"
+    _assert_refused(await network.http.get(f"/v1/alerts/{record_id}", headers=headers), reason)
+    body = alert_body(handling=handling("network"))
+    _assert_refused(await network.http.post("/v1/alerts", json=body, headers=headers), reason)
+
+
+async def test_a_token_without_the_agency_type_is_checked_before_the_handler(
+    network: Network, settings: Settings
+) -> None:
+    """Tokens issued before the type was a claim still work, looked up as they come in."""
+    record_id = await _published(network)
+    cred = network.role(Role.DUTY_OFFICER, "MY-MMEA")
+    token, claims = issue_token(
+        TokenKeys.from_settings(settings),
+        client_id=cred.client_id,
+        agency="MY-MMEA",
+        country="MY",
+        roles=[Role.DUTY_OFFICER],
+        scopes=[Scope.ALERTS_READ, Scope.ALERTS_WRITE],
+    )
+    assert claims.agency_type is None
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await network.http.get(f"/v1/alerts/{record_id}", headers=headers)).status_code == 200
+    gone = await network.http.post("/v1/auth/revoke", data={"token": token}, headers=headers)
+    assert gone.json() == {"revoked": True}
+    _assert_refused(
+        await network.http.get(f"/v1/alerts/{record_id}", headers=headers), "token revoked"
+    )
