@@ -44,11 +44,18 @@ def defer(session: Session) -> None:
     session.info[PENDING] = {}
 
 
+@cache
+def _foreign_key_order() -> dict[Table, int]:
+    """Parents before children, sorted once: SQLAlchemy sorts the tables anew on every
+    `sorted_tables` (about 50 µs, for every batch)."""
+    return {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
+
+
 def flush(session: Session) -> None:
     """Write what was deferred, parents before children (the foreign keys' order)."""
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    order = {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
+    order = _foreign_key_order()
     for (table, _columns), rows in sorted(pending.items(), key=lambda item: order[item[0][0]]):
         session.connection().execute(insert_of(table), rows)
