@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Header, Path, Query, Response
+from pydantic import WithJsonSchema
 
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
@@ -12,23 +13,31 @@ from services.kinds import KindSpec
 from services.record_reads import RecordFilter
 
 JSON = "application/json"
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]+$"
+ETAG = r'^\s*(\*|(W/)?"\d{1,18}")\s*$'
+# A header is there or not; it is never null. Documented as a plain optional string (FastAPI
+# would say "string or null", and a client taking that at its word sends the text `null`).
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
         max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=IDEMPOTENCY_KEY,
         description="Retrying with the same key and body returns the first result",
+    ),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 200, "pattern": IDEMPOTENCY_KEY}
     ),
 ]
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        pattern=r'^\s*(\*|(W/)?"\d{1,18}")\s*$',
+        pattern=ETAG,
         description='The ETag you last saw, e.g. `"3"`: 412 if stale',
     ),
+    WithJsonSchema({"type": "string", "pattern": ETAG}),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
 

@@ -1,10 +1,30 @@
 """Positions, areas, vessels and head counts, validated the way a duty officer expects."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from models.envelope import CountryCode, Input, Timestamp
+
+
+def _whole(value: object) -> object:
+    """JSON has one kind of number: 642.0 is the integer 642, as the document's `integer`
+    (JSON Schema) says. Strings and booleans stay errors, and 642.5 too."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_whole)]
+# the validator outside the union, or pydantic cannot apply a field's bounds to the integer
+JsonIntOrNone = Annotated[StrictInt | None, BeforeValidator(_whole)]
 
 Latitude = Field(ge=-90, le=90, description="WGS-84 latitude, degrees north")
 Longitude = Field(ge=-180, le=180, description="WGS-84 longitude, degrees east")
@@ -76,9 +96,9 @@ Count = Field(default=None, ge=0, le=100_000)
 
 
 class Persons(Input):
-    estimate: StrictInt | None = Count
-    min: StrictInt | None = Count
-    max: StrictInt | None = Count
+    estimate: JsonIntOrNone = Count
+    min: JsonIntOrNone = Count
+    max: JsonIntOrNone = Count
 
     @model_validator(mode="after")
     def _ordered(self) -> "Persons":
@@ -89,11 +109,11 @@ class Persons(Input):
 
 
 class PersonsOnBoard(Persons):
-    estimate: StrictInt = Field(ge=0, le=100_000, description="Best estimate of persons on board")
-    children: StrictInt | None = Count
-    injured: StrictInt | None = Count
-    deceased: StrictInt | None = Count
-    missing: StrictInt | None = Count
+    estimate: JsonInt = Field(ge=0, le=100_000, description="Best estimate of persons on board")
+    children: JsonIntOrNone = Count
+    injured: JsonIntOrNone = Count
+    deceased: JsonIntOrNone = Count
+    missing: JsonIntOrNone = Count
 
     @model_validator(mode="after")
     def _parts(self) -> "PersonsOnBoard":

@@ -73,26 +73,33 @@ CHECKS = [
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]  # schemathesis' default
 
 
-def accepting(*statuses: str, **match: str) -> dict[str, Any]:
-    """Positive data may also get `statuses` here: whether a schema-valid value is valid
-    depends on the database (or the network), which no schema can say."""
-    where = {f"include-{key.replace('_', '-')}": value for key, value in match.items()}
+def accepting(*statuses: str, name: str) -> dict[str, Any]:
+    """Positive data may also get `statuses` in the operations whose name ("METHOD /path")
+    matches the regular expression `name`: whether a schema-valid value is valid depends on
+    the database (or the network), which no schema can say. One filter, as schemathesis ORs
+    several (`include-method` with `include-path` would take in every POST)."""
     expected = {"expected-statuses": [*ACCEPTED, *statuses]}
-    return {**where, "checks": {"positive_data_acceptance": expected}}
+    return {"include-name-regex": name, "checks": {"positive_data_acceptance": expected}}
 
 
 OPERATIONS = [
     # the country must be registered first
-    accepting("422", method="POST", path="/v1/agencies"),
+    accepting("422", name="^POST /v1/agencies$"),
     # the roles must be grantable by the caller, platform_admin only in the secretariat
-    accepting("422", method="POST", path="/v1/agencies/{code}/clients"),
+    accepting("422", name="^POST /v1/agencies/{code}/clients$"),
     # the URL must resolve, and to an address webhooks may go to
-    accepting("422", path_regex="^/v1/subscriptions(/[^/]+)?$", method_regex="POST|PATCH"),
+    accepting("422", name="^(POST|PATCH) /v1/subscriptions(/[^/]+)?$"),
     # `cursor` is opaque: only what an earlier page handed out is a cursor
-    accepting("422", method="GET", path_regex="^/v1/(geo/)?(alerts|distress-reports)$"),
-    accepting("422", method="GET", path="/v1/audit-events"),
-    # an If-Match that is well formed but stale is 412: only the database knows which is current
-    accepting("412", path_regex="^/v1/(alerts|distress-reports)/[^/]+(/cancel|/close)?$"),
+    accepting("422", name="^GET /v1/(geo/)?(alerts|distress-reports)$"),
+    accepting("422", name="^GET /v1/audit-events$"),
+    # cross-field rules no JSON Schema in the document states (recipients only with their
+    # distribution, min <= estimate <= max, a vessel named by something, the IMO check digit)
+    # and country codes that must be in the registry
+    accepting("422", name="^POST /v1/(alerts|distress-reports)$"),
+    # the same, and an If-Match that is well formed but stale is 412: only the database knows
+    # which version is current
+    accepting("422", "412", name="^PATCH /v1/(alerts|distress-reports)/[^/]+$"),
+    accepting("412", name="^POST /v1/(alerts|distress-reports)/[^/]+/(cancel|close)$"),
 ]
 
 
@@ -210,8 +217,7 @@ class Fuzzed:
             and "url" in case.body
         ):
             case.body["url"] = RECEIVER  # example hosts do not resolve: nothing would subscribe
-        wait = case.query.get("wait")
-        if isinstance(wait, int | float) and not isinstance(wait, bool) and 0 < wait <= 30:
+        if _seconds(case.query.get("wait")) is not None:
             case.query["wait"] = 0.01
 
 
@@ -238,6 +244,17 @@ class Snapshot:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _seconds(wait: object) -> float | None:
+    """A long poll's `wait` (a number, or in the examples phase a string) if it would wait."""
+    if isinstance(wait, bool):
+        return None
+    try:
+        seconds = float(wait)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 < seconds <= 30 else None
 
 
 @asynccontextmanager
@@ -290,9 +307,19 @@ def test_every_operation(case: Case, fuzzed: Fuzzed) -> None:
     case.call_and_validate(app=fuzzed.app)
 
 
+def publishing_opens_scenarios(loaded: schemathesis.BaseSchema) -> None:
+    """schemathesis infers from the field name `case_id` a resource "Case" that no operation
+    creates, and so never opens a scenario by publishing (POST /v1/alerts, /v1/distress-
+    reports), the first step of this API's every workflow. `case_id` is free text that
+    groups the records of one case, not a reference: drop that inference."""
+    for node in loaded.analysis.dependency_graph.operations.values():  # type: ignore[attr-defined]
+        node.inputs = [slot for slot in node.inputs if slot.resource.name != "Case"]
+
+
 def test_stateful(fuzzed: Fuzzed) -> None:
     loaded = load_schema(fuzzed.app.app)
     loaded.app = fuzzed.app
+    publishing_opens_scenarios(loaded)
 
     failures: list[BaseException] = []
     snapshot = Snapshot(fuzzed.url)
@@ -300,14 +327,16 @@ def test_stateful(fuzzed: Fuzzed) -> None:
     class Machine(loaded.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             snapshot.restore()
-            self.steps = 0
+            self.principal: int | None = None
 
         def before_call(self, case: Case) -> None:
-            # ids in paths and bodies come from earlier answers and are random: the principal
-            # follows from the operation and the step, so a retraced scenario sends the same
-            self.steps += 1
-            principal = principal_for(case, key=(case.method, case.path, self.steps))
-            case.headers["Authorization"] = f"{PLACEHOLDER}{principal}"
+            # One caller a scenario, chosen for its first operation: what it creates, it must
+            # then find (another agency may rightly get 404). Chosen from the operation, not
+            # the request: ids come from earlier answers and are random, and a retraced
+            # scenario must send the same.
+            if self.principal is None:
+                self.principal = principal_for(case, key=(case.method, case.path))
+            case.headers["Authorization"] = f"{PLACEHOLDER}{self.principal}"
             fuzzed.prepare(case)
             super().before_call(case)
 

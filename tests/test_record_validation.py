@@ -102,7 +102,28 @@ DISTRESS_CASES: list[tuple[str, dict[str, Any], str]] = [
         {"persons_on_board": {"estimate": 10, "deceased": False}},
         "persons_on_board.deceased",
     ),
+    (
+        "estimate as a string",
+        {"persons_on_board": {"estimate": "10"}},
+        "persons_on_board.estimate",
+    ),
+    (
+        "estimate with a fraction",
+        {"persons_on_board": {"estimate": 10.5}},
+        "persons_on_board.estimate",
+    ),
 ]
+
+
+async def test_a_whole_number_written_with_a_point_is_an_integer(network: Network) -> None:
+    """JSON has one kind of number, and JSON Schema's `integer` takes 190.0: so does the API."""
+    headers = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = distress_body(persons_on_board={"estimate": 190.0, "injured": 4.0, "min": 150})
+    response = await network.http.post("/v1/distress-reports", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    persons = response.json()["persons_on_board"]
+    assert (persons["estimate"], persons["injured"], persons["min"]) == (190, 4, 150)
+    assert isinstance(persons["estimate"], int)
 
 
 @pytest.mark.parametrize(
