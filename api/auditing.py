@@ -88,6 +88,16 @@ async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: 
     return result
 
 
+async def ensure_standing(runtime: Runtime) -> None:
+    """Check the caller's standing now, if it is not yet checked: before anything but the
+    answer leaves the process (a DNS lookup of a webhook URL, say)."""
+    context = current_context()
+    if context is not None and context.unchecked is not None:
+        claims = context.unchecked
+        await runtime.db.read(lambda session: load_principal(session, claims))
+        context.unchecked = None
+
+
 def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | None]]) -> list[str]:
     """A writer group: the audit rows of answers about to go out, each after its caller's
     standing is checked where it was not yet. Per item "" if the answer may go out, else why

@@ -5,9 +5,11 @@ request with its audit row as the answer is about to go out (api/deps.py, api/au
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from api.routers import subscriptions
 from auth.tokens import TokenKeys, issue_token
 from core.db import Database
 from core.settings import Settings
@@ -152,3 +154,28 @@ async def test_a_token_without_the_agency_type_is_checked_before_the_handler(
     _assert_refused(
         await network.http.get(f"/v1/alerts/{record_id}", headers=headers), "token revoked"
     )
+
+
+async def test_a_revoked_token_resolves_no_webhook_url(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing but the answer leaves the service before the standing is checked: not even a
+    DNS lookup of the URL a subscription names."""
+    vetted: list[str] = []
+    monkeypatch.setattr(subscriptions, "vet_url", lambda url, *_: vetted.append(url))
+    token = await network.token(network.role(Role.AGENCY_ADMIN, "MY-MMEA"))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}
+    created = await network.http.post("/v1/subscriptions", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert vetted == ["http://127.0.0.1:9/hook"]
+    revoked = await network.http.post("/v1/auth/revoke", data={"token": token}, headers=headers)
+    assert revoked.json() == {"revoked": True}
+    body["url"] = "https://rilon-nowhere.invalid/hook"
+    response = await network.http.post("/v1/subscriptions", json=body, headers=headers)
+    _assert_refused(response, "token revoked")
+    patched = await network.http.patch(
+        f"/v1/subscriptions/{created.json()['id']}", json={"url": body["url"]}, headers=headers
+    )
+    _assert_refused(patched, "token revoked")
+    assert vetted == ["http://127.0.0.1:9/hook"]  # the revoked token's URL was never looked up

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, Security
 
-from api.auditing import audited_write
+from api.auditing import audited_write, ensure_standing
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from auth.principal import Principal
@@ -28,7 +28,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _vet(runtime: RuntimeDep, url: str) -> None:
-    """Resolve and vet the URL off the event loop (DNS may be slow)."""
+    """Resolve and vet the URL off the event loop (DNS may be slow), once the caller is known
+    to be in good standing: a revoked token resolves nothing."""
+    await ensure_standing(runtime)
     settings = runtime.settings
     await asyncio.to_thread(
         vet_url, url, settings.webhook_allow_http, runtime.webhooks.allowed_networks
