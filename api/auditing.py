@@ -2,7 +2,9 @@
 
 A successful write carries its row in its own transaction (`audited_write`); everything else
 (reads, denials, errors) gets its row from `AuditMiddleware` as the response starts. If the row
-cannot be written, the caller gets 503 instead of the answer.
+cannot be written, the caller gets 503 instead of the answer. The caller's standing (token not
+revoked, client active) rides along: checked in the write's transaction or with the row, and a
+caller no longer in good standing gets 401 instead of the answer (docs/DECISIONS.md).
 """
 
 import logging
