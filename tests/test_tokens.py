@@ -268,6 +268,8 @@ def _confused() -> dict[str, dict[str, Any]]:
         "roles as dict": {"roles": {"viewer": True}},
         "country as list": {"country": ["TH"]},
         "agency as object": {"agency": {"code": "TH-MECC"}},
+        "agency_type as number": {"agency_type": 3},
+        "agency_type unknown": {"agency_type": "submarine"},
     }
 
 
