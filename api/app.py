@@ -30,6 +30,7 @@ from api.routers import (
 from auth.tokens import TokenKeys
 from core.crypto import SecretBox
 from core.db import Database
+from core.heap import freeze_startup_objects
 from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings, get_settings
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher = None
         if settings.dispatcher:
             dispatcher = asyncio.create_task(build_dispatcher(settings, db, instruments).run(stop))
+        freeze_startup_objects()
         try:
             yield
         finally:

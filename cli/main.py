@@ -19,6 +19,7 @@ from cli.audit import audit_app
 from cli.shared import open_database, settings_or_exit
 from core import logs
 from core.errors import RilonError
+from core.heap import freeze_startup_objects
 from core.metrics import Metrics, clear_multiprocess_dir
 from core.migrations import upgrade
 from core.progress import progress
@@ -236,6 +237,7 @@ async def _work(settings: Settings, metrics_host: str, metrics_port: int) -> Non
         metrics.add_collectors([BacklogCollector(db)])
         prometheus_client.start_http_server(metrics_port, metrics_host, registry=metrics.exposed)
     logging.getLogger("rilon.worker").info("dispatching webhooks")
+    freeze_startup_objects()
     try:
         await build_dispatcher(settings, db, metrics).run(stop)
     finally:
