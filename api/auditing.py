@@ -103,23 +103,36 @@ async def ensure_standing(runtime: Runtime) -> None:
 def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | None]]) -> list[str]:
     """A writer group: the audit rows of answers about to go out, each after its caller's
     standing is checked where it was not yet. Per item "" if the answer may go out, else why
-    not (the caller gets a 401 instead, and the row records that)."""
+    not (the caller gets a 401 instead, and the row records that).
+
+    Each token is looked up once per call: the group runs after every unit of its batch, in
+    the same transaction, so nothing between two of its items can change a standing."""
     verdicts: list[str] = []
     entries: list[audit.Entry] = []
+    known: dict[Claims, str] = {}
     for entry, claims in items:
         verdict = ""
         if claims is not None:
-            try:
-                load_principal(session, claims)
-            except Unauthorized as exc:
-                verdict = exc.detail
-                entry = replace(
-                    entry, status_code=401, outcome="denied", object_countries=[], detail={}
-                )
+            if claims not in known:
+                known[claims] = _standing(session, claims)
+            verdict = known[claims]
+        if verdict:
+            entry = replace(
+                entry, status_code=401, outcome="denied", object_countries=[], detail={}
+            )
         verdicts.append(verdict)
         entries.append(entry)
     audit.append_many(session, entries)
     return verdicts
+
+
+def _standing(session: Session, claims: Claims) -> str:
+    """Empty if the caller is in good standing, else why not."""
+    try:
+        load_principal(session, claims)
+    except Unauthorized as exc:
+        return exc.detail
+    return ""
 
 
 def note_access(object_type: str, ids: list[str], countries: list[str], **detail: Any) -> None:

@@ -2,6 +2,7 @@
 before anything is written or answered: a write checks it in its own transaction, any other
 request with its audit row as the answer is about to go out (api/deps.py, api/auditing.py)."""
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -9,14 +10,17 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from api.auditing import append_checked
 from api.routers import subscriptions
-from auth.tokens import TokenKeys, issue_token
+from auth.principal import Claims
+from auth.tokens import TokenKeys, decode_token, issue_token
 from core.db import Database
 from core.settings import Settings
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.records import Record
 from models.registry import Agency
+from services import audit
 from tests.support import Network, alert_body, handling
 
 
@@ -179,3 +183,37 @@ async def test_a_revoked_token_resolves_no_webhook_url(
     )
     _assert_refused(patched, "token revoked")
     assert vetted == ["http://127.0.0.1:9/hook"]  # the revoked token's URL was never looked up
+
+
+async def test_one_batch_checks_each_token_of_a_client_on_its_own(
+    network: Network, db: Database, settings: Settings
+) -> None:
+    """The audit rows of a batch look each token up once (api/auditing.py): a revoked token
+    beside good ones of the same client is still the only one refused."""
+    cred = network.role(Role.DUTY_OFFICER, "MY-MMEA")
+    good, bad = await network.token(cred, scope=Scope.ALERTS_READ.value), await network.token(cred)
+    revoked = await network.http.post(
+        "/v1/auth/revoke", data={"token": bad}, headers={"Authorization": f"Bearer {bad}"}
+    )
+    assert revoked.json() == {"revoked": True}
+    keys = TokenKeys.from_settings(settings)
+    order = [good, bad, good, bad, good]
+    entry = audit.Entry(action="GET /v1/alerts", outcome="ok", status_code=200, detail={"ids": []})
+    items: list[tuple[audit.Entry, Claims | None]] = [
+        (replace(entry, request_id=f"r{n}"), decode_token(t, keys)) for n, t in enumerate(order)
+    ]
+    verdicts = db.run_write(lambda session: append_checked(session, items))
+    assert verdicts == ["", "token revoked", "", "token revoked", ""]
+    with Session(db.engine) as session:
+        rows = session.execute(
+            select(AuditEvent.request_id, AuditEvent.status_code)  # type: ignore[call-overload]
+            .where(AuditEvent.request_id.in_([f"r{n}" for n in range(5)]))  # type: ignore[union-attr]
+            .order_by(AuditEvent.request_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("r0", 200),
+        ("r1", 401),
+        ("r2", 200),
+        ("r3", 401),
+        ("r4", 200),
+    ]
