@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, or_
+from sqlalchemy import Row, Table, bindparam, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
@@ -28,6 +28,7 @@ SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
+STATE = cast(Table, DispatcherState.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -76,6 +77,16 @@ class Result:
         return self.status is not None and 200 <= self.status < 300
 
 
+# The expander's place in the event log, and its heartbeat, in one row. Plain statements: the
+# row is read and written on every round, and an ORM object cost the writer more than the rest.
+EXPANDER = "expander"
+_EXPANDER_SEQ = core_select(STATE.c.last_seq).where(STATE.c.name == EXPANDER).with_for_update()
+_BEAT = STATE.update().where(STATE.c.name == EXPANDER).values(heartbeat_at=bindparam("now"))
+_ADVANCE = (
+    STATE.update()
+    .where(STATE.c.name == EXPANDER)
+    .values(heartbeat_at=bindparam("now"), last_seq=bindparam("last_seq"))
+)
 MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
@@ -89,19 +100,19 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     `max_rows`: the writer commits every request's work in turn, and one event to 1,000
     subscriptions must not hold the POSTs behind it for the whole expansion of hundreds of
     events (PERFORMANCE.md, B4). Events that match nobody cost no rows and do not count."""
-    state = session.get(DispatcherState, "expander", with_for_update=True)
-    if state is None:
-        state = DispatcherState(name="expander", last_seq=0)
-    state.heartbeat_at = now
-    session.add(state)
     connection = session.connection()
+    last_seq = connection.execute(_EXPANDER_SEQ).scalar()
+    if last_seq is None:
+        last_seq = 0
+        connection.execute(STATE.insert(), {"name": EXPANDER, "last_seq": 0, "heartbeat_at": now})
     events = connection.execute(
         core_select(*EXPANDED_EVENT_COLUMNS)
-        .where(EVENT.c.seq > state.last_seq)
+        .where(EVENT.c.seq > last_seq)
         .order_by(EVENT.c.seq)
         .limit(batch)
     ).all()
     if not events:
+        connection.execute(_BEAT, {"now": now})
         return 0  # no subscriptions read on an idle round
     subscribers = [
         (sub.id, sub.event_types, sub.filter, Reader(sub.agency, sub.country, AgencyType(sub.type)))
@@ -135,9 +146,10 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
             if matches(event_types, wanted, event) and can_agency_read(reader, event)
         ]
         done += 1
-        state.last_seq = event.seq
+        last_seq = event.seq
         if len(rows) >= max_rows:
             break  # the rest next round
+    connection.execute(_ADVANCE, {"now": now, "last_seq": last_seq})
     if rows:
         connection.execute(DELIVERY.insert(), rows)
     return done
@@ -242,12 +254,9 @@ def _secrets(box: SecretBox, sub: Row[Any], now: datetime) -> list[str]:
 
 def beat(session: Session, now: datetime) -> None:
     """Say the dispatcher is alive in a round that does not expand (see `expand`)."""
-    state = session.get(DispatcherState, "expander")
-    if state is not None:
-        state.heartbeat_at = now
-        session.add(state)
+    session.connection().execute(_BEAT, {"now": now})
 
 
 def heartbeat(session: Session) -> datetime | None:
-    state = session.get(DispatcherState, "expander")
+    state = session.get(DispatcherState, EXPANDER)
     return state.heartbeat_at if state else None
