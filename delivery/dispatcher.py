@@ -22,7 +22,7 @@ from core.netguard import networks
 from core.settings import Settings
 from delivery.signing import signed_headers
 from delivery.transport import Transport
-from services import dispatch, settling
+from services import dispatch, expansion, settling
 from services.dispatch import Job, Result
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ class Dispatcher:
         def expand_and_claim(session: Session) -> tuple[int, list[Job]]:
             """One writer unit, so a round waits for one group commit, not two."""
             if not expand:
-                dispatch.beat(session, now)  # `/readyz` and /metrics read it
-            expanded = dispatch.expand(session, now) if expand else 0
+                expansion.beat(session, now)  # `/readyz` and /metrics read it
+            expanded = expansion.expand(session, now) if expand else 0
             if wanted <= 0:
                 return expanded, []
             return expanded, dispatch.claim(

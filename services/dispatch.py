@@ -1,34 +1,27 @@
-"""The outbox side of webhooks: events become deliveries, deliveries are claimed and settled.
+"""The outbox side of webhooks: deliveries are claimed and settled (events become deliveries
+in `services/expansion.py`).
 
 Each function is one unit of work for the writer. On PostgreSQL several workers may run them
 at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, or_
+from sqlalchemy import Row, Table, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
-from auth.policy import Reader, can_agency_read
 from core.crypto import SecretBox
-from models.enums import AgencyType
 from models.events import Event
-from models.registry import Agency
-from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
-from services.events import EVENT_COLUMNS as COPIED_COLUMNS
+from models.subscriptions import Delivery, DeliveryAttempt, Subscription
 from services.events import event_json
-from services.matching import matches
 
 DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
-AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
-STATE = cast(Table, DispatcherState.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -75,84 +68,6 @@ class Result:
     @property
     def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-# The expander's place in the event log, and its heartbeat, in one row. Plain statements: the
-# row is read and written on every round, and an ORM object cost the writer more than the rest.
-EXPANDER = "expander"
-_EXPANDER_SEQ = core_select(STATE.c.last_seq).where(STATE.c.name == EXPANDER).with_for_update()
-_BEAT = STATE.update().where(STATE.c.name == EXPANDER).values(heartbeat_at=bindparam("now"))
-_ADVANCE = (
-    STATE.update()
-    .where(STATE.c.name == EXPANDER)
-    .values(heartbeat_at=bindparam("now"), last_seq=bindparam("last_seq"))
-)
-MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
-# what matching and the visibility policy read of an event (the columns copied from its record)
-EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
-
-
-def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MAX_EXPANSION) -> int:
-    """Turn new events into deliveries for every subscription that matches and whose agency
-    may read the event (the same policy as every read path).
-
-    Up to `batch` events a unit, but it stops after the event that brings its deliveries to
-    `max_rows`: the writer commits every request's work in turn, and one event to 1,000
-    subscriptions must not hold the POSTs behind it for the whole expansion of hundreds of
-    events (PERFORMANCE.md, B4). Events that match nobody cost no rows and do not count."""
-    connection = session.connection()
-    last_seq = connection.execute(_EXPANDER_SEQ).scalar()
-    if last_seq is None:
-        last_seq = 0
-        connection.execute(STATE.insert(), {"name": EXPANDER, "last_seq": 0, "heartbeat_at": now})
-    events = connection.execute(
-        core_select(*EXPANDED_EVENT_COLUMNS)
-        .where(EVENT.c.seq > last_seq)
-        .order_by(EVENT.c.seq)
-        .limit(batch)
-    ).all()
-    if not events:
-        connection.execute(_BEAT, {"now": now})
-        return 0  # no subscriptions read on an idle round
-    subscribers = [
-        (sub.id, sub.event_types, sub.filter, Reader(sub.agency, sub.country, AgencyType(sub.type)))
-        for sub in connection.execute(
-            core_select(
-                SUBSCRIPTION.c.id,
-                SUBSCRIPTION.c.event_types,
-                SUBSCRIPTION.c.filter,
-                SUBSCRIPTION.c.agency,
-                AGENCY.c.country,
-                AGENCY.c.type,
-            ).join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
-        )
-    ]
-    rows: list[dict[str, Any]] = []
-    done = 0
-    for event in events:
-        rows += [
-            {
-                "id": str(uuid.uuid4()),
-                "subscription_id": sub_id,
-                "event_seq": event.seq,
-                "event_id": event.id,
-                "event_type": event.type,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for sub_id, event_types, wanted, reader in subscribers
-            if matches(event_types, wanted, event) and can_agency_read(reader, event)
-        ]
-        done += 1
-        last_seq = event.seq
-        if len(rows) >= max_rows:
-            break  # the rest next round
-    connection.execute(_ADVANCE, {"now": now, "last_seq": last_seq})
-    if rows:
-        connection.execute(DELIVERY.insert(), rows)
-    return done
 
 
 def claim(
@@ -250,13 +165,3 @@ def _secrets(box: SecretBox, sub: Row[Any], now: datetime) -> list[str]:
     if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
         keys.append(box.open(sub.previous_secret))
     return keys
-
-
-def beat(session: Session, now: datetime) -> None:
-    """Say the dispatcher is alive in a round that does not expand (see `expand`)."""
-    session.connection().execute(_BEAT, {"now": now})
-
-
-def heartbeat(session: Session) -> datetime | None:
-    state = session.get(DispatcherState, EXPANDER)
-    return state.heartbeat_at if state else None

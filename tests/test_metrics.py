@@ -21,7 +21,7 @@ from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.audit import AuditEvent
 from models.enums import Role
-from services import dispatch
+from services import expansion
 from tests.processes import HOST, child_env, free_port, supervised
 from tests.receiver import Receiver, running
 from tests.support import Network, alert_body, handling
@@ -133,7 +133,7 @@ async def test_deliveries_by_outcome_and_the_outbox_gauges(
     assert value(samples, "rilon_dispatcher_heartbeat_timestamp_seconds") == 0  # never beat
 
     expanded_at = utcnow() - timedelta(seconds=90)  # as if the dispatcher fell behind
-    await app.state.runtime.db.write(partial(dispatch.expand, now=expanded_at))
+    await app.state.runtime.db.write(partial(expansion.expand, now=expanded_at))
     samples, _ = await scrape(http)
     assert value(samples, "rilon_outbox_events_pending") == 0
     assert value(samples, "rilon_webhook_deliveries_pending") == 4

@@ -13,7 +13,7 @@ from api.app import create_app
 from core.clock import utcnow
 from core.db import Database
 from models.subscriptions import DispatcherState
-from services import dispatch
+from services import expansion
 from tests.conftest import make_settings
 
 
@@ -35,7 +35,7 @@ async def with_stuck_dispatcher(
     def broken(*_args: object, **_kwargs: object) -> int:
         raise RuntimeError("the outbox cannot be expanded")
 
-    monkeypatch.setattr(dispatch, "expand", broken)
+    monkeypatch.setattr(expansion, "expand", broken)
     application = create_app(make_settings(database_url, tmp_path, dispatcher=True))
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))

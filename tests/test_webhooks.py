@@ -21,7 +21,7 @@ from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
 from models.subscriptions import Delivery
-from services import dispatch, settling
+from services import dispatch, expansion, settling
 from services.dispatch import Result
 from tests.receiver import Receiver, fails, running, verify
 from tests.support import Network, alert_body, handling
@@ -263,7 +263,7 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
     hooks.clock.advance(30)
     await small.tick()  # no room: the fourth event stays in the outbox
     assert await deliveries() == 3
-    beat = await runtime.db.read(dispatch.heartbeat)
+    beat = await runtime.db.read(expansion.heartbeat)
     assert beat is not None
     assert beat > utcnow() + timedelta(seconds=29)  # alive all the same (`/readyz`)
     await small.drain()
@@ -293,7 +293,7 @@ async def test_an_expand_unit_is_bounded_by_the_deliveries_it_writes(
     async def deliveries() -> int:
         return int(await db.read(lambda s: s.exec(select(func.count(col(Delivery.id)))).one()))
 
-    expand = partial(dispatch.expand, now=hooks.clock(), max_rows=3)
+    expand = partial(expansion.expand, now=hooks.clock(), max_rows=3)
     assert await db.write(expand) == 6  # five that match nobody, then one to all three
     assert await deliveries() == 3
     assert await db.write(expand) == 1
@@ -471,7 +471,7 @@ async def test_one_settle_unit_records_a_mixed_batch(hooks: Hooks) -> None:
     for _ in range(3):
         await _post(hooks, handling=handling("network"))
     db = hooks.dispatcher.db
-    await db.write(partial(dispatch.expand, now=hooks.clock()))
+    await db.write(partial(expansion.expand, now=hooks.clock()))
     claim = partial(dispatch.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=10)
     first, second, third = sorted(await db.write(claim), key=lambda job: job.delivery_id)
     gone = replace(third, delivery_id="no-such-delivery")

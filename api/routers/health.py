@@ -8,7 +8,7 @@ from api.deps import RuntimeDep
 from core.clock import utcnow
 from core.errors import ServiceUnavailable
 from core.migrations import current_revision, head_revision
-from services import dispatch
+from services import expansion
 
 router = APIRouter(tags=["operations"])
 HEARTBEAT_STALE = timedelta(seconds=30)
@@ -28,7 +28,7 @@ async def readyz(runtime: RuntimeDep) -> dict[str, str]:
     head = head_revision()
     if current != head:
         raise ServiceUnavailable(f"database at migration {current}, code expects {head}")
-    beat = await runtime.db.read(dispatch.heartbeat)
+    beat = await runtime.db.read(expansion.heartbeat)
     fresh = beat is not None and utcnow() - beat < HEARTBEAT_STALE
     if runtime.settings.dispatcher and beat is not None and not fresh:
         raise ServiceUnavailable(f"the dispatcher in this process last beat at {beat}")
