@@ -181,7 +181,7 @@ async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: st
         refused.title,
         refused.detail,
         refused.headers,
-        {"request_id": context.request_id, **refused.extra, "error_description": verdict},
+        {"request_id": context.request_id, **refused.extra},
     )
 
 

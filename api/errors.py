@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from api.context import current_context
+from api.middleware import problem_body
 from core.errors import RilonError, Unprocessable, field_errors
 from core.writer import translate
 
-PROBLEM_TYPE = "urn:rilon:problem:"
 log = logging.getLogger(__name__)
 
 
@@ -59,17 +59,14 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     context = current_context()
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + (slug or HTTPStatus(status).phrase.lower().replace(" ", "-")),
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "request_id": context.request_id if context else None,
-        **(extra or {}),
-    }
-    if "error" in body:  # OAuth2 clients (Swagger UI among them) show error_description
-        body.setdefault("error_description", detail)
+    body = problem_body(
+        status,
+        slug or HTTPStatus(status).phrase.lower().replace(" ", "-"),
+        title or HTTPStatus(status).phrase,
+        detail,
+        request.url.path,
+        {"request_id": context.request_id if context else None, **(extra or {})},
+    )
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")

@@ -78,6 +78,26 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, guarded_send)
 
 
+PROBLEM_TYPE = "urn:rilon:problem:"
+
+
+def problem_body(
+    status: int, slug: str, title: str, detail: str, instance: str, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An RFC 9457 document, from an exception handler or straight from middleware."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **(extra or {}),
+    }
+    if "error" in body:  # OAuth2 clients (Swagger UI among them) show error_description
+        body.setdefault("error_description", detail)
+    return body
+
+
 async def send_problem(
     send: Send,
     scope: Scope,
@@ -89,14 +109,7 @@ async def send_problem(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Answer with a problem+json document straight from ASGI middleware."""
-    body: dict[str, Any] = {
-        "type": "urn:rilon:problem:" + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": scope.get("path", ""),
-        **(extra or {}),
-    }
+    body = problem_body(status, slug, title, detail, scope.get("path", ""), extra)
     payload = json.dumps(body).encode()
     await send(
         {

@@ -63,7 +63,7 @@ def _assert_refused(response: httpx.Response, reason: str) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
     problem = response.json()
-    assert problem["detail"] == reason
+    assert problem["detail"] == problem["error_description"] == reason  # as OAuth2 clients show it
     assert problem["request_id"] == response.headers["x-request-id"]
 
 
