@@ -37,6 +37,7 @@ from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
 from delivery.telemetry import BacklogCollector
 from services.bootstrap import ensure_admin
+from services.replays import ReplayLimits
 from services.subscriptions import WebhookPolicy
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db=db,
         keys=TokenKeys.from_settings(settings),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        webhooks=Webhooks(WebhookPolicy(box, settings.max_subscriptions_per_agency), allowed),
+        webhooks=Webhooks(
+            WebhookPolicy(box, settings.max_subscriptions_per_agency),
+            allowed,
+            ReplayLimits(settings.replay_max_days, settings.replay_max_events),
+        ),
         metrics=instruments,
     )
 

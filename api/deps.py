@@ -19,6 +19,7 @@ from core.metrics import Metrics
 from core.netguard import Network
 from core.settings import Settings
 from models.enums import Scope
+from services.replays import ReplayLimits
 from services.subscriptions import WebhookPolicy
 from services.tokens import load_principal, principal_of
 
@@ -29,6 +30,7 @@ TOKEN_URL = "/v1/auth/token"
 class Webhooks:
     policy: WebhookPolicy
     allowed_networks: list[Network]
+    replay_limits: ReplayLimits
 
 
 @dataclass

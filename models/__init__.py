@@ -4,7 +4,13 @@ from models.audit import AuditEvent
 from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
-from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
+from models.subscriptions import (
+    Delivery,
+    DeliveryAttempt,
+    DispatcherState,
+    Replay,
+    Subscription,
+)
 from models.tokens import RevokedToken
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "IdempotencyKey",
     "Record",
     "RecordVersion",
+    "Replay",
     "RevokedToken",
     "Subscription",
 ]

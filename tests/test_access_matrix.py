@@ -8,12 +8,14 @@ names none), and the status each caller gets. A route the app serves without a r
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.app import create_app
+from core.clock import utcnow
 from models.enums import AgencyType, Role
 from tests.conftest import make_settings
 from tests.support import Network, alert_body, distress_body
@@ -97,6 +99,7 @@ SUBSCRIPTION_ROUTES = [
     ("POST", "/v1/subscriptions/{subscription_id}/ping", 202),
     ("POST", "/v1/subscriptions/{subscription_id}/enable", 200),
     ("POST", "/v1/subscriptions/{subscription_id}/replay", 202),
+    ("GET", "/v1/subscriptions/{subscription_id}/replay", 200),  # after the POST above
     ("GET", "/v1/subscriptions/{subscription_id}/deliveries", 200),
     ("POST", "/v1/deliveries/{delivery_id}/redeliver", 200),
 ]
@@ -296,7 +299,7 @@ def _json_body(method: str, path: str) -> dict[str, Any] | None:
         "cancel": {"reason": "a fishing boat"},
         "close": {"outcome": "rescued"},
         "subscriptions": {"url": "http://127.0.0.1:9/new", "event_types": ["*"]},
-        "replay": {"since": "2020-01-01T00:00:00Z"},
+        "replay": {"since": (utcnow() - timedelta(days=1)).isoformat()},
     }
     return by_path.get(tail)
 

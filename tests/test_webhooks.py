@@ -3,13 +3,11 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -23,60 +21,9 @@ from models.enums import Role
 from models.subscriptions import Delivery
 from services import dispatch, expansion, settling
 from services.dispatch import Result
-from tests.receiver import Receiver, fails, running, verify
-from tests.support import Network, alert_body, handling
-
-
-class Clock:
-    """Real time plus however far the test has moved it on."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
-
-
-@dataclass
-class Hooks:
-    network: Network
-    receiver: Receiver
-    clock: Clock
-    dispatcher: Dispatcher
-
-    async def subscribe(self, agency: str, path: str = "/hook", **body: Any) -> tuple[str, str]:
-        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
-        payload = {"url": self.receiver.url(path), "event_types": ["*"], **body}
-        response = await self.network.http.post("/v1/subscriptions", json=payload, headers=headers)
-        assert response.status_code == 201, response.text
-        return response.json()["id"], response.json()["secret"]
-
-    async def pump(self) -> None:
-        """Run the dispatcher until nothing is due now, and wait for what it sent."""
-        while await self.dispatcher.tick():
-            await self.dispatcher.drain()
-        await self.dispatcher.drain()
-
-    async def deliveries(self, agency: str, subscription: str) -> list[dict[str, Any]]:
-        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
-        url = f"/v1/subscriptions/{subscription}/deliveries"
-        return list((await self.network.http.get(url, headers=headers)).json())
-
-
-@pytest.fixture
-async def hooks(network: Network, app: FastAPI) -> AsyncIterator[Hooks]:
-    runtime = app.state.runtime
-    clock = Clock()
-    transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
-    await transport.start()
-    dispatcher = Dispatcher(runtime.db, runtime.webhooks.policy.box, transport, clock=clock)
-    async with running(Receiver()) as receiver:
-        yield Hooks(network, receiver, clock, dispatcher)
-    await dispatcher.drain()
-    await transport.close()
+from tests.hooks import Hooks
+from tests.receiver import fails, verify
+from tests.support import alert_body, handling
 
 
 async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
@@ -333,8 +280,14 @@ async def test_replay_and_redeliver(hooks: Hooks) -> None:
         json={"since": since.isoformat()},
         headers=admin,
     )
-    assert replayed.json() == {"queued": 1}
+    assert replayed.status_code == 202
+    assert replayed.json()["state"] == "running"  # queued by the dispatcher, not the request
+    assert replayed.headers["location"] == f"/v1/subscriptions/{subscription}/replay"
     await hooks.pump()
+    progress = await hooks.network.http.get(replayed.headers["location"], headers=admin)
+    assert progress.json()["state"] == "done"
+    assert progress.json()["queued"] == 1
+    assert progress.json()["remaining"] == 0
     [first, again] = hooks.receiver.received
     assert first.headers["webhook-id"] == again.headers["webhook-id"]
     [row] = await hooks.deliveries("MY-MMEA", subscription)
