@@ -33,6 +33,7 @@ from core.db import Database
 from core.heap import freeze_startup_objects
 from core.metrics import Metrics
 from core.netguard import networks
+from core.resolver import Resolver
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
 from delivery.telemetry import BacklogCollector
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             WebhookPolicy(box, settings.max_subscriptions_per_agency),
             allowed,
             ReplayLimits(settings.replay_max_days, settings.replay_max_events),
+            Resolver(allowed, timeout=settings.webhook_connect_timeout_seconds),
         ),
         metrics=instruments,
     )
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if dispatcher is not None:
                 await dispatcher
+            runtime.webhooks.resolver.close()
             db.close()
 
     app = FastAPI(

@@ -17,6 +17,7 @@ from core.db import Database
 from core.errors import Forbidden, Unauthorized
 from core.metrics import Metrics
 from core.netguard import Network
+from core.resolver import Resolver
 from core.settings import Settings
 from models.enums import Scope
 from services.replays import ReplayLimits
@@ -31,6 +32,7 @@ class Webhooks:
     policy: WebhookPolicy
     allowed_networks: list[Network]
     replay_limits: ReplayLimits
+    resolver: Resolver  # subscribe-time lookups of webhook hosts
 
 
 @dataclass

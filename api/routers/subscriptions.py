@@ -1,6 +1,5 @@
 """Webhook subscriptions and their deliveries, for agency admins."""
 
-import asyncio
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -10,7 +9,7 @@ from api.auditing import audited_write, ensure_standing
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from auth.principal import Principal
-from core.netguard import vet_url
+from core.resolver import vet_url
 from models.enums import Scope
 from models.subscriptions import (
     DeliveryRead,
@@ -30,13 +29,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _vet(runtime: RuntimeDep, url: str) -> None:
-    """Resolve and vet the URL off the event loop (DNS may be slow), once the caller is known
-    to be in good standing: a revoked token resolves nothing."""
+    """Resolve and vet the URL (on the resolver's own threads, in bounded time), once the
+    caller is known to be in good standing: a revoked token resolves nothing."""
     await ensure_standing(runtime)
-    settings = runtime.settings
-    await asyncio.to_thread(
-        vet_url, url, settings.webhook_allow_http, runtime.webhooks.allowed_networks
-    )
+    await vet_url(runtime.webhooks.resolver, url, runtime.settings.webhook_allow_http)
 
 
 @router.post(
