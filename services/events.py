@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
-from auth.policy import readable
+from auth.policy import POLICY_COLUMNS, readable
 from auth.principal import Principal
 from core import bulk
 from core.clock import utcnow
@@ -17,20 +17,7 @@ from core.signals import EVENTS_EMITTED
 from models.events import Event
 
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
-EVENT_COLUMNS = (
-    "kind",
-    "status",
-    "sender_agency",
-    "sender_country",
-    "distribution",
-    "tlp",
-    "recipient_countries",
-    "recipient_agencies",
-    "category",
-    "severity_rank",
-    "lat",
-    "lon",
-)
+EVENT_COLUMNS = (*POLICY_COLUMNS, "category", "severity_rank", "lat", "lon")
 
 
 def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) -> str:

@@ -63,10 +63,15 @@ def get(session: Session, principal: Principal, spec: KindSpec, record_id: str) 
 
 
 def versions(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> list[str]:
+    """The versions the caller may read by each one's own handling, oldest first.
+
+    A version sent under narrower handling than today's is left out (its number shows the
+    gap); the record itself is a 404 when its current version is hidden.
+    """
     load(session, principal, spec, record_id)
     query = (
         select(RecordVersion.doc)
-        .where(col(RecordVersion.record_id) == record_id)
+        .where(col(RecordVersion.record_id) == record_id, readable(principal, RecordVersion))
         .order_by(col(RecordVersion.version))
     )
     return list(session.exec(query).all())

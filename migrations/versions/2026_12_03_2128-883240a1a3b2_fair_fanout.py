@@ -1,7 +1,7 @@
 """fair fan-out: subscriptions take turns (due_at, circuit), replays as jobs
 
 Revision ID: 883240a1a3b2
-Revises: 9562c0c9e3ff
+Revises: 5e78b2da9840
 Create Date: 2026-12-03 21:28:29.995247
 """
 
@@ -15,7 +15,7 @@ import models.base
 
 
 revision: str = '883240a1a3b2'
-down_revision: str | None = '9562c0c9e3ff'
+down_revision: str | None = '5e78b2da9840'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
