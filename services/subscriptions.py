@@ -25,7 +25,7 @@ from models.subscriptions import (
     SubscriptionRead,
 )
 from services import pacing
-from services.delivery_reads import delivery_json
+from services.delivery_reads import deliveries_json, delivery_json
 from services.dispatch import ATTEMPT, DELIVERY, SUBSCRIPTION
 from services.records import iso
 
@@ -212,7 +212,7 @@ def list_deliveries(
     if state is not None:
         query = query.where(col(Delivery.state) == state)
     found = session.exec(query.order_by(col(Delivery.created_at).desc()).limit(200)).all()
-    return [delivery_json(session, delivery) for delivery in found]
+    return deliveries_json(session, found)
 
 
 def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[str, Any]:

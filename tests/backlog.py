@@ -15,8 +15,10 @@ from services.dispatch import EVENT
 __all__ = ["add_deliveries", "add_events", "event_rows"]
 
 
-def event_rows(count: int, sender: str = "BD-CG") -> list[dict[str, Any]]:
-    """`count` network-wide alert events of `sender`, each about a record of its own."""
+def event_rows(
+    count: int, sender: str = "BD-CG", distribution: str = "network"
+) -> list[dict[str, Any]]:
+    """`count` alert events of `sender`, each about a record of its own."""
     now = utcnow()
     rows = []
     for _ in range(count):
@@ -31,7 +33,7 @@ def event_rows(count: int, sender: str = "BD-CG") -> list[dict[str, Any]]:
                 "status": "actual",
                 "sender_agency": sender,
                 "sender_country": sender[:2],
-                "distribution": "network",
+                "distribution": distribution,
                 "tlp": "green",
                 "recipient_countries": "",
                 "recipient_agencies": "",
@@ -45,12 +47,12 @@ def event_rows(count: int, sender: str = "BD-CG") -> list[dict[str, Any]]:
     return rows
 
 
-def add_events(database_url: str, count: int) -> None:
+def add_events(database_url: str, count: int, distribution: str = "network") -> None:
     """Commit `count` events at once; the expander is moved past them (they are history)."""
     engine = create_engine(normalize_url(database_url))
     try:
         with engine.begin() as connection:
-            connection.execute(EVENT.insert(), event_rows(count))
+            connection.execute(EVENT.insert(), event_rows(count, distribution=distribution))
             last = int(connection.exec_driver_sql("SELECT max(seq) FROM event").scalar_one())
             moved = connection.exec_driver_sql(
                 f"UPDATE dispatcher_state SET last_seq = {last} WHERE name = 'expander'"
