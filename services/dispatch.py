@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from core.crypto import SecretBox
 from models.events import Event
+from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, Subscription
 from services.events import event_json
 
@@ -22,6 +23,7 @@ DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -30,6 +32,7 @@ SIGNING_COLUMNS = [
     SUBSCRIPTION.c[name]
     for name in ("id", "agency", "url", "secret", "previous_secret", "previous_secret_until")
 ]
+RECIPIENT_COLUMNS = [*SIGNING_COLUMNS, AGENCY.c.country]  # its auditors see the disclosure
 EVENT_COLUMNS = [
     EVENT.c[name] for name in ("seq", "id", "type", "at", "data", "record_id", "kind")
 ] + [EVENT.c.sender_country]
@@ -55,6 +58,7 @@ class Job:
     record_id: str | None
     record_type: str | None
     record_country: str | None = None  # filed in the audit row without a SELECT
+    agency_country: str | None = None  # the recipient's: its auditors see the disclosure
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,9 @@ def claim(
     subs = {
         sub.id: (sub, tuple(_secrets(box, sub, now)))
         for sub in connection.execute(
-            core_select(*SIGNING_COLUMNS).where(
-                SUBSCRIPTION.c.id.in_({delivery.subscription_id for delivery in chosen})
-            )
+            core_select(*RECIPIENT_COLUMNS)
+            .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+            .where(SUBSCRIPTION.c.id.in_({delivery.subscription_id for delivery in chosen}))
         )
     }
     seqs = {delivery.event_seq for delivery in chosen if delivery.event_seq is not None}
@@ -154,6 +158,7 @@ def claim(
                 record_id,
                 record_type,
                 country if record_type in ("alerts", "distress-reports") else None,
+                agency_country=sub.country,
             )
         )
     return jobs

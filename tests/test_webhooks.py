@@ -365,6 +365,28 @@ async def test_disclosures_are_audited(hooks: Hooks) -> None:
     assert event["outcome"] == "success"
 
 
+async def test_the_recipients_auditor_sees_deliveries_to_its_agencies(hooks: Hooks) -> None:
+    """A disclosure is filed under the sender's country and the recipient agency's, delivered
+    or not; a third country's auditor sees neither."""
+    await hooks.subscribe("MY-MMEA", "/ok")
+    await hooks.subscribe("ID-BASARNAS", "/down")
+    hooks.receiver.script["/down"] = [500]
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    url = "/v1/audit-events?action=webhook%20alert.created"
+
+    async def seen_by(agency: str) -> set[tuple[str, str, str]]:
+        auditor = await hooks.network.headers(Role.AUDITOR, agency)
+        items = (await hooks.network.http.get(url, headers=auditor)).json()["items"]
+        return {(e["actor_agency"], e["actor_country"], e["outcome"]) for e in items}
+
+    delivered, failed = ("MY-MMEA", "MY", "success"), ("ID-BASARNAS", "ID", "error")
+    assert await seen_by("MY-MMEA") == {delivered}
+    assert await seen_by("ID-BASARNAS") == {failed}
+    assert await seen_by("BD-CG") == {delivered, failed}  # the sender's
+    assert await seen_by("TH-MECC") == set()
+
+
 async def test_subscriptions_belong_to_their_agency(hooks: Hooks) -> None:
     subscription, _ = await hooks.subscribe("MY-MMEA")
     other = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
