@@ -104,12 +104,16 @@ def _standing(session: Session, claims: Claims) -> str:
 
 
 def note_access(object_type: str, ids: list[str], countries: list[str], **detail: Any) -> None:
-    """Record which records a list answer disclosed, and whose."""
+    """Record which records a list answer disclosed, and each one's country (`countries`
+    runs beside `ids`; empty where the ids are not of records): the row is filed under
+    those countries, and each country's auditors are shown only what concerns them."""
     context = current_context()
     if context is not None:
         context.object_type = object_type
-        context.object_countries = countries
+        context.object_countries = sorted(set(countries))
         context.detail = {"ids": ids, **detail}
+        if countries:
+            context.detail["id_countries"] = countries
 
 
 def note_token_request(client_id: str, scope: str | None) -> None:

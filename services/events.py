@@ -69,7 +69,8 @@ def event_json(seq: int, event_id: str, event_type: str, at: datetime, data: str
 def read_feed(
     session: Session, principal: Principal, after: int, limit: int, include_exercise: bool
 ) -> tuple[list[str], int, list[str], list[str]]:
-    """Visible events after `after`, oldest first: their JSON, the next cursor, ids, countries.
+    """Visible events after `after`, oldest first: their JSON, the next cursor, and each
+    one's record id and country.
 
     The newest seq is read first: everything up to it has been considered, so the cursor can
     move past events the caller may not see, and nothing committed later is skipped.
@@ -96,7 +97,7 @@ def read_feed(
     found: list[Any] = list(session.connection().execute(query).all())
     events = [event_json(*row[:5]) for row in found]
     cursor: int = found[-1][0] if len(found) == limit else max(newest, after)
-    return events, cursor, [row[5] for row in found], sorted({row[6] for row in found})
+    return events, cursor, [row[5] for row in found], [row[6] for row in found]
 
 
 def latest_seq(session: Session) -> int:
