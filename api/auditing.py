@@ -130,7 +130,7 @@ def note_actor(client_id: str, agency: str, country: str) -> None:
         context.actor = (client_id, agency, country)
 
 
-async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: str) -> None:
+async def _refuse(send: Send, scope: Scope, verdict: str) -> None:
     """The answer that goes out instead: 503 when the audit row could not be written, 400
     when only a stand-in row could be, 401 when the caller turned out to be no longer in good
     standing."""
@@ -143,7 +143,6 @@ async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: st
             "Audit trail unavailable",
             "the audit trail cannot be written; nothing was done",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            {"request_id": context.request_id},
         )
         return
     refused: RilonError = (
@@ -159,7 +158,7 @@ async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: st
         refused.title,
         refused.detail,
         refused.headers,
-        {"request_id": context.request_id, **refused.extra},
+        refused.extra,
     )
 
 
@@ -191,7 +190,7 @@ class AuditMiddleware:
                 verdict = await self._record(context, message["status"])
                 if verdict is not None:
                     replaced = True
-                    await _refuse(send, scope, context, verdict)
+                    await _refuse(send, scope, verdict)
                     return
             await send(message)
 
