@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from core import bulk
@@ -163,19 +164,22 @@ def head(session: Session) -> tuple[int, str]:
 
 
 def rows(session: Session, after: int = 0, chunk: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every row in seq order, read in chunks so memory stays flat."""
+    """Every row after seq `after`, in seq order, read in chunks (one short statement each,
+    so a walk holds nothing between them) and so that memory stays flat."""
+    connection = session.connection()
     while True:
-        batch = session.exec(
-            select(AuditEvent)
-            .where(col(AuditEvent.seq) > after)
-            .order_by(col(AuditEvent.seq))
-            .limit(chunk)
-        ).all()
-        for event in batch:
-            yield event.model_dump()
+        batch = (
+            connection.execute(
+                core_select(AUDIT).where(AUDIT.c.seq > after).order_by(AUDIT.c.seq).limit(chunk)
+            )
+            .mappings()
+            .all()
+        )
+        for row in batch:
+            yield dict(row)
         if len(batch) < chunk:
             return
-        after = batch[-1].seq
+        after = batch[-1]["seq"]
 
 
 @dataclass
@@ -211,3 +215,8 @@ def verify(
     if anchor is not None and anchor[0] >= expected:
         return Verdict(False, checked, prev_hash, expected)
     return Verdict(True, checked, prev_hash, None)
+
+
+def verify_walk(session: Session, on_checked: Callable[[int], None]) -> Verdict:
+    """`verify` as a walk (`core/walks.py`): the whole chain, telling how far it got."""
+    return verify(session, on_checked=on_checked)
