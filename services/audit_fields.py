@@ -56,9 +56,14 @@ def detail_json(detail: dict[str, Any]) -> str:
 
 def _cleaned(value: Any) -> Any:
     if isinstance(value, str):
-        return clean(value[:DETAIL_MAX_CHARS])
+        return clean(value)
     if isinstance(value, dict):
-        return {clean(str(key))[:200]: _cleaned(item) for key, item in value.items()}
+        return {clean(str(key)): _cleaned(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        try:  # a list of clean strings (a page's ids), the common case, at C speed
+            if "".join(value).isprintable():
+                return value
+        except TypeError:  # not only strings
+            pass
         return [_cleaned(item) for item in value]
     return value
