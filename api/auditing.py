@@ -2,11 +2,11 @@
 
 A successful write carries its row in its own transaction (`audited_write`); everything else
 (reads, denials, errors) gets its row from `AuditMiddleware` as the response starts. If the row
-cannot be written, the caller gets 503 instead of the answer; if the database refuses that one
+cannot be written, the caller gets 503 instead of the answer; if the database refuses just that
 row (its neighbours' are written all the same), a content-free stand-in row is written and the
-caller gets 400 instead of the answer. The caller's standing (token not
-revoked, client active) rides along: checked in the write's transaction or with the row, and a
-caller no longer in good standing gets 401 instead of the answer (docs/DECISIONS.md).
+caller gets 400 instead of the answer. The caller's standing (token not revoked, client active)
+rides along: checked in the write's transaction or with the row, and a caller no longer in good
+standing gets 401 instead of the answer (docs/DECISIONS.md).
 """
 
 import logging
