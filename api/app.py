@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import console, docs, errors
 from api.auditing import AuditMiddleware
-from api.deps import Runtime, Webhooks
+from api.deps import Runtime, Webhooks, plain_url
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         responses=problems(400, 413, 429, 500),
+        dependencies=[Depends(plain_url)],
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -194,6 +194,16 @@ def can_read_audit(principal: Principal, event: AuditVisible) -> bool:
     )
 
 
+def can_see_audited_record(
+    principal: Principal, actor_country: str | None, record_country: str | None
+) -> bool:
+    """Which records a list's audit row names an auditor is shown: its country's records,
+    and any record its country's agencies were shown. Platform admins see every one."""
+    if principal.has_role(Role.PLATFORM_ADMIN):
+        return True
+    return principal.country in (actor_country, record_country)
+
+
 def readable_audit(principal: Principal) -> ColumnElement[bool]:
     """The SQL twin of `can_read_audit`."""
     if Scope.AUDIT_READ not in principal.scopes:

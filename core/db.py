@@ -1,4 +1,5 @@
-"""Engines, the read path and the group-commit write path, for SQLite and PostgreSQL."""
+"""Engines, the read path, the group-commit write path and walks (long reads, `core/walks.py`),
+for SQLite and PostgreSQL."""
 
 import asyncio
 import math
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
+from core.walks import Walks
 from core.writer import Group, Writer, commit_or_discard, translate
 
 T = TypeVar("T")
@@ -125,6 +127,10 @@ class Database:
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
         )
+        walk_engine = make_engine(self.url, snapshot=False, timeout=timeout)
+        if not is_sqlite(url):  # each chunk a transaction of its own: nothing held between
+            walk_engine = walk_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.walks = Walks(walk_engine)
 
     def _after_commit(self, session: Session) -> None:
         if session.info.get(EVENTS_EMITTED):
@@ -136,6 +142,7 @@ class Database:
     def close(self) -> None:
         self.writer.stop()
         self._readers.shutdown(wait=True)
+        self.walks.close()
         self.engine.dispose()
         self.write_engine.dispose()
 

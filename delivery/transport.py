@@ -104,6 +104,7 @@ class Transport:
                 job.url, data=job.body.encode(), headers=headers, allow_redirects=False
             ) as response:
                 excerpt = (await response.content.read(MAX_READ)).decode(errors="replace")
+                excerpt = excerpt.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
                 latency = (time.monotonic() - began) * 1000
                 ok = 200 <= response.status < 300
                 return Result(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from auth.policy import readable_audit
+from auth.policy import can_see_audited_record, readable_audit
 from auth.principal import Principal
 from models.audit import AuditEvent
 from services.audit import rows
@@ -27,11 +27,37 @@ class AuditFilter:
     cursor: str | None = None
 
 
-def as_json(event: dict[str, Any]) -> dict[str, Any]:
+def as_json(event: dict[str, Any], reader: Principal | None = None) -> dict[str, Any]:
+    """An event as the API shows it: to `reader`, only the records named in its detail that
+    `can_see_audited_record` lets it see (the stored row, and its hash, stay as they are)."""
     shown = {k: v for k, v in event.items() if k != "object_countries"}
     shown["detail"] = json.loads(event["detail"])
+    if reader is not None:
+        shown["detail"] = _records_shown(reader, event, shown["detail"])
     shown["at"] = event["at"].isoformat().replace("+00:00", "Z")
     return shown
+
+
+def _records_shown(reader: Principal, event: dict[str, Any], detail: Any) -> Any:
+    """The detail with the record ids of a list's row narrowed to those `reader` may see."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("ids"), list):
+        return detail
+    ids: list[Any] = detail["ids"]
+    countries = detail.get("id_countries")
+    if not isinstance(countries, list) or len(countries) != len(ids):
+        # Noted before each id's country was: known only where the row names one country.
+        filed = [country for country in event["object_countries"].split(",") if country]
+        countries = filed * len(ids) if len(filed) == 1 else [None] * len(ids)
+    actor_country = event["actor_country"]
+    kept = [
+        (record, country)
+        for record, country in zip(ids, countries, strict=True)
+        if can_see_audited_record(reader, actor_country, country)
+    ]
+    narrowed = {**detail, "ids": [record for record, _ in kept]}
+    if "id_countries" in detail:
+        narrowed["id_countries"] = [country for _, country in kept]
+    return narrowed
 
 
 def list_events(
@@ -54,7 +80,8 @@ def list_events(
     found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
-    return [as_json(event.model_dump()) for event in page], cursor, [e.seq for e in page]
+    shown = [as_json(event.model_dump(), principal) for event in page]
+    return shown, cursor, [event.seq for event in page]
 
 
 def count(session: Session, since: datetime | None = None) -> int:
@@ -66,7 +93,16 @@ def count(session: Session, since: datetime | None = None) -> int:
 
 
 def export(session: Session, since: datetime | None = None) -> Iterator[str]:
-    """Every event (from `since`) as one JSON line each, chain fields included."""
-    for row in rows(session):
+    """Every event (from `since`) as one JSON line each, chain fields included. With
+    `since`, the walk starts at its first event (the index on `at`), not at the first row."""
+    after = 0
+    if since is not None:
+        first = session.exec(
+            select(func.min(AuditEvent.seq)).where(col(AuditEvent.at) >= since)
+        ).one()
+        if first is None:
+            return
+        after = first - 1
+    for row in rows(session, after):
         if since is None or row["at"] >= since:
             yield json.dumps(as_json(row), sort_keys=True)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from core.crypto import SecretBox
 from models.events import Event
+from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, Subscription
 from services import pacing
 from services.events import event_json
@@ -23,6 +24,7 @@ DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -31,13 +33,15 @@ SIGNING_COLUMNS = [
     SUBSCRIPTION.c[name]
     for name in ("id", "agency", "url", "secret", "previous_secret", "previous_secret_until")
 ]
+RECIPIENT_COLUMNS = [*SIGNING_COLUMNS, AGENCY.c.country]  # its auditors see the disclosure
 EVENT_COLUMNS = [
     EVENT.c[name] for name in ("seq", "id", "type", "at", "data", "record_id", "kind")
 ] + [EVENT.c.sender_country]
 # The subscriptions whose turn it is: due, enabled, not already at their share in flight
 # here. Locked (SKIP LOCKED) so that, with several workers, each serves different ones.
 _TURNS = (
-    core_select(*SIGNING_COLUMNS, SUBSCRIPTION.c.consecutive_failures)
+    core_select(*RECIPIENT_COLUMNS, SUBSCRIPTION.c.consecutive_failures)
+    .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
     .where(
         SUBSCRIPTION.c.enabled.is_(True),
         SUBSCRIPTION.c.due_at <= bindparam("now"),
@@ -94,6 +98,7 @@ class Job:
     record_id: str | None
     record_type: str | None
     record_country: str | None = None  # filed in the audit row without a SELECT
+    agency_country: str | None = None  # the recipient's: its auditors see the disclosure
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,7 @@ def _jobs(
                 record_id,
                 record_type,
                 country if record_type in ("alerts", "distress-reports") else None,
+                agency_country=sub.country,
             )
         )
     return jobs

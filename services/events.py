@@ -57,12 +57,13 @@ def event_json(seq: int, event_id: str, event_type: str, at: datetime, data: str
 
 @dataclass(frozen=True)
 class FeedPage:
-    """Visible events as JSON, the cursor to ask from next, and what the audit notes."""
+    """Visible events as JSON, the cursor to ask from next, and what the audit notes: each
+    event's record id and that record's country."""
 
     events: list[str]
     cursor: int
     ids: list[str]
-    countries: list[str]
+    countries: list[str]  # one per id
     caught_up: bool  # the cursor has reached the newest event: nothing more to look at
 
 
@@ -107,7 +108,7 @@ def read_feed(
         [event_json(*row[:5]) for row in found],
         cursor,
         [row[5] for row in found],
-        sorted({row[6] for row in found}),
+        [row[6] for row in found],
         caught_up=cursor >= newest,
     )
 

@@ -84,7 +84,7 @@ class Listing:
     docs: list[str]
     next_cursor: str | None
     ids: list[str]
-    countries: list[str]
+    countries: list[str]  # each record's, beside `ids`
 
 
 def list_records(
@@ -102,7 +102,7 @@ def list_records(
         docs=[render(doc, state, expires, now) for _s, doc, state, expires, _i, _c in page],
         next_cursor=encode_cursor(last_seq) if more and last_seq is not None else None,
         ids=[row[4] for row in page],
-        countries=sorted({row[5] for row in page}),
+        countries=[row[5] for row in page],
     )
 
 

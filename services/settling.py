@@ -186,6 +186,7 @@ def _disclosure(job: Job, result: Result) -> audit.Entry:
         status_code=result.status or 0,
         actor_client="rilon-dispatcher",
         actor_agency=job.agency,
+        actor_country=job.agency_country,
         object_type=job.record_type,
         object_id=job.record_id,
         object_countries=[job.record_country] if job.record_country else [],

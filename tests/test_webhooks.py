@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from aiohttp import web
 from fastapi import FastAPI
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -22,7 +23,7 @@ from models.subscriptions import Delivery
 from services import dispatch, expansion, settling
 from services.dispatch import Result
 from tests.hooks import Hooks
-from tests.receiver import fails, verify
+from tests.receiver import Received, Receiver, fails, running, verify
 from tests.support import alert_body, handling
 
 
@@ -316,6 +317,54 @@ async def test_disclosures_are_audited(hooks: Hooks) -> None:
     assert event["actor_agency"] == "MY-MMEA"
     assert event["object_id"] == alert["id"]
     assert event["outcome"] == "success"
+
+
+async def test_the_recipients_auditor_sees_deliveries_to_its_agencies(hooks: Hooks) -> None:
+    """A disclosure is filed under the sender's country and the recipient agency's, delivered
+    or not; a third country's auditor sees neither."""
+    await hooks.subscribe("MY-MMEA", "/ok")
+    await hooks.subscribe("ID-BASARNAS", "/down")
+    hooks.receiver.script["/down"] = [500]
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    url = "/v1/audit-events?action=webhook%20alert.created"
+
+    async def seen_by(agency: str) -> set[tuple[str, str, str]]:
+        auditor = await hooks.network.headers(Role.AUDITOR, agency)
+        items = (await hooks.network.http.get(url, headers=auditor)).json()["items"]
+        return {(e["actor_agency"], e["actor_country"], e["outcome"]) for e in items}
+
+    delivered, failed = ("MY-MMEA", "MY", "success"), ("ID-BASARNAS", "ID", "error")
+    assert await seen_by("MY-MMEA") == {delivered}
+    assert await seen_by("ID-BASARNAS") == {failed}
+    assert await seen_by("BD-CG") == {delivered, failed}  # the sender's
+    assert await seen_by("TH-MECC") == set()
+
+
+class NulAnswering(Receiver):
+    """Answers 500 with NUL bytes in its body, which PostgreSQL cannot store as text."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.received.append(Received(request.path, dict(request.headers), await request.text()))
+        return web.Response(status=500, body=b"\x00down\x00", content_type="text/plain")
+
+
+async def test_a_receivers_answer_cannot_poison_its_settlement(hooks: Hooks) -> None:
+    """NUL bytes in a receiver's answer are stored replaced: its attempt is recorded and its
+    retry scheduled (unrecorded, it was resent every lease, forever, never backing off)."""
+    async with running(NulAnswering()) as hostile:
+        admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+        body = {"url": hostile.url("/nul"), "event_types": ["*"]}
+        created = await hooks.network.http.post("/v1/subscriptions", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        await _post(hooks, handling=handling("network"))
+        await hooks.pump()
+        [row] = await hooks.deliveries("MY-MMEA", created.json()["id"])
+    assert len(hostile.received) == 1
+    assert row["state"] == "pending"
+    [attempt] = row["attempts"]
+    assert attempt["status_code"] == 500
+    assert attempt["response_excerpt"] == "\ufffddown\ufffd"
 
 
 async def test_subscriptions_belong_to_their_agency(hooks: Hooks) -> None:

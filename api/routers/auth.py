@@ -17,6 +17,7 @@ from services import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CLIENT_ID_MAX = 64
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -44,7 +45,7 @@ async def token(
     response: Response,
     runtime: RuntimeDep,
     grant_type: Annotated[str | None, Form(description="Always `client_credentials`")] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_id: Annotated[str | None, Form(max_length=CLIENT_ID_MAX)] = None,
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
     scope: Annotated[str | None, Form(description="Space-separated subset of your scopes")] = None,
 ) -> TokenResponse:
@@ -63,6 +64,9 @@ async def token(
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", error="invalid_client")
     note_token_request(client_id, scope)
+    if len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
+        # No client has such an id; PostgreSQL could not even look a NUL up (a 500).
+        raise Unauthorized("invalid client credentials", error="invalid_client")
     runtime.limiter.check("token:" + client_id)
     issued, claims = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
     note_actor(claims.client_id, claims.agency, claims.country)
