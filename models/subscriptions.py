@@ -45,7 +45,8 @@ class Subscription(SQLModel, table=True):
     # When the dispatcher next looks at it (services/pacing.py): null when nothing waits.
     due_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime, index=True)
     consecutive_failures: int = SQLField(default=0, sa_column_kwargs={"server_default": "0"})
-    deleted_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)  # purge pending
+    # set by DELETE: its deliveries are purged a chunk a round, then the row itself
+    deleted_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime, index=True)
     created_at: datetime = SQLField(sa_type=UTCDateTime)
     updated_at: datetime = SQLField(sa_type=UTCDateTime)
 

@@ -5,6 +5,7 @@ Each function is one unit of work for the writer. On PostgreSQL several workers 
 at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -143,11 +144,14 @@ def claim(
     }
     wanted = [sub_id for sub_id, room in allowance.items() if room > 0]
     heads: dict[str, list[Row[Any]]] = {sub_id: [] for sub_id in wanted}
+    # no deeper into each queue than the claim can deal out, and one more to know if it has
+    head = max(1, min(per_subscription, -(-limit // max(len(wanted), 1))))
     if wanted:
         statement = _HEADS_POSTGRES if connection.dialect.name == "postgresql" else _HEADS_SQLITE
-        params = {"ids": wanted, "now": now, "head": per_subscription}
+        params = {"ids": wanted, "now": now, "head": head + 1}
         for row in connection.execute(statement, params):
             heads[row.subscription_id].append(row)
+    allowance = {sub_id: min(room, head) for sub_id, room in allowance.items()}
     chosen = _take_turns(heads, allowance, limit)
     if chosen:
         connection.execute(
@@ -155,13 +159,16 @@ def claim(
             .where(DELIVERY.c.id.in_([delivery.id for delivery in chosen]))
             .values(lease_until=now + lease, next_attempt_at=now + lease)
         )
-    taken = {delivery.subscription_id for delivery in chosen}
+    dealt = Counter(delivery.subscription_id for delivery in chosen)
+    taken = set(dealt)
     probing, more, drained = [], [], []
     for sub in subs:
         if pacing.is_open(sub.consecutive_failures) and (sub.id in taken or allowance[sub.id] <= 0):
             probing.append(sub.id)  # nobody else looks until the probe is settled
-        elif sub.id in taken and len(heads[sub.id]) == per_subscription:
-            more.append(sub.id)
+        elif len(heads.get(sub.id, ())) > dealt[sub.id]:  # due work left
+            if sub.id in taken:
+                more.append(sub.id)  # served: to the back of the line
+            # else the claim ran out of room first: it keeps its place
         else:
             drained.append(sub.id)
     pacing.served(connection, now, more=more, probing=probing, drained=drained, lease=lease)

@@ -160,3 +160,19 @@ async def _count(db: Any) -> int:
 
 _ALL = select(func.count()).select_from(DELIVERY)
 ALERT = alert_body(handling=handling("network"))
+
+
+async def test_a_round_that_claims_nothing_leaves_nothing_due(hooks: Hooks) -> None:
+    """The dispatcher idles only when no due delivery is left unclaimed: served
+    subscriptions never take the turns of those still waiting (one alert to more
+    subscriptions than one claim takes)."""
+    for n in range(100):
+        await hooks.subscribe(("MY-MMEA", "ID-BASARNAS", "TH-MRCC")[n % 3], path=f"/s/{n}")
+    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+    answer = await hooks.network.http.post("/v1/alerts", json=ALERT, headers=sender)
+    assert answer.status_code == 201, answer.text
+    rounds = 0
+    while await hooks.dispatcher.tick():  # as `run` does: it idles when a round says so
+        rounds += 1
+    await hooks.dispatcher.drain()
+    assert len(hooks.receiver.received) == 100, f"{len(hooks.receiver.received)} after {rounds}"
