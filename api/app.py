@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import console, docs, errors
 from api.auditing import AuditMiddleware
@@ -14,6 +14,7 @@ from api.deps import Runtime, Webhooks
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
+from api.query import refuse_unknown_query
 from api.ratelimit import RateLimiter
 from api.routers import (
     alerts,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         responses=problems(400, 413, 429, 500),
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.runtime = runtime
     errors.install(app)
