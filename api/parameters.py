@@ -1,12 +1,15 @@
-"""Query parameters a route does not declare are refused, on every documented endpoint.
+"""Query and path parameters, checked once for every documented endpoint.
 
-A misspelt filter (`?sever1ty=extreme`) that were ignored would answer with everything, and the
-duty officer would believe the filter worked. One app-wide dependency compares the request's
-query keys with what the matched route declares through all its dependencies.
+A query parameter the route does not declare is refused: a misspelt filter (`?sever1ty=extreme`)
+that were ignored would answer with everything, and the duty officer would believe the filter
+worked. One app-wide dependency compares the request's query keys with what the matched route
+declares through all its dependencies. Control characters in any query or path value are
+refused too, as in request bodies: PostgreSQL cannot even compare a string holding NUL.
 """
 
 import difflib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import get_origin
 
@@ -17,6 +20,7 @@ from pydantic import BaseModel
 
 from api.deps import TOKEN_URL
 from core.errors import Unprocessable
+from models.inputs import FORBIDDEN
 
 # RFC 6749 §3.2: the token endpoint MUST ignore request parameters it does not recognise.
 IGNORES_UNKNOWN = frozenset({TOKEN_URL})
@@ -53,23 +57,45 @@ def declared_query(dependant: Dependant) -> Declared:
 
 
 def _problem(key: str, declared: Declared) -> dict[str, str]:
+    field = f"query.{key}"  # named as FastAPI names the query parameters it validates
     if key in declared.names:
-        return {"field": key, "message": "given more than once; give it once"}
+        return {"field": field, "message": "given more than once; give it once"}
     if not key:
-        return {"field": key, "message": "a query parameter without a name"}
+        return {"field": field, "message": "a query parameter without a name"}
     message = "unknown query parameter"
     close = difflib.get_close_matches(key, sorted(declared.names), n=1, cutoff=0.7)
     if close:
         message += f"; did you mean {close[0]}?"
-    return {"field": key, "message": message}
+    return {"field": field, "message": message}
 
 
-async def refuse_unknown_query(request: Request) -> None:
-    """422 naming every query parameter the route does not take (or takes once, given twice)."""
+def _controls(where: str, values: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    found = []
+    for name, value in values:
+        bad = FORBIDDEN.search(value)
+        if bad is not None:
+            code = f"U+{ord(bad.group()):04X}"
+            found.append(
+                {"field": f"{where}.{name}", "message": f"character {code} is not allowed"}
+            )
+    return found
+
+
+async def refuse_bad_parameters(request: Request) -> None:
+    """422 naming every parameter holding a control character, and every query parameter the
+    route does not take (or takes once, given twice)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not route.include_in_schema:
         return  # the browser pages (docs, console) and the OAuth2 redirect take what they get
-    if route.path_format in IGNORES_UNKNOWN or not request.query_params:
+    if route.path_format in IGNORES_UNKNOWN:
+        return
+    controls = [
+        *_controls("path", request.path_params.items()),
+        *_controls("query", request.query_params.multi_items()),
+    ]
+    if controls:
+        raise Unprocessable(controls)
+    if not request.query_params:
         return
     cached = _declared.get(id(route))
     if cached is None:

@@ -1,0 +1,71 @@
+"""The base of every request body: unknown fields and characters XML cannot carry are refused."""
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, field_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+# XML 1.0 forbids the C0 controls but tab, LF and CR, the surrogates and U+FFFE/U+FFFF, and
+# CAP exports text as XML. DEL and the C1 controls XML allows, but no text needs them and they
+# steer terminals and log viewers: refused too.
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# The same, as JSON Schema documents it (ECMA-262; valid JSON text carries no lone surrogate)
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]*$"
+UNTOUCHED = ("pattern", "enum", "const", "format")  # strings already narrower than text
+
+
+def _refuse_controls(value: Any, where: str = "") -> None:
+    """Raise on the first forbidden character in a string, or in the strings of a list or
+    dict (a PATCH carries raw objects), saying where it is."""
+    if isinstance(value, str):
+        found = FORBIDDEN.search(value)
+        if found is not None:
+            code = f"U+{ord(found.group()):04X}"
+            raise ValueError(f"{where}character {code} is not allowed: no control characters")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_controls(item, f"{where}item {index}: ")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_controls(key, f"{where}key {key!r}: ")
+            _refuse_controls(item, f"{where}{key}: ")
+
+
+def document_text(schema: dict[str, Any]) -> None:
+    """Give every free-text string in a JSON Schema the pattern that refuses control
+    characters, nested ones too (models behind a `$ref` document themselves)."""
+    if schema.get("type") == "string" and not any(key in schema for key in UNTOUCHED):
+        schema["pattern"] = TEXT_PATTERN
+    for key in ("properties", "$defs"):
+        for inner in schema.get(key, {}).values():
+            document_text(inner)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for inner in schema.get(key, []):
+            document_text(inner)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            document_text(schema[key])
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused, so nobody sets what they may not; so are
+    control characters in any text, nested ones included (nested models check their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_controls(cls, value: Any) -> Any:
+        _refuse_controls(value)
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document the refusal: clients (and the fuzz test) see it in the OpenAPI schema."""
+        schema = handler(core_schema)
+        document_text(handler.resolve_ref_schema(schema))
+        return schema
