@@ -1,9 +1,16 @@
 """The base of every request body: unknown fields and characters XML cannot carry are refused."""
 
 import re
-from typing import Any
+from enum import Enum
+from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -16,21 +23,51 @@ TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uF
 UNTOUCHED = ("pattern", "enum", "const", "format")  # strings already narrower than text
 
 
-def _refuse_controls(value: Any, where: str = "") -> None:
-    """Raise on the first forbidden character in a string, or in the strings of a list or
-    dict (a PATCH carries raw objects), saying where it is."""
+def _control_in(value: Any) -> tuple[str, str] | None:
+    """The first forbidden character in a string, or in the strings of a list or dict (a
+    PATCH carries raw objects): where it is and its code point. Built only when found."""
     if isinstance(value, str):
         found = FORBIDDEN.search(value)
-        if found is not None:
-            code = f"U+{ord(found.group()):04X}"
-            raise ValueError(f"{where}character {code} is not allowed: no control characters")
-    elif isinstance(value, list | tuple):
+        return None if found is None else ("", f"U+{ord(found.group()):04X}")
+    if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _refuse_controls(item, f"{where}item {index}: ")
+            if isinstance(item, float | int):
+                continue  # positions: a polygon may hold a thousand
+            inner = _control_in(item)
+            if inner is not None:
+                return f"item {index}: {inner[0]}", inner[1]
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_controls(key, f"{where}key {key!r}: ")
-            _refuse_controls(item, f"{where}{key}: ")
+            inner = _control_in(key)
+            if inner is not None:
+                return f"key {key!r}: ", inner[1]
+            inner = _control_in(item)
+            if inner is not None:
+                return f"{key}: {inner[0]}", inner[1]
+    return None
+
+
+def _holds_text(annotation: Any) -> bool:
+    """Whether a field of this type can hold text: str, Any, or a container of either. Enums,
+    literals, numbers and times cannot; nested models check their own fields."""
+    if annotation is Any:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, str) and not issubclass(annotation, Enum)
+    return any(_holds_text(arg) for arg in get_args(annotation))
+
+
+_text_fields: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def text_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a model that can hold text (worked out once per model)."""
+    found = _text_fields.get(model)
+    if found is None:
+        found = _text_fields[model] = frozenset(
+            name for name, field in model.model_fields.items() if _holds_text(field.annotation)
+        )
+    return found
 
 
 def document_text(schema: dict[str, Any]) -> None:
@@ -57,8 +94,13 @@ class Input(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_controls(cls, value: Any) -> Any:
-        _refuse_controls(value)
+    def _no_controls(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name not in text_fields(cls):
+            return value  # a polygon's thousand positions are not walked
+        found = _control_in(value)
+        if found is not None:
+            where, code = found
+            raise ValueError(f"{where}character {code} is not allowed: no control characters")
         return value
 
     @classmethod
