@@ -24,6 +24,7 @@ class Kind(StrEnum):
     ALERT = "alert"
     DISTRESS = "distress"
     SUBSCRIPTION = "subscription"  # events only: news about an agency's own webhooks
+    REGISTRY = "registry"  # events only: clients and agencies a platform admin made
 
 
 class Status(StrEnum):

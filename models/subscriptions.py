@@ -26,6 +26,8 @@ EventType = Literal[
     "distress.closed",
     "distress.acknowledged",
     "subscription.disabled",
+    "client.created",
+    "agency.created",
 ]
 
 
