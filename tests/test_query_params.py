@@ -42,6 +42,13 @@ async def test_a_misspelt_filter_is_422_not_everything(network: Network) -> None
     assert {e["field"] for e in both.json()["errors"]} == {f"query.{BOGUS}", "query.other"}
 
 
+async def test_an_empty_filter_is_422_not_everything(network: Network) -> None:
+    """`?bbox=` once listed everything, as if no box had been asked for."""
+    headers = await network.headers(Role.VIEWER, "BD-CG")
+    for url in ("/v1/alerts?bbox=", "/v1/geo/distress-reports?bbox="):
+        assert _named(await network.http.get(url, headers=headers), "bbox")
+
+
 async def test_a_filter_given_twice_is_422(network: Network) -> None:
     """`?state=active&state=cancelled` would otherwise list the cancelled ones only."""
     headers = await network.headers(Role.VIEWER, "BD-CG")
