@@ -15,8 +15,13 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.routers import alerts, distress, registry, subscriptions
+from auth.tokens import TokenKeys
+from core.db import Database
+from core.errors import Unauthorized
+from core.settings import Settings
 from models.enums import Role
 from models.inputs import Input
+from services import tokens
 from tests.support import Network, alert_body, distress_body
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -262,3 +267,12 @@ def test_every_json_body_and_every_model_inside_one_is_an_input() -> None:
         seen.add(model)
         for field in model.model_fields.values():
             pending += [inner for inner in _models_in(field.annotation) if inner not in seen]
+
+
+async def test_a_client_id_holding_nul_is_invalid_client_not_a_database_error(
+    db: Database, settings: Settings
+) -> None:
+    """The token endpoint's form is no body model: its lookup refuses what no client has
+    (on PostgreSQL the query itself failed, a 500 once the audit row no longer hid it)."""
+    with pytest.raises(Unauthorized):
+        await tokens.issue(db, TokenKeys.from_settings(settings), "my-mmea\x00x", "s" * 20, None)
