@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from models.enums import Role
+from tests.hooks import Hooks
 from tests.support import Network
-from tests.test_webhooks import Hooks, hooks  # noqa: F401  (the fixture)
 
 MRCCS = ["TH-MRCC", "MY-MRCC", "ID-BASARNAS"]
 GRANT = "platform_admin_grant"
@@ -103,7 +103,7 @@ async def test_a_new_mrcc_is_told_to_every_mrcc_and_its_country(network: Network
     assert [row["detail"].get("flag") for row in rows] == [GRANT, None]
 
 
-async def test_webhooks_carry_them_to_exactly_those_agencies(hooks: Hooks) -> None:  # noqa: F811
+async def test_webhooks_carry_them_to_exactly_those_agencies(hooks: Hooks) -> None:
     network = hooks.network
     agencies = [*MRCCS, "TH-MECC", "MY-MMEA", "BD-CG"]
     for agency in agencies:
