@@ -24,7 +24,9 @@ from services.records import iso
 GRANT = "platform_admin_grant"  # `detail.flag` of the audit row
 
 
-def _columns(agency: Agency, distribution: Distribution, tlp: Tlp, named: list[str]) -> Any:
+def _columns(
+    agency: Agency, distribution: Distribution, tlp: Tlp, named: list[str]
+) -> dict[str, Any]:
     return {
         "id": agency.code,
         "kind": Kind.REGISTRY.value,
