@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from auth.scopes import ROLE_SCOPES
 from models.enums import Role
 from tests.support import Network, alert_body, distress_body
 
@@ -94,20 +95,46 @@ async def test_every_list_endpoint_refuses_unknown_parameters(network: Network) 
         assert _named(refused, f"query.{BOGUS}"), url
 
 
+async def _holder_of(network: Network, operation: dict[str, Any]) -> dict[str, str]:
+    """Headers of a role holding every scope the operation asks for."""
+    wanted = {
+        scope
+        for need in operation.get("security", [])
+        for scopes in need.values()
+        for scope in scopes
+    }
+    for role, agency in ROLES:
+        if wanted <= {str(scope) for scope in ROLE_SCOPES[role]}:
+            return await network.headers(role, agency)
+    raise AssertionError(f"no role holds {wanted}")
+
+
+ROLES = [
+    (Role.DUTY_OFFICER, "BD-CG"),
+    (Role.AGENCY_ADMIN, "TH-MECC"),
+    (Role.AUDITOR, "TH-MECC"),
+    (Role.PLATFORM_ADMIN, "RSO"),
+]
+
+
 async def test_every_documented_operation_refuses_unknown_parameters(network: Network) -> None:
-    """Walk the OpenAPI document: no operation (but the token endpoint) lets one through."""
-    officer = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    """Walk the OpenAPI document: no operation (but the token endpoint) lets one through, for
+    a caller allowed to call it; a caller without a token is told to authenticate first."""
     paths = (await network.http.get("/openapi.json")).json()["paths"]
     checked = 0
     for path, operations in paths.items():
         url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
-        for method in operations:
+        for method, operation in operations.items():
             if path == "/v1/auth/token":
                 continue
+            headers = await _holder_of(network, operation)
             response = await network.http.request(
-                method.upper(), f"{url}?{BOGUS}=1", headers=officer
+                method.upper(), f"{url}?{BOGUS}=1", headers=headers
             )
             assert _named(response, f"query.{BOGUS}"), (method, path)
+            if operation.get("security"):
+                anonymous = await network.http.request(method.upper(), f"{url}?{BOGUS}=1")
+                assert anonymous.status_code == 401, (method, path)
             checked += 1
     assert checked > 30
 
