@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api import console, docs, errors
 from api.auditing import AuditMiddleware
-from api.deps import Runtime, Webhooks, plain_url
+from api.deps import Runtime, Webhooks
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         responses=problems(400, 413, 422, 429, 500),  # 422: any bad query parameter
-        dependencies=[Depends(plain_url), Depends(refuse_bad_parameters)],
+        dependencies=[Depends(refuse_bad_parameters)],
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -211,7 +211,13 @@ async def test_control_characters_in_a_url_are_a_4xx_naming_them(network: Networ
         answer = await network.http.get(path, headers=headers)
         assert answer.status_code == 422, (path, answer.text)
         assert answer.json()["errors"][0]["field"] == "query." + path.split("?")[1].split("=")[0]
-    for path in ("/v1/agencies/%00", "/v1/subscriptions/a%00b", "/v1/alerts/%07"):
-        answer = await network.http.get(path, headers=auditor)
-        assert answer.status_code == 404, (path, answer.text)
+    reader = await network.headers(Role.AGENCY_ADMIN, "MY-MMEA")  # holds each route's scope
+    for path, field in (
+        ("/v1/agencies/%00", "path.code"),
+        ("/v1/subscriptions/a%00b", "path.subscription_id"),
+        ("/v1/alerts/%07", "path.record_id"),
+    ):
+        answer = await network.http.get(path, headers=reader)
+        assert answer.status_code == 422, (path, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == [field], path
         assert answer.json()["request_id"] == answer.headers["x-request-id"]
