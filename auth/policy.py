@@ -154,6 +154,14 @@ def can_manage_clients(principal: Principal, agency: str) -> bool:
     return principal.has_role(Role.PLATFORM_ADMIN) or principal.agency == agency
 
 
+def can_see_client_id(principal: Principal, agency: str, country: str | None) -> bool:
+    """A client id shows to its own agency, its country's auditors and platform admins; anyone
+    else sees the agency's code instead (an id is what the token endpoint is attacked with)."""
+    if principal.agency == agency or principal.has_role(Role.PLATFORM_ADMIN):
+        return True
+    return principal.has_scope(Scope.AUDIT_READ) and country == principal.country
+
+
 def can_grant_roles(principal: Principal, agency_type: AgencyType, roles: set[Role]) -> bool:
     """Nobody hands out what they do not hold; platform admins exist only in the secretariat."""
     if Role.PLATFORM_ADMIN in roles and agency_type != AgencyType.SECRETARIAT:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from auth.policy import readable_audit
+from auth.policy import can_see_client_id, readable_audit
 from auth.principal import Principal
 from models.audit import AuditEvent
 from services.audit import rows
@@ -54,7 +54,16 @@ def list_events(
     found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
-    return [as_json(event.model_dump()) for event in page], cursor, [e.seq for e in page]
+    return [_shown(event, principal) for event in page], cursor, [e.seq for e in page]
+
+
+def _shown(event: AuditEvent, principal: Principal) -> dict[str, Any]:
+    """The row as the caller may see it: another country's client ids become agency codes."""
+    shown = as_json(event.model_dump())
+    agency, country = event.actor_agency, event.actor_country
+    if agency and country and not can_see_client_id(principal, agency, country):
+        shown["actor_client"] = agency
+    return shown
 
 
 def count(session: Session, since: datetime | None = None) -> int:
