@@ -14,7 +14,7 @@ from api.deps import Runtime, Webhooks
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
-from api.ratelimit import RateLimiter
+from api.ratelimit import Buckets, RateLimiter
 from api.routers import (
     alerts,
     audit,
@@ -27,6 +27,7 @@ from api.routers import (
     registry,
     subscriptions,
 )
+from api.throttle import TokenThrottle
 from auth.tokens import TokenKeys
 from core.crypto import SecretBox
 from core.db import Database
@@ -65,12 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     box = SecretBox(settings.secrets_key_bytes())
     allowed = networks(settings.webhook_allowed_networks)
     instruments = Metrics()
+    buckets = Buckets(db)
     instruments.add_collectors([BacklogCollector(db)])
     runtime = Runtime(
         settings=settings,
         db=db,
         keys=TokenKeys.from_settings(settings),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=RateLimiter(buckets, settings.rate_limit_per_minute, settings.rate_limit_burst),
+        throttle=TokenThrottle(buckets, settings),
         webhooks=Webhooks(WebhookPolicy(box, settings.max_subscriptions_per_agency), allowed),
         metrics=instruments,
     )

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from api.context import current_context
 from api.ratelimit import RateLimiter
+from api.throttle import TokenThrottle
 from auth.principal import Principal
 from auth.scopes import SCOPE_DESCRIPTIONS
 from auth.tokens import TokenKeys, decode_token
@@ -37,6 +38,7 @@ class Runtime:
     db: Database
     keys: TokenKeys
     limiter: RateLimiter
+    throttle: TokenThrottle
     webhooks: Webhooks
     metrics: Metrics
 
@@ -76,7 +78,7 @@ async def authenticate(
     token: Annotated[str, Depends(bearer_token)],
 ) -> Principal:
     claims = decode_token(token, runtime.keys)
-    runtime.limiter.check(claims.client_id)
+    await runtime.limiter.check("request:" + claims.client_id)
     context = current_context()
     principal = principal_of(claims) if context is not None and context.gated else None
     if principal is None:

@@ -125,6 +125,9 @@ class Database:
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
         )
+        # One thread: these small writes take turns in the process instead of crowding the
+        # database (on SQLite they would only queue for its one write lock).
+        self._apart = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rilon-apart")
 
     def _after_commit(self, session: Session) -> None:
         if session.info.get(EVENTS_EMITTED):
@@ -136,6 +139,7 @@ class Database:
     def close(self) -> None:
         self.writer.stop()
         self._readers.shutdown(wait=True)
+        self._apart.shutdown(wait=True)
         self.engine.dispose()
         self.write_engine.dispose()
 
@@ -151,6 +155,22 @@ class Database:
     async def write_item(self, group: Group, item: Any) -> Any:
         """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
         return await self.writer.submit_item(group, item)
+
+    async def write_apart(self, unit: Callable[[Session], T]) -> T:
+        """Run a small unit in a transaction of its own, outside the writer and its lock."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._apart, self.run_apart, unit)
+
+    def run_apart(self, unit: Callable[[Session], T]) -> T:
+        """For counters that are not history (the shared rate-limit buckets): they neither wait
+        behind the writers' batches nor hold them up, and leave no audit row of their own."""
+        try:
+            with Session(self.write_engine, expire_on_commit=False) as session:
+                result = unit(session)
+                commit_or_discard(session)
+                return result
+        except Exception as exc:
+            raise translate(exc) from exc
 
     def run_read(self, unit: Callable[[Session], T]) -> T:
         try:

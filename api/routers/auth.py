@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from functools import partial
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Form, Request, Response
 from api.auditing import audited_write, note_actor, note_token_request
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
+from api.throttle import source_of
 from auth.tokens import decode_token
 from core.errors import BadRequest, Unauthorized
 from models.tokens import Me, TokenResponse
@@ -17,6 +19,7 @@ from services import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_CLIENT_ID, MAX_SECRET = 64, 200  # as stored: longer can be no client's
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -28,9 +31,10 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise Unauthorized("malformed Basic credentials", error="invalid_client") from exc
     client_id, sep, secret = decoded.partition(":")
-    if not sep:
+    client_id, secret = unquote(client_id), unquote(secret)
+    if not sep or len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
         raise Unauthorized("malformed Basic credentials", error="invalid_client")
-    return unquote(client_id), unquote(secret)
+    return client_id, secret
 
 
 @router.post(
@@ -44,8 +48,8 @@ async def token(
     response: Response,
     runtime: RuntimeDep,
     grant_type: Annotated[str | None, Form(description="Always `client_credentials`")] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    client_id: Annotated[str | None, Form(max_length=MAX_CLIENT_ID)] = None,
+    client_secret: Annotated[str | None, Form(max_length=MAX_SECRET)] = None,
     scope: Annotated[str | None, Form(description="Space-separated subset of your scopes")] = None,
 ) -> TokenResponse:
     """Exchange client credentials for a bearer token valid for `expires_in` seconds.
@@ -63,9 +67,14 @@ async def token(
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", error="invalid_client")
     note_token_request(client_id, scope)
-    runtime.limiter.check("token:" + client_id)
-    issued, claims = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
+    source = source_of(request.client.host if request.client else None)
+    await runtime.throttle.admit(source)
+    verify = partial(runtime.throttle.verify, source, client_id)
+    issued, claims = await tokens.issue(
+        runtime.db, runtime.keys, client_id, client_secret, scope, verify
+    )
     note_actor(claims.client_id, claims.agency, claims.country)
+    await runtime.limiter.check("token:" + client_id)  # only a success spends the client's
     response.headers.update(NO_STORE)
     return issued
 
