@@ -125,8 +125,8 @@ class Database:
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
         )
-        # One thread: these small writes take turns in the process instead of crowding the
-        # database (on SQLite they would only queue for its one write lock).
+        # PostgreSQL's small writes outside the writer (`write_apart`) take turns on one thread
+        # rather than crowd the pool.
         self._apart = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rilon-apart")
 
     def _after_commit(self, session: Session) -> None:
@@ -157,15 +157,20 @@ class Database:
         return await self.writer.submit_item(group, item)
 
     async def write_apart(self, unit: Callable[[Session], T]) -> T:
-        """Run a small unit in a transaction of its own, outside the writer and its lock."""
+        """Run a small unit that is not history (the shared rate-limit buckets) where it costs
+        least. PostgreSQL: in a transaction of its own, outside the writer and its lock (row
+        locks suffice), committed without waiting for the disk (a crash may forget the last
+        moment's counts). SQLite: in the writer's next batch, since every write there takes
+        the one write lock anyway and a transaction of its own would only contend for it."""
+        if is_sqlite(self.url):
+            return await self.writer.submit(unit)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._apart, self.run_apart, unit)
+        return await loop.run_in_executor(self._apart, self._run_apart, unit)
 
-    def run_apart(self, unit: Callable[[Session], T]) -> T:
-        """For counters that are not history (the shared rate-limit buckets): they neither wait
-        behind the writers' batches nor hold them up, and leave no audit row of their own."""
+    def _run_apart(self, unit: Callable[[Session], T]) -> T:
         try:
-            with Session(self.write_engine, expire_on_commit=False) as session:
+            with Session(self.engine, expire_on_commit=False) as session:
+                session.execute(text("SET LOCAL synchronous_commit = off"))
                 result = unit(session)
                 commit_or_discard(session)
                 return result

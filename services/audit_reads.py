@@ -12,8 +12,11 @@ from sqlmodel import Session, col, select
 from auth.policy import can_see_client_id, readable_audit
 from auth.principal import Principal
 from models.audit import AuditEvent
+from models.registry import Agency, Client
 from services.audit import rows
 from services.record_reads import decode_cursor, encode_cursor
+
+CLIENTS = "clients"  # the object type of a row about a client: its id is a client id
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,35 @@ def list_events(
     found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
-    return [_shown(event, principal) for event in page], cursor, [e.seq for e in page]
+    owners = _owners(session, {e.object_id for e in page if e.object_type == CLIENTS})
+    shown = [_shown(event, principal, owners) for event in page]
+    return shown, cursor, [e.seq for e in page]
 
 
-def _shown(event: AuditEvent, principal: Principal) -> dict[str, Any]:
-    """The row as the caller may see it: another country's client ids become agency codes."""
+def _owners(session: Session, client_ids: set[str | None]) -> dict[str, tuple[str, str]]:
+    """The agency and country of each of these clients that exists."""
+    found = session.exec(
+        select(Client.client_id, Client.agency, Agency.country)
+        .join(Agency, col(Agency.code) == col(Client.agency))
+        .where(col(Client.client_id).in_(client_ids - {None}))
+    ).all()
+    return {client_id: (agency, country) for client_id, agency, country in found}
+
+
+def _shown(
+    event: AuditEvent, principal: Principal, owners: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    """The row as the caller may see it: client ids the caller may not see (the actor's, or
+    a client acted on, say by a platform admin) become their agency's code."""
     shown = as_json(event.model_dump())
     agency, country = event.actor_agency, event.actor_country
     if agency and country and not can_see_client_id(principal, agency, country):
         shown["actor_client"] = agency
+    owner = owners.get(event.object_id or "")
+    if owner is not None and not can_see_client_id(principal, *owner):
+        shown["object_id"] = owner[0]
+        if "client_id" in shown["detail"]:
+            shown["detail"]["client_id"] = owner[0]
     return shown
 
 

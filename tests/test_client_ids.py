@@ -64,3 +64,25 @@ async def test_auditors_see_other_countries_callers_as_agencies(network: Network
         "/v1/audit-events?limit=500", headers=await network.headers(Role.AUDITOR, "TH-MECC")
     )
     assert reader.client_id not in everything.text
+
+
+async def test_auditors_see_a_client_acted_on_as_its_agency(network: Network) -> None:
+    """The platform admin sits in the TH secretariat, so TH's auditors see what it does; a
+    client of another country it deactivates shows as that client's agency."""
+    admin = await network.headers(Role.PLATFORM_ADMIN)
+    foreign = network.add_client("foreign", "MY-MMEA", Role.VIEWER).client_id
+    domestic = network.add_client("domestic", "TH-MRCC", Role.VIEWER).client_id
+    for client_id in (foreign, domestic):
+        gone = await network.http.delete(f"/v1/clients/{client_id}", headers=admin)
+        assert gone.status_code == 200, gone.text
+    auditor = await network.headers(Role.AUDITOR, "TH-MECC")
+    page = await network.http.get("/v1/audit-events?limit=500", headers=auditor)
+    deactivated = {
+        e["object_id"]
+        for e in page.json()["items"]
+        if e["action"] == "DELETE /v1/clients/{client_id}"
+    }
+    assert deactivated == {"MY-MMEA", domestic}
+    assert foreign not in page.text
+    everything = await network.http.get("/v1/audit-events?limit=500", headers=admin)
+    assert foreign in everything.text

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from api.ratelimit import LEASE_SHARE
+from api.ratelimit import lease_size
 from tests.cluster import ADMIN_ID, ADMIN_SECRET, BOOTSTRAP, login
 from tests.processes import Process, child_env, supervised
 
 BURST = 40  # requests a client may make; the rate (1 a minute) adds at most one meanwhile
 FAILURES = 6  # failed token requests a source may make; they come back 1 an hour
-CHUNK = max(1, BURST // LEASE_SHARE)  # what one process leases at a time
+CHUNK = lease_size(1, BURST)  # what one process leases at a time
+HELD = CHUNK + CHUNK // 2  # the most one process holds: it leases again below half a chunk
 CALLER, OTHER = "203.0.113.9", "203.0.113.10"  # what the proxy (127.0.0.1) says
 
 
@@ -48,9 +49,9 @@ async def test_the_request_limit_holds_across_two_processes(
             answer = await http.get(apis[n % 2].url("/v1/auth/me"), headers=admin)
             answers[answer.status_code] += 1
     assert set(answers) == {200, 429}, answers
-    # Each process may hold a leased chunk the other cannot use, or spend one it leased
+    # Each process may hold leased tokens the other cannot use, or spend ones it leased
     # before the bucket ran dry: never more than that either way (docs/DECISIONS.md).
-    assert BURST - 2 * CHUNK <= answers[200] <= BURST + 2 * CHUNK + 1, answers
+    assert BURST - 2 * HELD <= answers[200] <= BURST + 2 * HELD + 1, answers
 
 
 async def test_the_token_failure_limit_holds_across_two_processes(
