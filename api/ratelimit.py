@@ -2,12 +2,11 @@
 
 The bucket lives in the database (services/budgets.py), so N replicas grant what one would, not
 N times as much. A process leases a chunk of it at a time (`lease_size`) and spends the chunk
-locally; when less than half a chunk is left it leases the next one
-in the background, so requests do not wait for the database. When the shared bucket is empty,
-the process refuses locally until a token is due back, without asking again. The slack is in
-the leased chunks: each of P processes may hold up to one and a half chunks the others cannot
-use, so a client is refused at most that much early, or granted that much more than the
-bucket, never more (docs/DECISIONS.md).
+locally; when less than half a chunk is left it leases the next one in the background, so
+requests do not wait for the database. When the shared bucket is empty, the process refuses
+locally until a token is due back, without asking again. The slack is in the leased chunks:
+each of P processes may hold up to one and a half chunks the others cannot use, so a client is
+refused at most that much early, or granted that much more than the bucket (docs/DECISIONS.md).
 """
 
 import asyncio
@@ -36,7 +35,8 @@ def lease_size(per_minute: int, burst: int) -> int:
 
 
 class Buckets:
-    """This process's way to the shared buckets: each write a short transaction of its own."""
+    """This process's way to the shared buckets: writes go apart from any request's own
+    transaction (`Database.write_apart`), reads are plain reads."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
