@@ -74,7 +74,7 @@ async def token(
         runtime.db, runtime.keys, client_id, client_secret, scope, verify
     )
     note_actor(claims.client_id, claims.agency, claims.country)
-    await runtime.limiter.check("token:" + client_id)  # only a success spends the client's
+    await runtime.limiter.check("token:" + client_id)  # only successes spend this budget
     response.headers.update(NO_STORE)
     return issued
 
