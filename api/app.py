@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import console, docs, errors
 from api.auditing import AuditMiddleware
-from api.deps import Runtime, Webhooks
+from api.deps import Runtime, Webhooks, plain_url
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
@@ -34,10 +34,12 @@ from core.db import Database
 from core.heap import freeze_startup_objects
 from core.metrics import Metrics
 from core.netguard import networks
+from core.resolver import Resolver
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
 from delivery.telemetry import BacklogCollector
 from services.bootstrap import ensure_admin
+from services.replays import ReplayLimits
 from services.subscriptions import WebhookPolicy
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys=TokenKeys.from_settings(settings),
         limiter=RateLimiter(buckets, settings.rate_limit_per_minute, settings.rate_limit_burst),
         throttle=TokenThrottle(buckets, settings),
-        webhooks=Webhooks(WebhookPolicy(box, settings.max_subscriptions_per_agency), allowed),
+        webhooks=Webhooks(
+            WebhookPolicy(box, settings.max_subscriptions_per_agency),
+            allowed,
+            ReplayLimits(settings.replay_max_days, settings.replay_max_events),
+            Resolver(allowed, timeout=settings.webhook_connect_timeout_seconds),
+        ),
         metrics=instruments,
     )
 
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if dispatcher is not None:
                 await dispatcher
+            runtime.webhooks.resolver.close()
             db.close()
 
     app = FastAPI(
@@ -109,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         responses=problems(400, 413, 429, 500),
+        dependencies=[Depends(plain_url)],
     )
     app.state.runtime = runtime
     errors.install(app)

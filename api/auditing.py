@@ -2,9 +2,11 @@
 
 A successful write carries its row in its own transaction (`audited_write`); everything else
 (reads, denials, errors) gets its row from `AuditMiddleware` as the response starts. If the row
-cannot be written, the caller gets 503 instead of the answer. The caller's standing (token not
-revoked, client active) rides along: checked in the write's transaction or with the row, and a
-caller no longer in good standing gets 401 instead of the answer (docs/DECISIONS.md).
+cannot be written, the caller gets 503 instead of the answer; if the database refuses just that
+row (its neighbours' are written all the same), a content-free stand-in row is written and the
+caller gets 400 instead of the answer. The caller's standing (token not revoked, client active)
+rides along: checked in the write's transaction or with the row, and a caller no longer in good
+standing gets 401 instead of the answer (docs/DECISIONS.md).
 """
 
 import logging
@@ -15,10 +17,10 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_rows import Unauditable, entry_for, unauditable
 from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
-from api.observability import route_template
 from auth.principal import Claims
 from auth.tokens import decode_token
 from core.errors import RETRY_AFTER_SECONDS, RilonError, Unauthorized
@@ -29,42 +31,8 @@ from services.tokens import load_principal
 T = TypeVar("T")
 AUDITED_PREFIX = "/v1/"
 UNAVAILABLE = "audit trail unavailable"
+UNAUDITABLE = "request cannot be audited"
 log = logging.getLogger(__name__)
-
-
-def outcome_of(status: int, context: RequestContext) -> str:
-    if status < 400:
-        return "success"
-    if status in (401, 403) or context.outcome == "denied":
-        return "denied"
-    return "error"
-
-
-def entry_for(context: RequestContext, status: int) -> audit.Entry:
-    scope = context.scope
-    template = route_template(scope, unmatched="(no route)")
-    segments = scope.get("path", "").split("/")
-    params = scope.get("path_params") or {}
-    actor = (
-        (context.principal.client_id, context.principal.agency, context.principal.country)
-        if context.principal
-        else context.actor or (None, None, None)
-    )
-    return audit.Entry(
-        action=f"{scope.get('method', '?')} {template}",
-        outcome=outcome_of(status, context),
-        status_code=status,
-        actor_client=actor[0],
-        actor_agency=actor[1],
-        actor_country=actor[2],
-        object_type=context.object_type or (segments[2] if len(segments) > 2 else None),
-        object_id=context.object_id
-        or (str(next(iter(params.values()))) if len(params) == 1 else None),
-        object_countries=context.object_countries,
-        ip=context.ip,
-        request_id=context.request_id,
-        detail=context.detail,
-    )
 
 
 async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: int = 200) -> T:
@@ -136,12 +104,16 @@ def _standing(session: Session, claims: Claims) -> str:
 
 
 def note_access(object_type: str, ids: list[str], countries: list[str], **detail: Any) -> None:
-    """Record which records a list answer disclosed, and whose."""
+    """Record which records a list answer disclosed, and each one's country (`countries`
+    runs beside `ids`; empty where the ids are not of records): the row is filed under
+    those countries, and each country's auditors are shown only what concerns them."""
     context = current_context()
     if context is not None:
         context.object_type = object_type
-        context.object_countries = countries
+        context.object_countries = sorted(set(countries))
         context.detail = {"ids": ids, **detail}
+        if countries:
+            context.detail["id_countries"] = countries
 
 
 def note_token_request(client_id: str, scope: str | None) -> None:
@@ -158,9 +130,10 @@ def note_actor(client_id: str, agency: str, country: str) -> None:
         context.actor = (client_id, agency, country)
 
 
-async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: str) -> None:
-    """The answer that goes out instead: 503 when the audit row could not be written, 401
-    when the caller turned out to be no longer in good standing."""
+async def _refuse(send: Send, scope: Scope, verdict: str) -> None:
+    """The answer that goes out instead: 503 when the audit row could not be written, 400
+    when only a stand-in row could be, 401 when the caller turned out to be no longer in good
+    standing."""
     if verdict == UNAVAILABLE:
         await send_problem(
             send,
@@ -172,7 +145,11 @@ async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: st
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
         return
-    refused = Unauthorized(verdict)
+    refused: RilonError = (
+        Unauditable("the request could not be recorded as sent; nothing was done")
+        if verdict == UNAUDITABLE
+        else Unauthorized(verdict)
+    )
     await send_problem(
         send,
         scope,
@@ -181,7 +158,7 @@ async def _refuse(send: Send, scope: Scope, context: RequestContext, verdict: st
         refused.title,
         refused.detail,
         refused.headers,
-        {"request_id": context.request_id, **refused.extra},
+        refused.extra,
     )
 
 
@@ -213,7 +190,7 @@ class AuditMiddleware:
                 verdict = await self._record(context, message["status"])
                 if verdict is not None:
                     replaced = True
-                    await _refuse(send, scope, context, verdict)
+                    await _refuse(send, scope, verdict)
                     return
             await send(message)
 
@@ -226,7 +203,8 @@ class AuditMiddleware:
 
     async def _record(self, context: RequestContext, status: int) -> str | None:
         """Write the request's audit row; None if the answer may go out, else why not:
-        UNAVAILABLE, or the reason the caller is no longer in good standing."""
+        UNAVAILABLE, UNAUDITABLE (a stand-in row was written instead), or the reason the
+        caller is no longer in good standing."""
         if context.audited:
             return None
         if context.principal is None and context.actor is None:
@@ -234,12 +212,27 @@ class AuditMiddleware:
         item = (entry_for(context, status), context.unchecked)
         try:
             verdict: str = await self.runtime.db.write_item(append_checked, item)
+        except audit.RowRefused:
+            log.error("audit row for request %s refused; writing a stand-in", context.request_id)
+            verdict = await self._record_unauditable(context)
+            if verdict == UNAVAILABLE:
+                return verdict
         except Exception:
             log.error("audit row for request %s could not be written", context.request_id)
             return UNAVAILABLE
         context.audited = True
         context.unchecked = None
         return verdict or None
+
+    async def _record_unauditable(self, context: RequestContext) -> str:
+        """Leave a content-free row for a request whose own row was refused (its neighbours'
+        rows were written all the same); UNAUDITABLE, or UNAVAILABLE if even that fails."""
+        try:
+            await self.runtime.db.write_item(append_checked, (unauditable(context), None))
+        except Exception:
+            log.error("stand-in audit row for request %s failed too", context.request_id)
+            return UNAVAILABLE
+        return UNAUDITABLE
 
     def _bearer_of(self, scope: MutableMapping[str, Any]) -> tuple[str, str, str] | None:
         """Who a request that never reached authentication came from, if its token is genuine."""

@@ -1,5 +1,6 @@
 """Typed dependencies: who is calling, with which scopes, and the process's runtime."""
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,11 +16,13 @@ from auth.principal import Principal
 from auth.scopes import SCOPE_DESCRIPTIONS
 from auth.tokens import TokenKeys, decode_token
 from core.db import Database
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from core.metrics import Metrics
 from core.netguard import Network
+from core.resolver import Resolver
 from core.settings import Settings
 from models.enums import Scope
+from services.replays import ReplayLimits
 from services.subscriptions import WebhookPolicy
 from services.tokens import load_principal, principal_of
 
@@ -30,6 +33,8 @@ TOKEN_URL = "/v1/auth/token"
 class Webhooks:
     policy: WebhookPolicy
     allowed_networks: list[Network]
+    replay_limits: ReplayLimits
+    resolver: Resolver  # subscribe-time lookups of webhook hosts
 
 
 @dataclass
@@ -98,6 +103,22 @@ async def authenticate(
             },
         )
     return principal
+
+
+async def plain_url(request: Request) -> None:
+    """Refuse control characters in the path (404: it names nothing) or the query (422):
+    no id, filter or cursor of this API holds one, and PostgreSQL can neither store nor
+    compare a NUL (a 500, not a 4xx)."""
+    if _has_control(request.scope.get("path", "")):
+        raise NotFound("no resource has a control character in its path")
+    for name, value in request.query_params.multi_items():
+        if _has_control(name) or _has_control(value):
+            field = f"query.{name}" if not _has_control(name) else "query"
+            raise Unprocessable([{"field": field, "message": "holds a control character"}])
+
+
+def _has_control(text: str) -> bool:
+    return not text.isprintable() and any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def _scoped(*scopes: Scope) -> object:

@@ -163,9 +163,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_escaped(request: Request, exc: Exception) -> JSONResponse:
+    """An exception no other handler took. Starlette answers it from its outermost layer,
+    outside the middleware that adds `X-Request-ID`, so the header is added here."""
+    response = await _on_unexpected(request, exc)
+    context = current_context()
+    if context is not None:
+        response.headers["X-Request-ID"] = context.request_id
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RilonError, _on_rilon_error)
     app.add_exception_handler(SQLAlchemyError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, _on_escaped)

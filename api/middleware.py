@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.context import RequestContext, set_context
+from api.context import RequestContext, current_context, set_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -108,8 +108,11 @@ async def send_problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Answer with a problem+json document straight from ASGI middleware."""
-    body = problem_body(status, slug, title, detail, scope.get("path", ""), extra)
+    """Answer with a problem+json document straight from ASGI middleware, quoting the
+    request id as every other error does."""
+    context = current_context()
+    quoted = {"request_id": context.request_id if context else None, **(extra or {})}
+    body = problem_body(status, slug, title, detail, scope.get("path", ""), quoted)
     payload = json.dumps(body).encode()
     await send(
         {

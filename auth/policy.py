@@ -2,7 +2,8 @@
 
 `can_read` decides for one record in Python; `readable` is its SQL twin for lists and feeds.
 Every read path, the acknowledgement lists and the webhook fan-out go through these two, and a
-property-based test keeps them in agreement.
+property-based test keeps them in agreement. Records, their versions and their events each
+carry the handling they were sent under, and each is judged by its own.
 """
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.envelope import Distribution, Kind, Status, Tlp
 from models.events import Event
-from models.records import Record
+from models.records import Record, RecordVersion
 
 READ_SCOPE = {
     Kind.ALERT: Scope.ALERTS_READ,
@@ -38,6 +39,8 @@ class Reader:
 
 
 class Readable(Protocol):
+    """What the policy reads of a record, a version or an event: `POLICY_COLUMNS`."""
+
     kind: str
     status: str
     sender_agency: str
@@ -46,6 +49,20 @@ class Readable(Protocol):
     tlp: str
     recipient_countries: str  # ",MY,TH,"
     recipient_agencies: str  # ",MY-MMEA,"
+
+
+POLICY_COLUMNS = (
+    "kind",
+    "status",
+    "sender_agency",
+    "sender_country",
+    "distribution",
+    "tlp",
+    "recipient_countries",
+    "recipient_agencies",
+)
+# The tables the SQL twin filters: each row holds POLICY_COLUMNS as of its own version.
+Source = type[Record] | type[RecordVersion] | type[Event]
 
 
 def code_list(codes: list[str]) -> str:
@@ -89,18 +106,14 @@ def can_read(principal: Principal, record: Readable) -> bool:
     )
 
 
-def readable(
-    principal: Principal, source: type[Record] | type[Event] = Record
-) -> ColumnElement[bool]:
-    """The SQL twin of `can_read`: a WHERE clause over `record` (or `event`, same columns)."""
+def readable(principal: Principal, source: Source = Record) -> ColumnElement[bool]:
+    """The SQL twin of `can_read`: a WHERE clause over `record` (or a version or an event)."""
     kinds = tuple(kind.value for kind, scope in READ_SCOPE.items() if scope in principal.scopes)
     return _readable_by(reader_of(principal), kinds, source)
 
 
 @lru_cache(maxsize=1024)
-def _readable_by(
-    reader: Reader, kinds: tuple[str, ...], source: type[Record] | type[Event]
-) -> ColumnElement[bool]:
+def _readable_by(reader: Reader, kinds: tuple[str, ...], source: Source) -> ColumnElement[bool]:
     """Built once per reader (clauses are immutable), so lists can cache their statements."""
     if not kinds:
         return false()
@@ -187,6 +200,16 @@ def can_read_audit(principal: Principal, event: AuditVisible) -> bool:
         event.actor_country == principal.country
         or f",{principal.country}," in event.object_countries
     )
+
+
+def can_see_audited_record(
+    principal: Principal, actor_country: str | None, record_country: str | None
+) -> bool:
+    """Which records a list's audit row names an auditor is shown: its country's records,
+    and any record its country's agencies were shown. Platform admins see every one."""
+    if principal.has_role(Role.PLATFORM_ADMIN):
+        return True
+    return principal.country in (actor_country, record_country)
 
 
 def readable_audit(principal: Principal) -> ColumnElement[bool]:

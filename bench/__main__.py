@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, soak
+from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour, soak
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[Options], Report]] = {
     "fanout": b2_fanout.run,
     "list": _compared(b3_list.run),
     "scale": b4_scale.run,
+    "neighbour": b5_neighbour.run,
 }
 
 

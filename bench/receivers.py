@@ -3,11 +3,13 @@
 A process of its own, so that neither the service nor the bench driver pays for receiving.
 Every POST to `/hook/<n>` is verified inline with standardwebhooks `Webhook(secret).verify`
 (the secret its subscription got) and counted with the time it arrived (`time.monotonic()`,
-one clock for every process of the machine). The driver registers the secrets and reads the
+one clock for every process of the machine). A POST to `/hang/<n>` is held HANG_SECONDS
+before its answer (B5's stuck partners). The driver registers the secrets and reads the
 counts through `/_bench/*`. Run it with `python -m bench.receivers --port P`.
 """
 
 import argparse
+import asyncio
 import bisect
 import sys
 import time
@@ -25,6 +27,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bench.harness import HOST, REPO, BenchError, Server, bench_env, free_port, serve
 
 PREFIX = "/hook/"
+HANG_PREFIX = "/hang/"
+HANG_SECONDS = 30.0
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Tally:
     seen: set[tuple[str, str]] = field(default_factory=set)  # (path, webhook-id)
     failed: int = 0
     sample: str = ""
+    hanging: int = 0  # requests held at /hang/ now
 
     def reset(self) -> None:
         self.times, self.records, self.seen = [], {}, set()
@@ -65,6 +70,14 @@ def app() -> web.Application:
         tally.sample = body
         return web.Response(text="ok")
 
+    async def hang(_request: web.Request) -> web.Response:
+        tally.hanging += 1
+        try:
+            await asyncio.sleep(HANG_SECONDS)
+        finally:
+            tally.hanging -= 1
+        return web.Response(text="late")
+
     async def register(request: web.Request) -> web.Response:
         secrets: dict[str, str] = await request.json()
         tally.hooks.update({path: Webhook(secret) for path, secret in secrets.items()})
@@ -85,6 +98,7 @@ def app() -> web.Application:
                 "failed": tally.failed,
                 "in_window": window,
                 "last": tally.times[-1] if tally.times else None,
+                "hanging": tally.hanging,
             }
         )
 
@@ -102,6 +116,7 @@ def app() -> web.Application:
     application.add_routes(
         [
             web.post(PREFIX + "{n}", hook),
+            web.post(HANG_PREFIX + "{n}", hang),
             web.post("/_bench/secrets", register),
             web.post("/_bench/reset", reset),
             web.get("/_bench/stats", stats),
@@ -120,6 +135,7 @@ class Stats:
     failed: int
     in_window: int
     last: float | None
+    hanging: int
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,9 @@ class Receivers:
 
     def url(self, n: int) -> str:
         return f"{self.server.base_url}{PREFIX}{n:04d}"
+
+    def hanging_url(self, n: int) -> str:
+        return f"{self.server.base_url}{HANG_PREFIX}{n:04d}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         answer = httpx.request(method, self.server.base_url + path, timeout=30.0, **kwargs)

@@ -7,8 +7,9 @@ on PostgreSQL (`--postgres URL`: a scratch database, `rilon serve --no-dispatche
 open on (/proc/<pid>), the outbox (events not yet expanded, deliveries never tried) and how
 late deliveries arrive. At the end, after a drain (until all has arrived, nothing arrives for
 30 s, or 5 minutes): every (alert, healthy receiver) pair delivered ("lost" counts those that
-have not), every delivery to a failing receiver attempted, no request failed, memory flat and
-descriptors within their pools (bench/soak_judge.py). `judge` names whatever did not hold.
+have not), every delivery to a failing receiver kept for later (their circuits are open: one
+probe at a time) and each of them probed, no request failed, memory flat and descriptors
+within their pools (bench/soak_judge.py). `judge` names whatever did not hold.
 """
 
 import argparse
@@ -29,10 +30,10 @@ from bench.harness import BenchError
 from bench.soak_judge import Bounds, Sample, SoakResult, judge
 from bench.soak_probes import (
     Ports,
+    failing_outcome,
     outbox_sample,
     process_sample,
     sessions_opened,
-    unattempted,
 )
 from bench.soak_stack import Stack, service
 from bench.soak_traffic import (
@@ -138,7 +139,7 @@ async def _drain(
     drained = progressed = time.monotonic()
     seen = len(hooks.delivered)
     while time.monotonic() - drained < DRAIN_SECONDS:
-        if not expected - hooks.delivered and not unattempted(engine, failing):
+        if not expected - hooks.delivered:
             break
         if len(hooks.delivered) > seen:
             seen, progressed = len(hooks.delivered), time.monotonic()
@@ -148,7 +149,10 @@ async def _drain(
     result.drain_seconds = time.monotonic() - drained
     result.posted, result.expected_pairs = len(traffic.posted), len(expected)
     result.lost = len(expected - hooks.delivered)
-    result.failing_unattempted = unattempted(engine, failing)
+    kept, dropped, probed = failing_outcome(engine, failing)
+    result.failing_expected = len(traffic.posted) * len(failing)
+    result.failing_kept, result.failing_dropped = kept, dropped
+    result.failing_unprobed = len(failing) - probed
     result.failures, result.lost_answers = traffic.failures(), traffic.lost_answers
     result.answers = dict(sorted(traffic.answers.items()))
 

@@ -70,7 +70,10 @@ class SoakResult:
     duplicates: int = 0
     bad_signatures: int = 0
     stray: int = 0
-    failing_unattempted: int = 0
+    failing_expected: int = 0  # deliveries to failing receivers: posts x failing receivers
+    failing_kept: int = 0  # of those, pending: waiting for their receiver to answer again
+    failing_dropped: int = 0  # given up (or gone): none should be, within the retry schedule
+    failing_unprobed: int = 0  # failing receivers never tried at all
     failing_answers: int = 0
     answers: dict[str, int] = field(default_factory=dict)  # "LIST 200" -> how many
     failures: dict[str, int] = field(default_factory=dict)
@@ -106,7 +109,8 @@ class SoakResult:
             f"duplicates {self.duplicates}, bad signatures {self.bad_signatures}, "
             f"stray {self.stray}",
             f"failing receivers: {self.failing_answers} attempts answered 500, "
-            f"{self.failing_unattempted} deliveries never tried",
+            f"{self.failing_kept} of {self.failing_expected} deliveries kept pending, "
+            f"{self.failing_dropped} dropped, {self.failing_unprobed} receivers never tried",
             f"database connections opened: {_opened(self.samples)} over the run, "
             f"{_opened(self.halves()[1])} in the second half",
             f"delivery lag p99 worst sample {max(s.lag_p99_ms for s in self.samples):.0f} ms,"
@@ -182,8 +186,13 @@ def judge(result: SoakResult) -> list[str]:
         problems.append(f"{result.lost} lost, {result.bad_signatures} badly signed")
     if result.stray:
         problems.append(f"{result.stray} alerts delivered that no subscription asked for")
-    if result.failing_unattempted:
-        problems.append(f"{result.failing_unattempted} deliveries to failing receivers untried")
+    if result.failing_kept != result.failing_expected or result.failing_dropped:
+        problems.append(
+            f"of {result.failing_expected} deliveries to failing receivers, "
+            f"{result.failing_kept} kept and {result.failing_dropped} dropped"
+        )
+    if result.failing_unprobed:
+        problems.append(f"{result.failing_unprobed} failing receivers never tried")
     if result.failures:
         problems.append(f"requests failed: {result.failures}")
     for asked, done, what in (

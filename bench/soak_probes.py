@@ -139,8 +139,12 @@ def sessions_opened(engine: Engine) -> int | None:
     return int(found)
 
 
-def unattempted(engine: Engine, subscriptions: set[str]) -> int:
-    """Deliveries of these subscriptions that were never attempted at all."""
+def failing_outcome(engine: Engine, subscriptions: set[str]) -> tuple[int, int, int]:
+    """For these (failing) subscriptions: deliveries kept for later (pending), deliveries
+    given up or gone, and how many of the subscriptions were tried at all."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT subscription_id FROM delivery WHERE attempts = 0")).all()
-    return sum(1 for (sub,) in rows if sub in subscriptions)
+        rows = conn.execute(text("SELECT subscription_id, state, attempts FROM delivery")).all()
+    mine = [(sub, state, attempts) for sub, state, attempts in rows if sub in subscriptions]
+    kept = sum(1 for _, state, _ in mine if state == "pending")
+    probed = len({sub for sub, _, attempts in mine if attempts > 0})
+    return kept, len(mine) - kept, probed

@@ -6,8 +6,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from cli.shared import read_once
+from cli.shared import read_once, walk_once
 from core.progress import progress
+from core.walks import Progress
 from services import audit, audit_reads
 
 audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
@@ -29,11 +30,11 @@ def audit_verify(
             raise typer.Exit(2)
         pinned = (int(seq), digest)
 
-    def walk(session: Session) -> audit.Verdict:
+    def walk(session: Session, _report: Progress) -> audit.Verdict:
         with progress("verifying the audit chain", audit_reads.count(session)) as shown:
             return audit.verify(session, pinned, on_checked=shown.update)
 
-    verdict = read_once(walk)
+    verdict = walk_once(walk)
     if verdict.ok:
         typer.echo(f"ok: {verdict.checked} events, head {verdict.head_hash}")
         return
@@ -59,7 +60,7 @@ def audit_export(
         typer.echo("error: --since needs a time zone", err=True)
         raise typer.Exit(2)
 
-    def write_all(session: Session) -> int:
+    def write_all(session: Session, _report: Progress) -> int:
         count = 0
         with progress("exporting the audit trail", audit_reads.count(session, moment)) as shown:
             for line in audit_reads.export(session, moment):
@@ -68,5 +69,5 @@ def audit_export(
                 shown.advance()
         return count
 
-    count = read_once(write_all)
+    count = walk_once(write_all)
     typer.echo(f"{count} events exported", err=True)

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from core.db import Database
 from core.settings import Settings, get_settings
+from core.walks import Walk
 
 T = TypeVar("T")
 
@@ -33,5 +34,15 @@ def read_once(unit: Callable[[Session], T]) -> T:
     db = open_database(settings_or_exit())
     try:
         return db.run_read(unit)
+    finally:
+        db.close()
+
+
+def walk_once(walk: Walk[T]) -> T:
+    """Run a long read (a walk of a whole table) on a connection of its own that holds no
+    transaction between its chunks: a running service's writers never wait on it."""
+    db = open_database(settings_or_exit())
+    try:
+        return db.walks.run_sync(walk)
     finally:
         db.close()

@@ -1,4 +1,5 @@
-"""Engines, the read path and the group-commit write path, for SQLite and PostgreSQL."""
+"""Engines, the read path, the group-commit write path and walks (long reads, `core/walks.py`),
+for SQLite and PostgreSQL."""
 
 import asyncio
 import math
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
+from core.walks import Walks
 from core.writer import Group, Writer, commit_or_discard, translate
 
 T = TypeVar("T")
@@ -125,6 +127,10 @@ class Database:
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
         )
+        walk_engine = make_engine(self.url, snapshot=False, timeout=timeout)
+        if not is_sqlite(url):  # each chunk a transaction of its own: nothing held between
+            walk_engine = walk_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.walks = Walks(walk_engine)
         # PostgreSQL's small writes outside the writer (`write_apart`) take turns on one thread
         # rather than crowd the pool.
         self._apart = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rilon-apart")
@@ -140,6 +146,7 @@ class Database:
         self.writer.stop()
         self._readers.shutdown(wait=True)
         self._apart.shutdown(wait=True)
+        self.walks.close()
         self.engine.dispose()
         self.write_engine.dispose()
 

@@ -9,8 +9,6 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from core.errors import Unprocessable
-
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -75,12 +73,3 @@ def resolve(host: str, port: int, allowed: list[Network]) -> list[Address]:
     if not good or len(good) != len(found):
         raise Refused(f"{host} resolves to an address webhooks may not reach")
     return good
-
-
-def vet_url(url: str, allow_http: bool, allowed: list[Network]) -> None:
-    """Subscribe-time check, as a 422 naming the field."""
-    try:
-        host, port = check_url(url, allow_http)
-        resolve(host, port, allowed)
-    except Refused as exc:
-        raise Unprocessable([{"field": "url", "message": str(exc)}]) from exc

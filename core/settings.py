@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     dispatcher: bool = True
     max_subscriptions_per_agency: int = Field(default=50, ge=1)
     delivery_lease_seconds: int = Field(default=60, ge=1)
+    replay_max_days: int = Field(default=30, ge=1)
+    replay_max_events: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=6000, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)

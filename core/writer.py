@@ -8,7 +8,8 @@ batch. Nothing is acknowledged before the commit that holds it has returned.
 
 Small uniform units (an audit row for a read) can instead be handed over as an item of a
 group (`submit_item`): the items of one group in a batch are written by one call, which
-saves a statement per item.
+saves a statement per item. If that call fails, each item is written again alone, under its
+own savepoint: an item fails alone, as a unit does.
 """
 
 import asyncio
@@ -220,7 +221,8 @@ def _unit_of(job: _Job) -> Unit:
 
 def _run_groups(session: Session, jobs: list[_Job], *, isolated: bool) -> bool:
     """Each group's items in one call, in the order they arrived; False if a group raised
-    outside a savepoint (the batch must then run isolated)."""
+    outside a savepoint (the batch must then run isolated). Isolated, a group that fails
+    runs again item by item, so only the items that fail alone fail."""
     groups: dict[Group, list[_Job]] = {}
     for job in jobs:
         assert job.group is not None
@@ -228,16 +230,33 @@ def _run_groups(session: Session, jobs: list[_Job], *, isolated: bool) -> bool:
     for group, members in groups.items():
         items = [job.item for job in members]
         if isolated:
-            ok, results = _run_savepoint(session, lambda s: group(s, items))  # noqa: B023
+            ok, results = _run_savepoint(session, _applied(group, items))
         else:
             try:
                 ok, results = True, group(session, items)
             except Exception as exc:
                 _raise_if_outage(exc)
                 return False
-        for index, job in enumerate(members):
-            job.outcome = (True, results[index]) if ok else (False, results)
+        if ok:
+            for index, job in enumerate(members):
+                job.outcome = (True, results[index])
+        elif len(members) == 1 or isinstance(results, OUTAGES):
+            for job in members:
+                job.outcome = (False, results)
+        else:  # one bad item must not fail the others: each again, alone
+            for job in members:
+                ok, result = _run_savepoint(session, _applied(group, [job.item]))
+                job.outcome = (True, result[0]) if ok else (False, result)
     return True
+
+
+def _applied(group: Group, items: list[Any]) -> Unit:
+    """`group` on these items, as a unit of work."""
+
+    def run(session: Session) -> list[Any]:
+        return group(session, items)
+
+    return run
 
 
 def _run_savepoint(session: Session, unit: Unit) -> tuple[bool, Any]:

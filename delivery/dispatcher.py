@@ -1,7 +1,8 @@
 """The dispatcher: expands events into deliveries, claims due ones, sends, records.
 
 It runs inside `rilon serve` (the default, right for SQLite) or as `rilon worker` processes.
-A slow or dead receiver holds only its own subscription's few slots, never the others.
+Subscriptions take turns (services/pacing.py): a slow, hanging or dead receiver holds only its
+own subscription's few slots, and its backlog never hides anybody else's work.
 """
 
 import asyncio
@@ -22,7 +23,7 @@ from core.netguard import networks
 from core.settings import Settings
 from delivery.signing import signed_headers
 from delivery.transport import Transport
-from services import dispatch, expansion, settling
+from services import dispatch, expansion, replays, settling, subscriptions
 from services.dispatch import Job, Result
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,12 @@ class Dispatcher:
             """One writer unit, so a round waits for one group commit, not two."""
             if not expand:
                 expansion.beat(session, now)  # `/readyz` and /metrics read it
-            expanded = expansion.expand(session, now) if expand else 0
+            work = expansion.expand(session, now) if expand else 0
+            # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows
+            work += replays.advance(session, now) + subscriptions.purge_deleted(session)
             if wanted <= 0:
-                return expanded, []
-            return expanded, dispatch.claim(
+                return work, []
+            return work, dispatch.claim(
                 session,
                 self.box,
                 now,
@@ -108,14 +111,14 @@ class Dispatcher:
                 lease=self.lease,
             )
 
-        expanded, jobs = await self.db.write(expand_and_claim)
+        work, jobs = await self.db.write(expand_and_claim)
         self._saturated = len(jobs) >= wanted
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return expanded > 0 or bool(jobs)
+        return work > 0 or bool(jobs)
 
     async def drain(self) -> None:
         if self._tasks:

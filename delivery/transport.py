@@ -1,12 +1,12 @@
 """The SSRF-safe HTTP transport for webhooks (aiohttp: see docs/PERFORMANCE.md, B2).
 
-Every host is resolved once per connection by a resolver that keeps only allowed addresses;
-the connection goes to that vetted address while Host and TLS SNI keep the name. Address
+Every host is resolved by a resolver that keeps only allowed addresses (core/resolver.py:
+threads of its own, one lookup a host at a time, answers kept a while); the connection goes
+to a vetted address while Host and TLS SNI keep the name. Address
 literals are vetted before any connection. No redirects, no proxies from the environment,
 bounded time and a bounded read of the answer.
 """
 
-import asyncio
 import ipaddress
 import socket
 import time
@@ -17,7 +17,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.clock import utcnow
-from core.netguard import Network, Refused, check_url, is_allowed, resolve
+from core.netguard import Network, Refused, check_url, is_allowed
+from core.resolver import Resolver
 from core.settings import Settings
 from services.dispatch import Job, Result
 
@@ -26,13 +27,13 @@ MAX_READ = 64 * 1024
 
 
 class VettedResolver(AbstractResolver):
-    def __init__(self, allowed: list[Network]) -> None:
-        self.allowed = allowed
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = await asyncio.to_thread(resolve, host, port, self.allowed)
+        addresses = await self.resolver.resolve(host, port)
         return [
             ResolveResult(
                 hostname=host,
@@ -71,11 +72,12 @@ class Transport:
         self.allow_http = allow_http
         self.max_connections = max_connections
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
+        self.resolver = Resolver(allowed, timeout=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            resolver=VettedResolver(self.allowed),
+            resolver=VettedResolver(self.resolver),
             limit=self.max_connections,
             use_dns_cache=False,
             enable_cleanup_closed=True,
@@ -90,6 +92,7 @@ class Transport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self.resolver.close()
 
     async def post(self, job: Job, headers: dict[str, str]) -> Result:
         assert self._session is not None, "transport not started"
@@ -101,6 +104,7 @@ class Transport:
                 job.url, data=job.body.encode(), headers=headers, allow_redirects=False
             ) as response:
                 excerpt = (await response.content.read(MAX_READ)).decode(errors="replace")
+                excerpt = excerpt.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
                 latency = (time.monotonic() - began) * 1000
                 ok = 200 <= response.status < 300
                 return Result(

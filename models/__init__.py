@@ -5,7 +5,13 @@ from models.budgets import RateBucket
 from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
-from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Subscription
+from models.subscriptions import (
+    Delivery,
+    DeliveryAttempt,
+    DispatcherState,
+    Replay,
+    Subscription,
+)
 from models.tokens import RevokedToken
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "RateBucket",
     "Record",
     "RecordVersion",
+    "Replay",
     "RevokedToken",
     "Subscription",
 ]

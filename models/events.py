@@ -18,7 +18,7 @@ class Event(SQLModel, table=True):
     seq: int | None = Field(default=None, primary_key=True)
     id: str = Field(max_length=36, unique=True)
     type: str = Field(max_length=30)
-    at: datetime = Field(sa_type=UTCDateTime)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)  # replays start from a time
     record_id: str = Field(max_length=36, index=True)
     kind: str = Field(max_length=20)
     status: str = Field(max_length=10)

@@ -48,12 +48,26 @@ class Record(SQLModel, table=True):
 
 
 class RecordVersion(SQLModel, table=True):
+    """One version as it was sent, with the handling it was sent under.
+
+    Each version keeps the columns the access policy reads, like `record` and `event` do: a
+    version is shown to whom its own handling allows, whatever the record's handling is now.
+    """
+
     __tablename__ = "record_version"
 
     record_id: str = Field(foreign_key="record.id", primary_key=True, max_length=36)
     version: int = Field(primary_key=True)
     client_id: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=10)
+    status: str = Field(max_length=10)
+    sender_agency: str = Field(max_length=32)
+    sender_country: str = Field(max_length=2)
+    distribution: str = Field(max_length=10)
+    tlp: str = Field(max_length=12)
+    recipient_countries: str = Field(max_length=400)
+    recipient_agencies: str = Field(max_length=4000)
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 

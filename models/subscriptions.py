@@ -42,6 +42,11 @@ class Subscription(SQLModel, table=True):
     enabled: bool = True
     disabled_reason: str | None = SQLField(default=None, max_length=200)
     failing_since: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
+    # When the dispatcher next looks at it (services/pacing.py): null when nothing waits.
+    due_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime, index=True)
+    consecutive_failures: int = SQLField(default=0, sa_column_kwargs={"server_default": "0"})
+    # set by DELETE: its deliveries are purged a chunk a round, then the row itself
+    deleted_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime, index=True)
     created_at: datetime = SQLField(sa_type=UTCDateTime)
     updated_at: datetime = SQLField(sa_type=UTCDateTime)
 
@@ -52,10 +57,13 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_seq"),
         Index("ix_delivery_due", "state", "next_attempt_at"),
+        # each subscription's queue, oldest due first: claiming reads only its head
+        Index("ix_delivery_queue", "subscription_id", "state", "next_attempt_at"),
+        Index("ix_delivery_listing", "subscription_id", "created_at"),
     )
 
     id: str = SQLField(primary_key=True, max_length=36)
-    subscription_id: str = SQLField(foreign_key="subscription.id", index=True, max_length=36)
+    subscription_id: str = SQLField(foreign_key="subscription.id", max_length=36)
     event_seq: int | None = SQLField(default=None, foreign_key="event.seq")
     event_id: str = SQLField(max_length=36)
     event_type: str = SQLField(max_length=30)
@@ -81,6 +89,20 @@ class DeliveryAttempt(SQLModel, table=True):
     latency_ms: float
     error: str | None = SQLField(default=None, max_length=500)
     response_excerpt: str | None = SQLField(default=None, max_length=500)
+
+
+class Replay(SQLModel, table=True):
+    """A subscription's replay, queued a chunk a dispatcher round (services/replays.py)."""
+
+    subscription_id: str = SQLField(primary_key=True, foreign_key="subscription.id", max_length=36)
+    id: str = SQLField(max_length=36, unique=True)
+    since: datetime = SQLField(sa_type=UTCDateTime)
+    after_seq: int  # events up to this one are done
+    last_seq: int  # the newest event when it was asked for: the replay ends there
+    queued: int = 0
+    state: str = SQLField(max_length=12)  # running | done
+    created_at: datetime = SQLField(sa_type=UTCDateTime)
+    finished_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
 
 
 class DispatcherState(SQLModel, table=True):
@@ -169,7 +191,20 @@ class SubscriptionCreated(SubscriptionRead):
 
 
 class ReplayRequest(Input):
-    since: Timestamp = Field(description="Re-send the matching events from this time on")
+    since: Timestamp = Field(
+        description="Re-send the matching events from this time on (at most 30 days back, "
+        "by default; older events are in the feed)"
+    )
+
+
+class ReplayRead(BaseModel):
+    id: str
+    state: Literal["running", "done"] = Field(description="`done` once every event is queued")
+    since: Timestamp
+    queued: int = Field(description="Deliveries queued so far")
+    remaining: int = Field(description="Events still to look at")
+    created_at: Timestamp
+    finished_at: Timestamp | None
 
 
 class AttemptRead(BaseModel):

@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from core import bulk
 from core.clock import utcnow
 from core.db import WRITERS_LOCK
-from core.errors import ServiceUnavailable
+from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
+from core.writer import DRIVER_OUTAGES
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
+from services.audit_fields import detail_json, fitted
 
 AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
 HEAD = "rilon_audit_head"  # (seq, hash) appended last in this transaction
@@ -46,7 +49,18 @@ CANONICAL_FIELDS = (
 
 
 class AuditUnavailable(ServiceUnavailable):
+    """The database is away: every row of the batch fails, and the caller may retry."""
+
     title = "Audit trail unavailable"
+
+
+class RowRefused(RilonError):
+    """The database refused this row (a bug, or a trigger): it fails alone, not its batch."""
+
+    status, slug, title = 503, "audit-unavailable", "Audit trail unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 @dataclass
@@ -82,7 +96,7 @@ def append(session: Session, entry: Entry) -> int:
 
 def append_many(session: Session, entries: list[Entry]) -> list[int]:
     """Append events in order after the current head, in one INSERT; a failure fails the
-    caller's transaction."""
+    caller's transaction: `AuditUnavailable` if the database is away, else `RowRefused`."""
     try:
         if session.get_bind().dialect.name == "postgresql":
             session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
@@ -95,41 +109,49 @@ def append_many(session: Session, entries: list[Entry]) -> list[int]:
         bulk.insert(session, AUDIT, written)
         session.info[HEAD] = last
         return [row["seq"] for row in written]
-    except Exception as exc:
+    except DRIVER_OUTAGES as exc:
         raise AuditUnavailable("the audit trail cannot be written; nothing was done") from exc
+    except Exception as exc:
+        raise RowRefused("the audit trail refused this row; nothing was done") from exc
 
 
 def _row(session: Session, entry: Entry, seq: int, prev_hash: str) -> dict[str, Any]:
-    countries = entry.object_countries or _record_country(session, entry)
     row: dict[str, Any] = {
-        "seq": seq,
-        "id": str(uuid.uuid4()),
-        "at": utcnow(),
-        "actor_client": entry.actor_client,
-        "actor_agency": entry.actor_agency,
-        "actor_country": entry.actor_country,
-        "action": entry.action[:200],
-        "object_type": entry.object_type,
-        "object_id": entry.object_id[:64] if entry.object_id else None,
-        "object_countries": "," + ",".join(sorted(set(countries))) + "," if countries else "",
-        "outcome": entry.outcome,
-        "status_code": entry.status_code,
-        "ip": entry.ip,
-        "request_id": entry.request_id,
-        "detail": json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
-        "prev_hash": prev_hash,
+        name: fitted(name, getattr(entry, name))
+        for name in (
+            "actor_client",
+            "actor_agency",
+            "actor_country",
+            "action",
+            "object_type",
+            "object_id",
+            "outcome",
+            "ip",
+            "request_id",
+        )
     }
+    countries = entry.object_countries or _record_country(session, row)
+    joined = "," + ",".join(sorted(set(countries))) + "," if countries else ""
+    row.update(
+        seq=seq,
+        id=str(uuid.uuid4()),
+        at=utcnow(),
+        object_countries=fitted("object_countries", joined),
+        status_code=entry.status_code,
+        detail=detail_json(entry.detail),
+        prev_hash=prev_hash,
+    )
     row["hash"] = chain_hash(prev_hash, row)
     return row
 
 
-def _record_country(session: Session, entry: Entry) -> list[str]:
+def _record_country(session: Session, row: dict[str, Any]) -> list[str]:
     """Accesses to a record are filed under its sender's country, for that country's auditors."""
-    kind = RECORD_TYPES.get(entry.object_type or "")
-    if kind is None or not entry.object_id:
+    kind = RECORD_TYPES.get(row["object_type"] or "")
+    if kind is None or not row["object_id"]:
         return []
     country = session.exec(
-        select(Record.sender_country).where(col(Record.id) == entry.object_id)
+        select(Record.sender_country).where(col(Record.id) == row["object_id"])
     ).first()
     return [country] if country else []
 
@@ -142,19 +164,22 @@ def head(session: Session) -> tuple[int, str]:
 
 
 def rows(session: Session, after: int = 0, chunk: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every row in seq order, read in chunks so memory stays flat."""
+    """Every row after seq `after`, in seq order, read in chunks (one short statement each,
+    so a walk holds nothing between them) and so that memory stays flat."""
+    connection = session.connection()
     while True:
-        batch = session.exec(
-            select(AuditEvent)
-            .where(col(AuditEvent.seq) > after)
-            .order_by(col(AuditEvent.seq))
-            .limit(chunk)
-        ).all()
-        for event in batch:
-            yield event.model_dump()
+        batch = (
+            connection.execute(
+                core_select(AUDIT).where(AUDIT.c.seq > after).order_by(AUDIT.c.seq).limit(chunk)
+            )
+            .mappings()
+            .all()
+        )
+        for row in batch:
+            yield dict(row)
         if len(batch) < chunk:
             return
-        after = batch[-1].seq
+        after = batch[-1]["seq"]
 
 
 @dataclass
@@ -190,3 +215,8 @@ def verify(
     if anchor is not None and anchor[0] >= expected:
         return Verdict(False, checked, prev_hash, expected)
     return Verdict(True, checked, prev_hash, None)
+
+
+def verify_walk(session: Session, on_checked: Callable[[int], None]) -> Verdict:
+    """`verify` as a walk (`core/walks.py`): the whole chain, telling how far it got."""
+    return verify(session, on_checked=on_checked)

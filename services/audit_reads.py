@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from auth.policy import can_see_client_id, readable_audit
+from auth.policy import can_see_audited_record, can_see_client_id, readable_audit
 from auth.principal import Principal
 from models.audit import AuditEvent
 from models.registry import Agency, Client
@@ -30,11 +30,37 @@ class AuditFilter:
     cursor: str | None = None
 
 
-def as_json(event: dict[str, Any]) -> dict[str, Any]:
+def as_json(event: dict[str, Any], reader: Principal | None = None) -> dict[str, Any]:
+    """An event as the API shows it: to `reader`, only the records named in its detail that
+    `can_see_audited_record` lets it see (the stored row, and its hash, stay as they are)."""
     shown = {k: v for k, v in event.items() if k != "object_countries"}
     shown["detail"] = json.loads(event["detail"])
+    if reader is not None:
+        shown["detail"] = _records_shown(reader, event, shown["detail"])
     shown["at"] = event["at"].isoformat().replace("+00:00", "Z")
     return shown
+
+
+def _records_shown(reader: Principal, event: dict[str, Any], detail: Any) -> Any:
+    """The detail with the record ids of a list's row narrowed to those `reader` may see."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("ids"), list):
+        return detail
+    ids: list[Any] = detail["ids"]
+    countries = detail.get("id_countries")
+    if not isinstance(countries, list) or len(countries) != len(ids):
+        # Noted before each id's country was: known only where the row names one country.
+        filed = [country for country in event["object_countries"].split(",") if country]
+        countries = filed * len(ids) if len(filed) == 1 else [None] * len(ids)
+    actor_country = event["actor_country"]
+    kept = [
+        (record, country)
+        for record, country in zip(ids, countries, strict=True)
+        if can_see_audited_record(reader, actor_country, country)
+    ]
+    narrowed = {**detail, "ids": [record for record, _ in kept]}
+    if "id_countries" in detail:
+        narrowed["id_countries"] = [country for _, country in kept]
+    return narrowed
 
 
 def list_events(
@@ -57,13 +83,14 @@ def list_events(
     found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
-    owners = _owners(session, {e.object_id for e in page if e.object_type == CLIENTS})
+    named = {e.actor_client for e in page} | {e.object_id for e in page if e.object_type == CLIENTS}
+    owners = _owners(session, named)
     shown = [_shown(event, principal, owners) for event in page]
-    return shown, cursor, [e.seq for e in page]
+    return shown, cursor, [event.seq for event in page]
 
 
 def _owners(session: Session, client_ids: set[str | None]) -> dict[str, tuple[str, str]]:
-    """The agency and country of each of these clients that exists."""
+    """The agency and country of each of these that is a client (not, say, the dispatcher)."""
     found = session.exec(
         select(Client.client_id, Client.agency, Agency.country)
         .join(Agency, col(Agency.code) == col(Client.agency))
@@ -75,17 +102,17 @@ def _owners(session: Session, client_ids: set[str | None]) -> dict[str, tuple[st
 def _shown(
     event: AuditEvent, principal: Principal, owners: dict[str, tuple[str, str]]
 ) -> dict[str, Any]:
-    """The row as the caller may see it: client ids the caller may not see (the actor's, or
-    a client acted on, say by a platform admin) become their agency's code."""
-    shown = as_json(event.model_dump())
-    agency, country = event.actor_agency, event.actor_country
-    if agency and country and not can_see_client_id(principal, agency, country):
-        shown["actor_client"] = agency
-    owner = owners.get(event.object_id or "")
-    if owner is not None and not can_see_client_id(principal, *owner):
-        shown["object_id"] = owner[0]
-        if "client_id" in shown["detail"]:
-            shown["detail"]["client_id"] = owner[0]
+    """The row as the caller may see it: client ids it may not see (the actor's, or a client
+    acted on, say by a platform admin) become their agency's code."""
+    shown = as_json(event.model_dump(), principal)
+    actor = owners.get(event.actor_client or "")
+    if actor is not None and not can_see_client_id(principal, *actor):
+        shown["actor_client"] = actor[0]
+    target = owners.get(event.object_id or "") if event.object_type == CLIENTS else None
+    if target is not None and not can_see_client_id(principal, *target):
+        shown["object_id"] = target[0]
+        if isinstance(shown["detail"], dict) and "client_id" in shown["detail"]:
+            shown["detail"]["client_id"] = target[0]
     return shown
 
 
@@ -98,7 +125,16 @@ def count(session: Session, since: datetime | None = None) -> int:
 
 
 def export(session: Session, since: datetime | None = None) -> Iterator[str]:
-    """Every event (from `since`) as one JSON line each, chain fields included."""
-    for row in rows(session):
+    """Every event (from `since`) as one JSON line each, chain fields included. With
+    `since`, the walk starts at its first event (the index on `at`), not at the first row."""
+    after = 0
+    if since is not None:
+        first = session.exec(
+            select(func.min(AuditEvent.seq)).where(col(AuditEvent.at) >= since)
+        ).one()
+        if first is None:
+            return
+        after = first - 1
+    for row in rows(session, after):
         if since is None or row["at"] >= since:
             yield json.dumps(as_json(row), sort_keys=True)

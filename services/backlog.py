@@ -31,7 +31,7 @@ def measure(session: Session) -> Backlog:
     pending = session.exec(
         select(col(Subscription.enabled), func.count(), func.min(col(Delivery.created_at)))
         .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
-        .where(col(Delivery.state) == "pending")
+        .where(col(Delivery.state) == "pending", col(Subscription.deleted_at).is_(None))
         .group_by(col(Subscription.enabled))
     ).all()
     by_enabled = {bool(enabled): (count, oldest) for enabled, count, oldest in pending}

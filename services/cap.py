@@ -49,7 +49,11 @@ def _add(parent: ET.Element, tag: str, text: Any) -> None:
 
 
 def to_cap(history: list[dict[str, Any]]) -> bytes:
-    """Render the newest version; earlier versions become its `references`."""
+    """Render the newest version; earlier versions become its `references`.
+
+    `history` holds only the versions the reader may read: the first of them is an `Alert`
+    to that reader, whatever its number, since no message it could have seen precedes it.
+    """
     doc = history[-1]
     handling = doc["handling"]
     alert = ET.Element(f"{{{CAP_NS}}}alert")
@@ -58,7 +62,7 @@ def to_cap(history: list[dict[str, Any]]) -> bytes:
     _add(alert, "sent", cap_time(doc["updated_at"]))
     _add(alert, "status", doc["status"].capitalize())
     cancelled = doc["state"] == "cancelled"
-    _add(alert, "msgType", "Cancel" if cancelled else "Alert" if doc["version"] == 1 else "Update")
+    _add(alert, "msgType", "Cancel" if cancelled else "Alert" if len(history) == 1 else "Update")
     _add(alert, "source", "RILON Liaison API")
     private = handling["tlp"] == "red" or handling["distribution"] == "agency"
     if private:
@@ -135,6 +139,7 @@ def _area(doc: dict[str, Any]) -> ET.Element:
 
 
 def alert_as_cap(session: Session, principal: Principal, record_id: str) -> bytes:
+    """The alert as CAP, referencing only the earlier versions the caller may read."""
     history = versions(session, principal, ALERTS, record_id)
     docs = [json.loads(doc) for doc in history]
     current = json.loads(get(session, principal, ALERTS, record_id)[0])

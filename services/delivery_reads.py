@@ -1,5 +1,6 @@
 """What subscribers see of their deliveries: each with every attempt."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -8,11 +9,24 @@ from models.subscriptions import Delivery, DeliveryAttempt
 
 
 def delivery_json(session: Session, delivery: Delivery) -> dict[str, Any]:
-    attempts = session.exec(
-        select(DeliveryAttempt)
-        .where(col(DeliveryAttempt.delivery_id) == delivery.id)
-        .order_by(col(DeliveryAttempt.number))
-    ).all()
+    return deliveries_json(session, [delivery])[0]
+
+
+def deliveries_json(session: Session, deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """The deliveries with their attempts, read in one statement for the lot."""
+    attempts: dict[str, list[DeliveryAttempt]] = {delivery.id: [] for delivery in deliveries}
+    if attempts:
+        found = session.exec(
+            select(DeliveryAttempt)
+            .where(col(DeliveryAttempt.delivery_id).in_(list(attempts)))
+            .order_by(col(DeliveryAttempt.delivery_id), col(DeliveryAttempt.number))
+        )
+        for attempt in found:
+            attempts[attempt.delivery_id].append(attempt)
+    return [_json(delivery, attempts[delivery.id]) for delivery in deliveries]
+
+
+def _json(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     return {
         "id": delivery.id,
         "subscription_id": delivery.subscription_id,

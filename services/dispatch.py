@@ -1,27 +1,31 @@
-"""The outbox side of webhooks: deliveries are claimed and settled (events become deliveries
-in `services/expansion.py`).
+"""The outbox side of webhooks: deliveries are claimed, fairly across subscriptions (events
+become deliveries in `services/expansion.py`, turns and circuits are `services/pacing.py`).
 
 Each function is one unit of work for the writer. On PostgreSQL several workers may run them
 at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, or_
+from sqlalchemy import Connection, Row, Table, and_, bindparam, or_, true
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from core.crypto import SecretBox
 from models.events import Event
+from models.registry import Agency
 from models.subscriptions import Delivery, DeliveryAttempt, Subscription
+from services import pacing
 from services.events import event_json
 
 DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -30,9 +34,49 @@ SIGNING_COLUMNS = [
     SUBSCRIPTION.c[name]
     for name in ("id", "agency", "url", "secret", "previous_secret", "previous_secret_until")
 ]
+RECIPIENT_COLUMNS = [*SIGNING_COLUMNS, AGENCY.c.country]  # its auditors see the disclosure
 EVENT_COLUMNS = [
     EVENT.c[name] for name in ("seq", "id", "type", "at", "data", "record_id", "kind")
 ] + [EVENT.c.sender_country]
+# The subscriptions whose turn it is: due, enabled, not already at their share in flight
+# here. Locked (SKIP LOCKED) so that, with several workers, each serves different ones.
+_TURNS = (
+    core_select(*RECIPIENT_COLUMNS, SUBSCRIPTION.c.consecutive_failures)
+    .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+    .where(
+        SUBSCRIPTION.c.enabled.is_(True),
+        SUBSCRIPTION.c.due_at <= bindparam("now"),
+        SUBSCRIPTION.c.id.not_in(bindparam("full", expanding=True)),
+    )
+    .order_by(SUBSCRIPTION.c.due_at)
+    .limit(bindparam("turns"))
+    .with_for_update(skip_locked=True)
+)
+_DUE = and_(
+    DELIVERY.c.state == "pending",
+    DELIVERY.c.next_attempt_at <= bindparam("now"),
+    or_(DELIVERY.c.lease_until.is_(None), DELIVERY.c.lease_until <= bindparam("now")),
+)
+# The head of each chosen subscription's queue: its `head` oldest due deliveries, read
+# through ix_delivery_queue. PostgreSQL joins each subscription LATERAL to its head (and
+# locks it, SKIP LOCKED); SQLite runs the same per-subscription subquery correlated.
+_HEAD = (
+    core_select(*DUE_COLUMNS)
+    .where(DELIVERY.c.subscription_id == SUBSCRIPTION.c.id, _DUE)
+    .order_by(DELIVERY.c.next_attempt_at)
+    .limit(bindparam("head"))
+)
+_CHOSEN = SUBSCRIPTION.c.id.in_(bindparam("ids", expanding=True))
+_HEAD_ROWS = _HEAD.with_for_update(skip_locked=True, of=DELIVERY).lateral("head")
+_HEADS_POSTGRES = (
+    core_select(*_HEAD_ROWS.c).select_from(SUBSCRIPTION.join(_HEAD_ROWS, true())).where(_CHOSEN)
+)
+_HEAD_IDS = _HEAD.with_only_columns(DELIVERY.c.id).correlate(SUBSCRIPTION)
+_HEADS_SQLITE = (
+    core_select(*DUE_COLUMNS)
+    .select_from(SUBSCRIPTION.join(DELIVERY, DELIVERY.c.id.in_(_HEAD_IDS.scalar_subquery())))
+    .where(_CHOSEN)
+)
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
 DISABLE_AFTER = timedelta(hours=72)
 LEASE = timedelta(seconds=60)
@@ -55,6 +99,7 @@ class Job:
     record_id: str | None
     record_type: str | None
     record_country: str | None = None  # filed in the audit row without a SELECT
+    agency_country: str | None = None  # the recipient's: its auditors see the disclosure
 
 
 @dataclass(frozen=True)
@@ -79,47 +124,82 @@ def claim(
     busy: dict[str, int] | None = None,
     lease: timedelta = LEASE,
 ) -> list[Job]:
-    """Lease due deliveries of enabled subscriptions to this worker, at most
-    `per_subscription` in flight for any one subscription.
+    """Lease due deliveries to this worker, fairly: the subscriptions that have waited
+    longest for their turn (services/pacing.py), each up to `per_subscription` in flight
+    here (one, as a probe, while its circuit is open), at most `limit` in all.
 
-    Plain Core rows, not ORM objects: each subscription's secrets are opened and each event
-    rendered once a claim, and the lease is one UPDATE."""
+    Each subscription's queue is read at its head only, so one partner's backlog, however
+    large, costs the claim nothing and hides nobody else's work. Plain Core rows, not ORM
+    objects: each subscription's secrets are opened and each event rendered once a claim."""
+    busy = busy or {}
     connection = session.connection()
-    due = connection.execute(
-        core_select(*DUE_COLUMNS)
-        .join(SUBSCRIPTION, SUBSCRIPTION.c.id == DELIVERY.c.subscription_id)
-        .where(
-            DELIVERY.c.state == "pending",
-            DELIVERY.c.next_attempt_at <= now,
-            or_(DELIVERY.c.lease_until.is_(None), DELIVERY.c.lease_until < now),
-            SUBSCRIPTION.c.enabled.is_(True),
-        )
-        .order_by(DELIVERY.c.next_attempt_at)
-        .limit(limit * 4)
-        .with_for_update(skip_locked=True, of=DELIVERY)
-    ).all()
-    taken = dict(busy or {})
-    chosen: list[Row[Any]] = []
-    for delivery in due:
-        if len(chosen) >= limit or taken.get(delivery.subscription_id, 0) >= per_subscription:
-            continue
-        taken[delivery.subscription_id] = taken.get(delivery.subscription_id, 0) + 1
-        chosen.append(delivery)
-    if not chosen:
-        return []
-    connection.execute(
-        DELIVERY.update()
-        .where(DELIVERY.c.id.in_([delivery.id for delivery in chosen]))
-        .values(lease_until=now + lease)
+    full = [sub_id for sub_id, n in busy.items() if n >= per_subscription]
+    subs: list[Row[Any]] = list(
+        connection.execute(_TURNS, {"now": now, "full": full, "turns": limit})
     )
-    subs = {
-        sub.id: (sub, tuple(_secrets(box, sub, now)))
-        for sub in connection.execute(
-            core_select(*SIGNING_COLUMNS).where(
-                SUBSCRIPTION.c.id.in_({delivery.subscription_id for delivery in chosen})
-            )
-        )
+    allowance = {
+        sub.id: (1 if pacing.is_open(sub.consecutive_failures) else per_subscription)
+        - busy.get(sub.id, 0)
+        for sub in subs
     }
+    wanted = [sub_id for sub_id, room in allowance.items() if room > 0]
+    heads: dict[str, list[Row[Any]]] = {sub_id: [] for sub_id in wanted}
+    # no deeper into each queue than the claim can deal out, and one more to know if it has
+    head = max(1, min(per_subscription, -(-limit // max(len(wanted), 1))))
+    if wanted:
+        statement = _HEADS_POSTGRES if connection.dialect.name == "postgresql" else _HEADS_SQLITE
+        params = {"ids": wanted, "now": now, "head": head + 1}
+        for row in connection.execute(statement, params):
+            heads[row.subscription_id].append(row)
+    allowance = {sub_id: min(room, head) for sub_id, room in allowance.items()}
+    chosen = _take_turns(heads, allowance, limit)
+    if chosen:
+        connection.execute(
+            DELIVERY.update()
+            .where(DELIVERY.c.id.in_([delivery.id for delivery in chosen]))
+            .values(lease_until=now + lease, next_attempt_at=now + lease)
+        )
+    dealt = Counter(delivery.subscription_id for delivery in chosen)
+    taken = set(dealt)
+    probing, more, drained = [], [], []
+    for sub in subs:
+        if pacing.is_open(sub.consecutive_failures) and (sub.id in taken or allowance[sub.id] <= 0):
+            probing.append(sub.id)  # nobody else looks until the probe is settled
+        elif len(heads.get(sub.id, ())) > dealt[sub.id]:  # due work left
+            if sub.id in taken:
+                more.append(sub.id)  # served: to the back of the line
+            # else the claim ran out of room first: it keeps its place
+        else:
+            drained.append(sub.id)
+    pacing.served(connection, now, more=more, probing=probing, drained=drained, lease=lease)
+    secrets = {sub.id: (sub, tuple(_secrets(box, sub, now))) for sub in subs if sub.id in taken}
+    return _jobs(connection, chosen, secrets)
+
+
+def _take_turns(
+    heads: dict[str, list[Row[Any]]], allowance: dict[str, int], limit: int
+) -> list[Row[Any]]:
+    """Deal deliveries out a round at a time, one per subscription, oldest turn first, so a
+    claim that runs out of room has still served as many subscriptions as it could."""
+    chosen: list[Row[Any]] = []
+    depth = 0
+    while len(chosen) < limit:
+        dealt = False
+        for sub_id, rows in heads.items():
+            if depth < min(len(rows), allowance[sub_id]) and len(chosen) < limit:
+                chosen.append(rows[depth])
+                dealt = True
+        if not dealt:
+            return chosen
+        depth += 1
+    return chosen
+
+
+def _jobs(
+    connection: Connection,
+    chosen: list[Row[Any]],
+    subs: dict[str, tuple[Row[Any], tuple[str, ...]]],
+) -> list[Job]:
     seqs = {delivery.event_seq for delivery in chosen if delivery.event_seq is not None}
     bodies = {
         event.seq: (
@@ -154,6 +234,7 @@ def claim(
                 record_id,
                 record_type,
                 country if record_type in ("alerts", "distress-reports") else None,
+                agency_country=sub.country,
             )
         )
     return jobs

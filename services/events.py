@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
-from auth.policy import readable
+from auth.policy import POLICY_COLUMNS, readable
 from auth.principal import Principal
 from core import bulk
 from core.clock import utcnow
@@ -17,20 +18,8 @@ from core.signals import EVENTS_EMITTED
 from models.events import Event
 
 EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
-EVENT_COLUMNS = (
-    "kind",
-    "status",
-    "sender_agency",
-    "sender_country",
-    "distribution",
-    "tlp",
-    "recipient_countries",
-    "recipient_agencies",
-    "category",
-    "severity_rank",
-    "lat",
-    "lon",
-)
+SCAN_WINDOW = 10_000  # events one feed read looks at, at most
+EVENT_COLUMNS = (*POLICY_COLUMNS, "category", "severity_rank", "lat", "lon")
 
 
 def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) -> str:
@@ -66,17 +55,37 @@ def event_json(seq: int, event_id: str, event_type: str, at: datetime, data: str
     return head[:-1] + ',"data":' + data + "}"
 
 
+@dataclass(frozen=True)
+class FeedPage:
+    """Visible events as JSON, the cursor to ask from next, and what the audit notes: each
+    event's record id and that record's country."""
+
+    events: list[str]
+    cursor: int
+    ids: list[str]
+    countries: list[str]  # one per id
+    caught_up: bool  # the cursor has reached the newest event: nothing more to look at
+
+
 def read_feed(
-    session: Session, principal: Principal, after: int, limit: int, include_exercise: bool
-) -> tuple[list[str], int, list[str], list[str]]:
-    """Visible events after `after`, oldest first: their JSON, the next cursor, ids, countries.
+    session: Session,
+    principal: Principal,
+    after: int,
+    limit: int,
+    include_exercise: bool,
+    window: int | None = None,
+) -> FeedPage:
+    """Visible events after `after`, oldest first, looking at no more than `window` events.
 
     The newest seq is read first: everything up to it has been considered, so the cursor can
-    move past events the caller may not see, and nothing committed later is skipped.
+    move past events the caller may not see, and nothing committed later is skipped. The
+    window keeps one read bounded for a caller who may see few of a long log's events: the
+    cursor then moves past the window and the caller reads on from there.
     """
     newest = latest_seq(session)
     if after >= newest:  # nothing newer; and a cursor past any seq (an int4) never reaches SQL
-        return [], after, [], []
+        return FeedPage([], after, [], [], caught_up=True)
+    upto = min(newest, after + (window or SCAN_WINDOW))
     query = (
         sa.select(
             col(Event.seq),
@@ -87,16 +96,21 @@ def read_feed(
             col(Event.record_id),
             col(Event.sender_country),
         )
-        .where(col(Event.seq) > after, col(Event.seq) <= newest, readable(principal, Event))
+        .where(col(Event.seq) > after, col(Event.seq) <= upto, readable(principal, Event))
         .order_by(col(Event.seq))
         .limit(limit)
     )
     if not include_exercise:
         query = query.where(col(Event.status) == "actual")
     found: list[Any] = list(session.connection().execute(query).all())
-    events = [event_json(*row[:5]) for row in found]
-    cursor: int = found[-1][0] if len(found) == limit else max(newest, after)
-    return events, cursor, [row[5] for row in found], sorted({row[6] for row in found})
+    cursor: int = found[-1][0] if len(found) == limit else upto
+    return FeedPage(
+        [event_json(*row[:5]) for row in found],
+        cursor,
+        [row[5] for row in found],
+        [row[6] for row in found],
+        caught_up=cursor >= newest,
+    )
 
 
 def latest_seq(session: Session) -> int:

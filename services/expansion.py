@@ -14,6 +14,7 @@ from auth.policy import Reader, can_agency_read
 from models.enums import AgencyType
 from models.registry import Agency
 from models.subscriptions import DispatcherState
+from services import pacing
 from services.dispatch import DELIVERY, EVENT, SUBSCRIPTION
 from services.events import EVENT_COLUMNS as COPIED_COLUMNS
 from services.matching import matches
@@ -67,9 +68,9 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     done = 0
     for event in events:
         rows += [
-            _delivery(sub_id, event, now)
-            for sub_id, event_types, wanted, reader in subscribers
-            if matches(event_types, wanted, event) and can_agency_read(reader, event)
+            delivery_row(subscriber[0], event, now)
+            for subscriber in subscribers
+            if wants(subscriber, event)
         ]
         done += 1
         last_seq = event.seq
@@ -78,27 +79,46 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     connection.execute(_ADVANCE, {"now": now, "last_seq": last_seq})
     if rows:
         connection.execute(DELIVERY.insert(), rows)
+        pacing.wake(connection, {row["subscription_id"] for row in rows}, now)
     return done
 
 
-def _subscribers(connection: Connection) -> list[Subscriber]:
-    found = connection.execute(
-        core_select(
-            SUBSCRIPTION.c.id,
-            SUBSCRIPTION.c.event_types,
-            SUBSCRIPTION.c.filter,
-            SUBSCRIPTION.c.agency,
-            AGENCY.c.country,
-            AGENCY.c.type,
-        ).join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+def wants(subscriber: Subscriber, event: Row[Any]) -> bool:
+    """The fan-out rule: the subscription asked for the event and its agency may read it."""
+    _id, event_types, wanted, reader = subscriber
+    return matches(event_types, wanted, event) and can_agency_read(reader, event)
+
+
+_SUBSCRIBERS = (
+    core_select(
+        SUBSCRIPTION.c.id,
+        SUBSCRIPTION.c.event_types,
+        SUBSCRIPTION.c.filter,
+        SUBSCRIPTION.c.agency,
+        AGENCY.c.country,
+        AGENCY.c.type,
     )
-    return [
-        (sub.id, sub.event_types, sub.filter, Reader(sub.agency, sub.country, AgencyType(sub.type)))
-        for sub in found
-    ]
+    .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+    .where(SUBSCRIPTION.c.deleted_at.is_(None))
+)
 
 
-def _delivery(subscription_id: str, event: Row[Any], now: datetime) -> dict[str, Any]:
+def _subscribers(connection: Connection) -> list[Subscriber]:
+    return [_subscriber(sub) for sub in connection.execute(_SUBSCRIBERS)]
+
+
+def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber | None:
+    """One subscription as the fan-out rule sees it (None if it is gone)."""
+    found = connection.execute(_SUBSCRIBERS.where(SUBSCRIPTION.c.id == subscription_id)).first()
+    return _subscriber(found) if found is not None else None
+
+
+def _subscriber(sub: Any) -> Subscriber:
+    reader = Reader(sub.agency, sub.country, AgencyType(sub.type))
+    return (sub.id, sub.event_types, sub.filter, reader)
+
+
+def delivery_row(subscription_id: str, event: Row[Any], now: datetime) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "subscription_id": subscription_id,

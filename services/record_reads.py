@@ -63,10 +63,15 @@ def get(session: Session, principal: Principal, spec: KindSpec, record_id: str) 
 
 
 def versions(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> list[str]:
+    """The versions the caller may read by each one's own handling, oldest first.
+
+    A version sent under narrower handling than today's is left out (its number shows the
+    gap); the record itself is a 404 when its current version is hidden.
+    """
     load(session, principal, spec, record_id)
     query = (
         select(RecordVersion.doc)
-        .where(col(RecordVersion.record_id) == record_id)
+        .where(col(RecordVersion.record_id) == record_id, readable(principal, RecordVersion))
         .order_by(col(RecordVersion.version))
     )
     return list(session.exec(query).all())
@@ -79,7 +84,7 @@ class Listing:
     docs: list[str]
     next_cursor: str | None
     ids: list[str]
-    countries: list[str]
+    countries: list[str]  # each record's, beside `ids`
 
 
 def list_records(
@@ -97,7 +102,7 @@ def list_records(
         docs=[render(doc, state, expires, now) for _s, doc, state, expires, _i, _c in page],
         next_cursor=encode_cursor(last_seq) if more and last_seq is not None else None,
         ids=[row[4] for row in page],
-        countries=sorted({row[5] for row in page}),
+        countries=[row[5] for row in page],
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
-from auth.policy import can_modify, can_read, code_list
+from auth.policy import POLICY_COLUMNS, can_modify, can_read, code_list
 from auth.principal import Principal
 from core import bulk
 from core.clock import utcnow
@@ -86,7 +86,7 @@ def publish(
     columns = _columns(spec, doc, data)
     bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
-    _add_version(session, principal, record_id, 1, now, text)
+    _add_version(session, principal, columns, now, text)
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(
@@ -193,7 +193,7 @@ def _save(
         RECORD.update().where(RECORD.c.seq == row.seq), {**columns, "doc": text}
     )
     emit(session, f"{spec.kind.value}.{change}", columns, text)
-    _add_version(session, principal, row.id, doc["version"], now, text)
+    _add_version(session, principal, columns, now, text)
     return Saved(text, row.id, doc["version"], row.sender_country)
 
 
@@ -220,16 +220,18 @@ def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, A
 
 
 def _add_version(
-    session: Session, principal: Principal, record_id: str, version: int, now: datetime, text: str
+    session: Session, principal: Principal, columns: dict[str, Any], now: datetime, text: str
 ) -> None:
+    """Keep the version with the handling it was sent under: the policy judges it by that."""
     bulk.insert(
         session,
         VERSION,
         {
-            "record_id": record_id,
-            "version": version,
+            "record_id": columns["id"],
+            "version": columns["version"],
             "client_id": principal.client_id,
             "created_at": now,
+            **{name: columns[name] for name in POLICY_COLUMNS},
             "doc": text,
         },
     )
@@ -243,6 +245,7 @@ def _replay(
         return None
     if seen.fingerprint != fingerprint or seen.kind != spec.kind.value:
         raise Conflict("this Idempotency-Key was used with a different request body")
+    # No policy check: version 1 goes back only to the client that sent it (sender agency).
     first = session.get(RecordVersion, (seen.record_id, 1))
     assert first is not None
     return Saved(first.doc, seen.record_id, 1, principal.country, replayed=True)

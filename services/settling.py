@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from models.registry import Agency
 from models.subscriptions import Delivery, Subscription
-from services import audit
+from services import audit, pacing
 from services.dispatch import (
     ATTEMPT,
     DELIVERY,
@@ -46,7 +46,7 @@ DELIVERED = (
 
 def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
     """Settle attempts; return each one's outcome, as `settle` does. Failures are settled
-    first, so a success in the batch clears its subscription's `failing_since` even when a
+    first, so a success in the batch ends its subscription's run of failures even when a
     failure of the same subscription settles beside it (the receiver answers again)."""
     connection = session.connection()
     failing = {
@@ -78,15 +78,10 @@ def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
             for job, r, t in delivered
         ],
     )
-    if len(outcomes) > len(delivered) or any(failing.values()):
-        connection.execute(
-            SUBSCRIPTION.update()
-            .where(
-                SUBSCRIPTION.c.id.in_({job.subscription_id for job, _, _ in delivered}),
-                SUBSCRIPTION.c.failing_since.is_not(None),
-            )
-            .values(failing_since=None)
-        )
+    if any(failing.values()) or len(outcomes) > len(delivered):
+        session.flush()
+        when = max(at for _, _, at in delivered)
+        pacing.recovered(connection, [job.subscription_id for job, _, _ in delivered], when)
         session.expire_all()  # ORM copies of those subscriptions are stale now
     audit.append_many(session, [_disclosure(job, result) for job, result, _ in delivered])
     return outcomes
@@ -108,7 +103,10 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
     delivery.last_status, delivery.last_error = result.status, (result.error or "")[:500] or None
     if result.delivered:
         delivery.state, delivery.delivered_at = "succeeded", now
-        sub.failing_since = None
+        session.add(delivery)
+        session.flush()
+        pacing.recovered(session.connection(), [sub.id], now)
+        session.refresh(sub)
         outcome = "delivered"
     elif result.status == 410:
         delivery.state = "failed"
@@ -122,6 +120,13 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
         else:
             delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
             delivery.next_attempt_at = now + timedelta(seconds=min(delay, 86400))
+        sub.consecutive_failures, sub.due_at = pacing.after_failure(
+            sub.consecutive_failures,
+            sub.due_at,
+            delivery.next_attempt_at,
+            now,
+            result.retry_after,
+        )
         if sub.enabled and now - sub.failing_since >= DISABLE_AFTER:
             _disable(session, sub, "failing for 72 hours", now)
             outcome = "disabled"
@@ -181,6 +186,7 @@ def _disclosure(job: Job, result: Result) -> audit.Entry:
         status_code=result.status or 0,
         actor_client="rilon-dispatcher",
         actor_agency=job.agency,
+        actor_country=job.agency_country,
         object_type=job.record_type,
         object_id=job.record_id,
         object_countries=[job.record_country] if job.record_country else [],

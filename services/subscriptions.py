@@ -5,33 +5,32 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlmodel import Session, col, func, select
 
-from auth.policy import Reader, can_agency_read
 from auth.principal import Principal
 from core.clock import utcnow
 from core.crypto import SecretBox
-from core.errors import Conflict, Hidden, NotFound, Unprocessable
-from models.enums import AgencyType
-from models.events import Event
-from models.registry import Agency
+from core.errors import Conflict, Hidden, NotFound
 from models.subscriptions import (
     Delivery,
+    Replay,
     Subscription,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionPatch,
     SubscriptionRead,
 )
-from services.delivery_reads import delivery_json
-from services.dispatch import ATTEMPT, DELIVERY
-from services.matching import matches
+from services import pacing
+from services.delivery_reads import deliveries_json, delivery_json
+from services.dispatch import ATTEMPT, DELIVERY, SUBSCRIPTION
 from services.records import iso
 
 ROTATION_OVERLAP = timedelta(hours=24)
+REPLAY = cast(Table, Replay.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def read(row: Subscription) -> SubscriptionRead:
 def own(session: Session, principal: Principal, subscription_id: str) -> Subscription:
     """The caller's agency's subscription; any other is a 404 (audited as a denial)."""
     row = session.get(Subscription, subscription_id)
-    if row is None:
+    if row is None or row.deleted_at is not None:
         raise NotFound(f"no subscription {subscription_id}")
     if row.agency != principal.agency:
         raise Hidden(f"no subscription {subscription_id}")
@@ -75,7 +74,7 @@ def create(
     count = session.exec(
         select(func.count())
         .select_from(Subscription)
-        .where(col(Subscription.agency) == principal.agency)
+        .where(col(Subscription.agency) == principal.agency, col(Subscription.deleted_at).is_(None))
     ).one()
     if count >= policy.max_per_agency:
         raise Conflict(f"{principal.agency} already has {count} subscriptions, the most allowed")
@@ -98,7 +97,9 @@ def create(
 
 
 def list_own(session: Session, principal: Principal) -> list[SubscriptionRead]:
-    query = select(Subscription).where(col(Subscription.agency) == principal.agency)
+    query = select(Subscription).where(
+        col(Subscription.agency) == principal.agency, col(Subscription.deleted_at).is_(None)
+    )
     return [read(row) for row in session.exec(query.order_by(col(Subscription.created_at)))]
 
 
@@ -118,16 +119,36 @@ def update(
 
 
 def delete(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
-    """Stop deliveries for good; what was sent stays in the audit trail."""
+    """Stop deliveries for good; what was sent stays in the audit trail. The subscription's
+    deliveries are removed afterwards by the dispatcher, a chunk a round (`purge_deleted`):
+    a subscription with a large backlog must not hold everyone's writes while it goes."""
     row = own(session, principal, subscription_id)
-    ids = list(session.exec(select(Delivery.id).where(col(Delivery.subscription_id) == row.id)))
+    shown = read(row)
+    now = utcnow()
+    row.enabled, row.deleted_at, row.due_at, row.updated_at = False, now, None, now
+    session.add(row)
+    return shown
+
+
+def purge_deleted(session: Session, chunk: int = 1000) -> int:
+    """Remove up to `chunk` deliveries of deleted subscriptions (with their attempts), and a
+    deleted subscription itself once none is left; return the rows removed."""
     run = session.connection().execute
+    gone = run(
+        select(Subscription.id).where(col(Subscription.deleted_at).is_not(None)).limit(1)
+    ).scalar()
+    if gone is None:
+        return 0
+    ids = list(
+        run(select(Delivery.id).where(col(Delivery.subscription_id) == gone).limit(chunk)).scalars()
+    )
     if ids:
         run(ATTEMPT.delete().where(ATTEMPT.c.delivery_id.in_(ids)))
-        run(DELIVERY.delete().where(DELIVERY.c.subscription_id == row.id))
-    shown = read(row)
-    session.delete(row)
-    return shown
+        run(DELIVERY.delete().where(DELIVERY.c.id.in_(ids)))
+        return len(ids)
+    run(REPLAY.delete().where(REPLAY.c.subscription_id == gone))
+    run(SUBSCRIPTION.delete().where(SUBSCRIPTION.c.id == gone))
+    return 1
 
 
 def rotate(
@@ -146,7 +167,8 @@ def rotate(
 def enable(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
     row = own(session, principal, subscription_id)
     row.enabled, row.disabled_reason, row.failing_since = True, None, None
-    row.updated_at = utcnow()
+    row.consecutive_failures, row.due_at = 0, utcnow()  # its turn comes at once
+    row.updated_at = row.due_at
     session.add(row)
     return read(row)
 
@@ -177,42 +199,9 @@ def ping(session: Session, principal: Principal, subscription_id: str) -> dict[s
         created_at=now,
     )
     session.add(delivery)
+    session.flush()
+    pacing.wake_now(session.connection(), row.id, now)
     return {"delivery_id": delivery.id, "event_id": event_id}
-
-
-def replay(
-    session: Session, principal: Principal, subscription_id: str, since: datetime
-) -> dict[str, int]:
-    """Queue again every matching event this agency may see, from `since` on."""
-    row = own(session, principal, subscription_id)
-    agency = session.get(Agency, row.agency)
-    if agency is None:
-        raise Unprocessable([{"field": "agency", "message": "the agency is gone"}])
-    reader = Reader(agency.code, agency.country, AgencyType(agency.type))
-    now = utcnow()
-    queued = 0
-    for event in session.exec(select(Event).where(col(Event.at) >= since).order_by(col(Event.seq))):
-        if not (matches(row.event_types, row.filter, event) and can_agency_read(reader, event)):
-            continue
-        existing = session.exec(
-            select(Delivery).where(
-                col(Delivery.subscription_id) == row.id, col(Delivery.event_seq) == event.seq
-            )
-        ).first()
-        delivery = existing or Delivery(
-            id=str(uuid.uuid4()),
-            subscription_id=row.id,
-            event_seq=event.seq,
-            event_id=event.id,
-            event_type=event.type,
-            created_at=now,
-            next_attempt_at=now,
-            state="pending",
-        )
-        delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", now, None
-        session.add(delivery)
-        queued += 1
-    return {"queued": queued}
 
 
 def list_deliveries(
@@ -223,7 +212,7 @@ def list_deliveries(
     if state is not None:
         query = query.where(col(Delivery.state) == state)
     found = session.exec(query.order_by(col(Delivery.created_at).desc()).limit(200)).all()
-    return [delivery_json(session, delivery) for delivery in found]
+    return deliveries_json(session, found)
 
 
 def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[str, Any]:
@@ -236,4 +225,6 @@ def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[
         raise Hidden(f"no delivery {delivery_id}")  # never name the other agency's subscription
     delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", utcnow(), None
     session.add(delivery)
+    session.flush()
+    pacing.wake_now(session.connection(), subscription.id, delivery.next_attempt_at)
     return delivery_json(session, delivery)

@@ -21,6 +21,8 @@ from models.base import metadata
 from tests.scratch import scratch_database
 from tests.support import Network
 
+pytest_plugins = ["tests.hooks"]  # the webhook rig's `hooks` fixture
+
 POSTGRES_URL = os.environ.get(
     "RILON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -23,13 +23,14 @@ class Received:
 @dataclass
 class Receiver:
     """Answers each path with its scripted statuses in turn (then 200); `hang` never answers,
-    `slow` answers 200 after SLOW_SECONDS. Counts how many requests it held at once."""
+    `slow` answers 200 after `slow_seconds`. Counts how many requests it held at once."""
 
     port: int = 0
     script: dict[str, list[int | str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     retry_after: str = "120"
+    slow_seconds: float = SLOW_SECONDS
     in_flight: int = 0
     most_in_flight: int = 0
 
@@ -53,7 +54,7 @@ class Receiver:
         if step == "hang":
             await asyncio.sleep(60)
         if step == "slow":
-            await asyncio.sleep(SLOW_SECONDS)
+            await asyncio.sleep(self.slow_seconds)
             step = 200
         status = int(step)
         headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}

@@ -8,12 +8,14 @@ names none), and the status each caller gets. A route the app serves without a r
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.app import create_app
+from core.clock import utcnow
 from models.enums import AgencyType, Role
 from tests.conftest import make_settings
 from tests.support import Network, alert_body, distress_body
@@ -60,6 +62,7 @@ GET    /v1/audit-events/verify                            -      403  403  403  
 """
 # Records: the other agency of the caller's country sent them `national`, so the caller reads
 # them but may not change them; the other country's `national` records do not exist for it.
+# Each record began as a red agency-only version 1 (see `World`): only its sender ever sees it.
 RECORD_TABLE = """
 POST   /v1/{kind}                                         -      403  201  201  403  403  401
 GET    /v1/{kind}                                         -      200  200  200  403  403  401
@@ -97,6 +100,7 @@ SUBSCRIPTION_ROUTES = [
     ("POST", "/v1/subscriptions/{subscription_id}/ping", 202),
     ("POST", "/v1/subscriptions/{subscription_id}/enable", 200),
     ("POST", "/v1/subscriptions/{subscription_id}/replay", 202),
+    ("GET", "/v1/subscriptions/{subscription_id}/replay", 200),  # after the POST above
     ("GET", "/v1/subscriptions/{subscription_id}/deliveries", 200),
     ("POST", "/v1/deliveries/{delivery_id}/redeliver", 200),
 ]
@@ -197,6 +201,9 @@ CALLER_AGENCY = {"TH-MECC": "TH-MECC", "RSO": "RSO"}
 SAME_COUNTRY = {"TH-MECC": "TH-POL", "RSO": "TH-MECC"}  # RSO sits in Bangkok
 OTHER_COUNTRY = "MY-MMEA"
 NATIONAL = {"distribution": "national", "tlp": "amber"}
+AGENCY_RED = {"distribution": "agency", "tlp": "red"}
+HIDDEN = "hidden first version: informant named"  # text of every record's red version 1
+TEXT = {"alerts": "description", "distress-reports": "actions_taken"}
 SINGLE_USE = ("/cancel", "/close", "DELETE", "/v1/auth/revoke")
 
 
@@ -235,9 +242,15 @@ class World:
         if kind == "token":
             return await network.token(network.add_client(f"rv-{self.serial}", agency, Role.VIEWER))
         if kind in ("alerts", "distress-reports"):
-            body = (alert_body if kind == "alerts" else distress_body)(handling=NATIONAL)
+            body = (alert_body if kind == "alerts" else distress_body)(handling=AGENCY_RED)
             duty = await network.headers(Role.DUTY_OFFICER, agency)
-            response = await http.post(f"/v1/{kind}", json=body, headers=duty)
+            response = await http.post(
+                f"/v1/{kind}", json={**body, TEXT[kind]: HIDDEN}, headers=duty
+            )
+            assert response.status_code == 201, response.text
+            widened = {"handling": NATIONAL, TEXT[kind]: "Redacted."}  # the natural downgrade
+            record = f"/v1/{kind}/{response.json()['id']}"
+            assert (await http.patch(record, json=widened, headers=duty)).status_code == 200
         else:
             admin = await network.headers(Role.AGENCY_ADMIN, agency)
             if kind == "delivery_id":
@@ -296,7 +309,7 @@ def _json_body(method: str, path: str) -> dict[str, Any] | None:
         "cancel": {"reason": "a fishing boat"},
         "close": {"outcome": "rescued"},
         "subscriptions": {"url": "http://127.0.0.1:9/new", "event_types": ["*"]},
-        "replay": {"since": "2020-01-01T00:00:00Z"},
+        "replay": {"since": (utcnow() - timedelta(days=1)).isoformat()},
     }
     return by_path.get(tail)
 
@@ -318,6 +331,9 @@ async def test_access_matrix(network: Network, caller: Role | None) -> None:
             wrong.append((row.method, row.path, row.owner, response.status_code, row.status))
             continue
         if row.status < 400:
+            if row.owner != "own":  # nothing of another agency's hidden version 1
+                assert HIDDEN not in response.text, row
+                assert ":v1," not in response.text, row  # nor in CAP references
             continue
         assert response.headers["content-type"] == "application/problem+json", row
         if row.status == 403 and caller is not None:  # a missing scope says which, truly

@@ -255,3 +255,36 @@ async def test_concurrent_writers_keep_one_linear_chain(database_url: str) -> No
             db.close()
     assert verdict.ok, verdict
     assert verdict.checked == count == 160
+
+
+async def test_a_list_row_shows_each_auditor_only_its_countrys_record_ids(
+    network: Network,
+) -> None:
+    """ID lists TH's and MY's records (and reads the feed): TH's auditor sees that row with
+    TH's ids only, MY's with MY's; ID's auditor (its agency was shown them all) and the
+    platform admin see every id. The stored row is untouched: the chain verifies."""
+    posted: dict[str, str] = {}
+    for agency, country in (("TH-MECC", "TH"), ("MY-MMEA", "MY")):
+        sender = await network.headers(Role.DUTY_OFFICER, agency)
+        body = alert_body(handling=handling("network"))
+        answer = await network.http.post("/v1/alerts", json=body, headers=sender)
+        posted[country] = answer.json()["id"]
+    lister = await network.headers(Role.DUTY_OFFICER, "ID-BASARNAS")
+    for path in ("/v1/alerts", "/v1/feed"):
+        answer = await network.http.get(path, headers=lister)
+        assert answer.status_code == 200
+
+    everything = {"GET /v1/alerts": set(posted.values()), "GET /v1/feed": set(posted.values())}
+
+    async def ids_shown(agency: str, role: Role = Role.AUDITOR) -> dict[str, set[str]]:
+        reader = await network.headers(role, agency)
+        url = "/v1/audit-events?actor_agency=ID-BASARNAS&limit=500"
+        items = (await network.http.get(url, headers=reader)).json()["items"]
+        return {e["action"]: set(e["detail"]["ids"]) for e in items if e["action"] in everything}
+
+    assert await ids_shown("TH-MECC") == {action: {posted["TH"]} for action in everything}
+    assert await ids_shown("MY-MMEA") == {action: {posted["MY"]} for action in everything}
+    assert await ids_shown("ID-BASARNAS") == everything
+    assert await ids_shown("RSO", Role.PLATFORM_ADMIN) == everything
+    assert await ids_shown("BD-CG") == {}
+    assert db_verifies(network.db)

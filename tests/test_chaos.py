@@ -21,9 +21,9 @@ from delivery.dispatcher import Dispatcher
 from delivery.transport import MAX_EXCERPT, MAX_READ, Transport
 from models.enums import Role
 from tests.chaos_receiver import ChaosReceiver, running
+from tests.hooks import Clock
 from tests.support import Network, alert_body, handling
 from tests.test_ssrf import _ping
-from tests.test_webhooks import Clock
 
 CONNECT, TOTAL = 1.0, 2.0
 FAILING = ("hang", "drip-head", "reset", "redirect", "500")

@@ -67,3 +67,39 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     assert response.headers["x-request-id"] == "abc-123"
     generated = await client.get("/healthz", headers={"X-Request-ID": "bad id\n"})
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_middleware_answers_carry_the_request_id(app: FastAPI, network: Network) -> None:
+    """Answers made outside the route handlers (413 from the body cap, 500 from an escaped
+    exception) quote the request id in the body and the header, as every other error does."""
+
+    @app.get("/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    admin = await network.headers(Role.PLATFORM_ADMIN)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+        answers = [
+            await http.post(
+                "/v1/countries",
+                content=b"{}",
+                headers={**admin, "content-length": str(2 * 1024 * 1024), "x-request-id": "r-1"},
+            ),
+            await http.post(
+                "/v1/countries",
+                content=chunks(),
+                headers={**admin, "content-type": "application/json", "x-request-id": "r-2"},
+            ),
+            await http.get("/v1/boom", headers={"x-request-id": "r-3"}),
+        ]
+    assert [a.status_code for a in answers] == [413, 413, 500]
+    for n, answer in enumerate(answers, start=1):
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["request_id"] == f"r-{n}", answer.text
+        assert answer.headers.get("x-request-id") == f"r-{n}", answer.headers

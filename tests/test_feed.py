@@ -2,9 +2,16 @@
 
 import asyncio
 import base64
+import itertools
 import time
+from typing import Any
 
+import pytest
+
+from api.routers import feed
 from models.enums import Role
+from services import events
+from tests.backlog import add_events
 from tests.support import Network, alert_body, distress_body, handling
 
 
@@ -138,3 +145,28 @@ async def test_a_cursor_past_every_seq_is_an_empty_page(network: Network) -> Non
     cursor = base64.urlsafe_b64encode(b"s29308709914").decode().rstrip("=")
     listed = await network.http.get(f"/v1/alerts?cursor={cursor}", headers=headers)
     assert listed.status_code == 422, listed.text
+
+
+async def test_a_long_stretch_of_hidden_events_is_read_a_window_at_a_time(
+    network: Network, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader who may see few of a long log's events costs each request a bounded look:
+    an empty page whose cursor moved on, then the event, with nothing skipped or repeated."""
+    monkeypatch.setattr(events, "SCAN_WINDOW", 100)
+    monkeypatch.setattr(feed, "WINDOWS_PER_REQUEST", 3)
+    await asyncio.to_thread(add_events, database_url, 1000, "agency")  # BD-CG's own
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(handling=handling("network"))
+    visible = (await network.http.post("/v1/alerts", json=body, headers=sender)).json()
+    reader = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    cursors: list[int] = [0]
+    found: list[dict[str, Any]] = []
+    while not found:
+        page = await _page(network, reader, after=str(cursors[-1]), wait=5)
+        found, cursors = page["events"], [*cursors, int(page["next_cursor"])]
+    assert [e["data"]["id"] for e in found] == [visible["id"]]
+    steps = [later - earlier for earlier, later in itertools.pairwise(cursors)]
+    assert steps[:3] == [300, 300, 300]  # three windows a request, no more
+    assert sum(steps) == 1001  # every event looked at once
+    mine = await _page(network, sender, wait=0)  # the sender sees its own, a page at once
+    assert len(mine["events"]) == 100

@@ -89,6 +89,9 @@ OPERATIONS = [
     accepting("422", name="^POST /v1/agencies/{code}/clients$"),
     # the URL must resolve, and to an address webhooks may go to
     accepting("422", name="^(POST|PATCH) /v1/subscriptions(/[^/]+)?$"),
+    # a replay reaches back only so far, over only so many events: the clock and the event
+    # log decide, not the schema
+    accepting("422", name="^POST /v1/subscriptions/[^/]+/replay$"),
     # `cursor` is opaque: only what an earlier page handed out is a cursor
     accepting("422", name="^GET /v1/(geo/)?(alerts|distress-reports)$"),
     accepting("422", name="^GET /v1/audit-events$"),

@@ -1,12 +1,21 @@
 """The schema comes only from migrations; models and migrations never drift apart."""
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, create_engine, inspect
+from sqlmodel import col, select
 
-from core.db import normalize_url
-from core.migrations import head_revision, upgrade
+from core.db import Database, normalize_url
+from core.migrations import MIGRATIONS_DIR, head_revision, upgrade
 from models.base import metadata
+from models.records import RecordVersion
 
 
 def test_models_and_migrations_do_not_drift(database_url: str) -> None:
@@ -28,3 +37,120 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     engine.dispose()
     assert revision == head_revision()
     assert {table.name for table in metadata.sorted_tables} <= tables
+
+
+HANDLING_REVISION = "5e78b2da9840"  # record_version gains the handling of each version
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema yet, for tests that migrate it step by step."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/empty.db"
+    url: str = request.getfixturevalue("empty_postgres_database")
+    return url
+
+
+def _version_doc(version: int) -> dict[str, Any]:
+    """Odd versions red and agency-only naming two agencies, even ones network-wide."""
+    red = version % 2 == 1
+    return {
+        "id": RECORD_ID,
+        "kind": "alert",
+        "version": version,
+        "status": "exercise",
+        "sender_agency": "BD-CG",
+        "sender_country": "BD",
+        "handling": {
+            "distribution": "agency" if red else "countries",
+            "tlp": "red" if red else "amber",
+            "recipient_countries": [] if red else ["MY", "TH"],
+            "recipient_agencies": ["TH-MECC", "MY-MMEA"] if red else [],
+            "ack_required": False,
+        },
+    }
+
+
+RECORD_ID = "6f1c2a9e-0000-4000-8000-000000000001"
+VERSIONS = 1050  # more than one backfill batch
+
+
+def test_existing_versions_gain_the_handling_of_their_doc(empty_database_url: str) -> None:
+    before = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(HANDLING_REVISION).down_revision
+    assert isinstance(before, str)
+    upgrade(empty_database_url, before)
+    engine = create_engine(normalize_url(empty_database_url))
+    old = MetaData()
+    old.reflect(engine, only=["country", "agency", "record", "record_version"])
+    now = datetime.now(UTC)
+    last = _version_doc(VERSIONS)
+    with engine.begin() as connection:
+        connection.execute(old.tables["country"].insert(), {"code": "BD", "name": "Bangladesh"})
+        connection.execute(
+            old.tables["agency"].insert(),
+            {
+                "code": "BD-CG",
+                "name": "BD-CG",
+                "country": "BD",
+                "type": "coast_guard",
+                "created_at": now,
+            },
+        )
+        connection.execute(
+            old.tables["record"].insert(),
+            {
+                "id": RECORD_ID,
+                "kind": "alert",
+                "version": VERSIONS,
+                "sender_agency": "BD-CG",
+                "sender_country": "BD",
+                "status": "exercise",
+                "state": "active",
+                "distribution": "countries",
+                "tlp": "amber",
+                "recipient_countries": ",MY,TH,",
+                "recipient_agencies": "",
+                "ack_required": False,
+                "severity_rank": 0,
+                "lat": 0.0,
+                "lon": 0.0,
+                "created_at": now,
+                "updated_at": now,
+                "search_text": "",
+                "doc": json.dumps(last),
+            },
+        )
+        connection.execute(
+            old.tables["record_version"].insert(),
+            [
+                {
+                    "record_id": RECORD_ID,
+                    "version": version,
+                    "client_id": "c",
+                    "created_at": now,
+                    "doc": json.dumps(_version_doc(version)),
+                }
+                for version in range(1, VERSIONS + 1)
+            ],
+        )
+    engine.dispose()
+    upgrade(empty_database_url)
+    database = Database(empty_database_url)
+    found = database.run_read(
+        lambda session: list(
+            session.exec(select(RecordVersion).order_by(col(RecordVersion.version))).all()
+        )
+    )
+    database.close()
+    assert len(found) == VERSIONS
+    for row in found:
+        red = row.version % 2 == 1
+        assert (row.kind, row.status, row.sender_agency, row.sender_country) == (
+            "alert",
+            "exercise",
+            "BD-CG",
+            "BD",
+        )
+        assert (row.distribution, row.tlp) == (("agency", "red") if red else ("countries", "amber"))
+        assert row.recipient_countries == ("" if red else ",MY,TH,")
+        assert row.recipient_agencies == (",TH-MECC,MY-MMEA," if red else "")

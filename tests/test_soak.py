@@ -3,8 +3,8 @@ dispatcher in the API process) and on PostgreSQL (the API and one `rilon worker`
 
 `python -m bench soak --minutes 10` is the long form (figures in docs/RELIABILITY.md); this one
 asserts the same things on a shorter run: nothing lost, every delivery to a failing receiver
-attempted, no request failed, memory flat and descriptors within their pools, lag bounded,
-and no background post (a category nobody subscribed to) delivered.
+kept and each failing receiver probed, no request failed, memory flat and descriptors within
+their pools, lag bounded, and no background post (a category nobody subscribed to) delivered.
 """
 
 from pathlib import Path

@@ -166,7 +166,11 @@ async def test_a_revoked_token_resolves_no_webhook_url(
     """Nothing but the answer leaves the service before the standing is checked: not even a
     DNS lookup of the URL a subscription names."""
     vetted: list[str] = []
-    monkeypatch.setattr(subscriptions, "vet_url", lambda url, *_: vetted.append(url))
+
+    async def vet_url(_resolver: object, url: str, _allow_http: bool) -> None:
+        vetted.append(url)
+
+    monkeypatch.setattr(subscriptions, "vet_url", vet_url)
     token = await network.token(network.role(Role.AGENCY_ADMIN, "MY-MMEA"))
     headers = {"Authorization": f"Bearer {token}"}
     body = {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}

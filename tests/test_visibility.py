@@ -1,6 +1,7 @@
 """One policy: `can_read` and its SQL twin agree, and every read path obeys them."""
 
 import itertools
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -222,3 +223,92 @@ async def test_distribution_rules_by_example(
         if (await network.http.get(f"/v1/alerts/{doc['id']}", headers=headers)).status_code == 200:
             seen.add(code)
     assert seen == readers
+
+
+@st.composite
+def handlings(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid `handling`: recipient countries go with (and only with) `countries`."""
+    distribution = draw(st.sampled_from(DISTRIBUTIONS))
+    countries = st.lists(st.sampled_from(COUNTRIES), unique=True, min_size=1, max_size=2)
+    return {
+        "distribution": distribution,
+        "tlp": draw(st.sampled_from(TLPS)),
+        "recipient_countries": draw(countries) if distribution == "countries" else [],
+        "recipient_agencies": draw(
+            st.lists(st.sampled_from(AGENCY_CODES), unique=True, max_size=2)
+        ),
+        "ack_required": False,
+    }
+
+
+histories = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["alerts", "distress-reports"]),
+        "status": st.sampled_from(["actual", "exercise"]),
+        "sender": st.sampled_from(AGENCIES),
+        "handlings": st.lists(handlings(), min_size=2, max_size=4),
+    }
+)
+
+
+def _reader(code: str, country: str, agency_type: AgencyType) -> Principal:
+    return Principal(
+        client_id="c",
+        agency=code,
+        country=country,
+        agency_type=agency_type,
+        roles=frozenset([Role.VIEWER]),
+        scopes=ROLE_SCOPES[Role.VIEWER],
+        jti="x",
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=histories)
+async def test_every_reader_lists_exactly_the_versions_the_policy_allows(
+    network: Network, history: dict[str, Any]
+) -> None:
+    """A record whose handling changes at random: each reader's `/versions` holds exactly the
+    versions `can_read` allows by that version's own handling (404 when the last is hidden)."""
+    kind = history["kind"]
+    sender = await network.headers(Role.DUTY_OFFICER, history["sender"][0])
+    body_of = alert_body if kind == "alerts" else distress_body
+    first, *changes = history["handlings"]
+    body = body_of(handling=first, status=history["status"])
+    response = await network.http.post(f"/v1/{kind}", json=body, headers=sender)
+    assert response.status_code == 201, response.text
+    record_id = response.json()["id"]
+    for handling in changes:
+        response = await network.http.patch(
+            f"/v1/{kind}/{record_id}", json={"handling": handling}, headers=sender
+        )
+        assert response.status_code == 200, response.text
+    as_sent = [
+        _row(
+            {
+                "kind": "alert" if kind == "alerts" else "distress",
+                "status": history["status"],
+                "sender": history["sender"],
+                **handling,
+            }
+        )
+        for handling in history["handlings"]
+    ]
+    for code, country, agency_type in AGENCIES:
+        principal = _reader(code, country, agency_type)
+        allowed = [n for n, row in enumerate(as_sent, 1) if can_read(principal, row)]
+        headers = await network.headers(Role.VIEWER, code)
+        listed = await network.http.get(f"/v1/{kind}/{record_id}/versions", headers=headers)
+        if not can_read(principal, as_sent[-1]):
+            assert listed.status_code == 404, (code, history)
+            continue
+        assert listed.status_code == 200, listed.text
+        versions = [item["version"] for item in listed.json()["items"]]
+        assert versions == allowed, (code, history)
+        if kind == "alerts":
+            cap = await network.http.get(f"/v1/alerts/{record_id}/cap", headers=headers)
+            referenced = [int(n) for n in re.findall(rf"{record_id}:v(\d+),", cap.text)]
+            assert referenced == allowed[:-1], (code, history)

@@ -3,13 +3,12 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import pytest
+from aiohttp import web
 from fastapi import FastAPI
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -23,60 +22,9 @@ from models.enums import Role
 from models.subscriptions import Delivery
 from services import dispatch, expansion, settling
 from services.dispatch import Result
-from tests.receiver import Receiver, fails, running, verify
-from tests.support import Network, alert_body, handling
-
-
-class Clock:
-    """Real time plus however far the test has moved it on."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
-
-
-@dataclass
-class Hooks:
-    network: Network
-    receiver: Receiver
-    clock: Clock
-    dispatcher: Dispatcher
-
-    async def subscribe(self, agency: str, path: str = "/hook", **body: Any) -> tuple[str, str]:
-        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
-        payload = {"url": self.receiver.url(path), "event_types": ["*"], **body}
-        response = await self.network.http.post("/v1/subscriptions", json=payload, headers=headers)
-        assert response.status_code == 201, response.text
-        return response.json()["id"], response.json()["secret"]
-
-    async def pump(self) -> None:
-        """Run the dispatcher until nothing is due now, and wait for what it sent."""
-        while await self.dispatcher.tick():
-            await self.dispatcher.drain()
-        await self.dispatcher.drain()
-
-    async def deliveries(self, agency: str, subscription: str) -> list[dict[str, Any]]:
-        headers = await self.network.headers(Role.AGENCY_ADMIN, agency)
-        url = f"/v1/subscriptions/{subscription}/deliveries"
-        return list((await self.network.http.get(url, headers=headers)).json())
-
-
-@pytest.fixture
-async def hooks(network: Network, app: FastAPI) -> AsyncIterator[Hooks]:
-    runtime = app.state.runtime
-    clock = Clock()
-    transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
-    await transport.start()
-    dispatcher = Dispatcher(runtime.db, runtime.webhooks.policy.box, transport, clock=clock)
-    async with running(Receiver()) as receiver:
-        yield Hooks(network, receiver, clock, dispatcher)
-    await dispatcher.drain()
-    await transport.close()
+from tests.hooks import Hooks
+from tests.receiver import Received, Receiver, fails, running, verify
+from tests.support import alert_body, handling
 
 
 async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
@@ -333,8 +281,14 @@ async def test_replay_and_redeliver(hooks: Hooks) -> None:
         json={"since": since.isoformat()},
         headers=admin,
     )
-    assert replayed.json() == {"queued": 1}
+    assert replayed.status_code == 202
+    assert replayed.json()["state"] == "running"  # queued by the dispatcher, not the request
+    assert replayed.headers["location"] == f"/v1/subscriptions/{subscription}/replay"
     await hooks.pump()
+    progress = await hooks.network.http.get(replayed.headers["location"], headers=admin)
+    assert progress.json()["state"] == "done"
+    assert progress.json()["queued"] == 1
+    assert progress.json()["remaining"] == 0
     [first, again] = hooks.receiver.received
     assert first.headers["webhook-id"] == again.headers["webhook-id"]
     [row] = await hooks.deliveries("MY-MMEA", subscription)
@@ -363,6 +317,54 @@ async def test_disclosures_are_audited(hooks: Hooks) -> None:
     assert event["actor_agency"] == "MY-MMEA"
     assert event["object_id"] == alert["id"]
     assert event["outcome"] == "success"
+
+
+async def test_the_recipients_auditor_sees_deliveries_to_its_agencies(hooks: Hooks) -> None:
+    """A disclosure is filed under the sender's country and the recipient agency's, delivered
+    or not; a third country's auditor sees neither."""
+    await hooks.subscribe("MY-MMEA", "/ok")
+    await hooks.subscribe("ID-BASARNAS", "/down")
+    hooks.receiver.script["/down"] = [500]
+    await _post(hooks, handling=handling("network"))
+    await hooks.pump()
+    url = "/v1/audit-events?action=webhook%20alert.created"
+
+    async def seen_by(agency: str) -> set[tuple[str, str, str]]:
+        auditor = await hooks.network.headers(Role.AUDITOR, agency)
+        items = (await hooks.network.http.get(url, headers=auditor)).json()["items"]
+        return {(e["actor_agency"], e["actor_country"], e["outcome"]) for e in items}
+
+    delivered, failed = ("MY-MMEA", "MY", "success"), ("ID-BASARNAS", "ID", "error")
+    assert await seen_by("MY-MMEA") == {delivered}
+    assert await seen_by("ID-BASARNAS") == {failed}
+    assert await seen_by("BD-CG") == {delivered, failed}  # the sender's
+    assert await seen_by("TH-MECC") == set()
+
+
+class NulAnswering(Receiver):
+    """Answers 500 with NUL bytes in its body, which PostgreSQL cannot store as text."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.received.append(Received(request.path, dict(request.headers), await request.text()))
+        return web.Response(status=500, body=b"\x00down\x00", content_type="text/plain")
+
+
+async def test_a_receivers_answer_cannot_poison_its_settlement(hooks: Hooks) -> None:
+    """NUL bytes in a receiver's answer are stored replaced: its attempt is recorded and its
+    retry scheduled (unrecorded, it was resent every lease, forever, never backing off)."""
+    async with running(NulAnswering()) as hostile:
+        admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+        body = {"url": hostile.url("/nul"), "event_types": ["*"]}
+        created = await hooks.network.http.post("/v1/subscriptions", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        await _post(hooks, handling=handling("network"))
+        await hooks.pump()
+        [row] = await hooks.deliveries("MY-MMEA", created.json()["id"])
+    assert len(hostile.received) == 1
+    assert row["state"] == "pending"
+    [attempt] = row["attempts"]
+    assert attempt["status_code"] == 500
+    assert attempt["response_excerpt"] == "\ufffddown\ufffd"
 
 
 async def test_subscriptions_belong_to_their_agency(hooks: Hooks) -> None:

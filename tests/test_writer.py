@@ -294,6 +294,31 @@ async def test_a_failing_group_fails_its_items_only(db: Database) -> None:
     assert "GG" not in stored
 
 
+async def test_a_bad_item_fails_alone_not_its_group(db: Database) -> None:
+    """A group whose call fails on one item is written again item by item: the other items
+    of the batch land, each with its own result, and only the bad one fails."""
+    db.start()
+
+    def add_countries(session: Session, codes: list[str]) -> list[str]:
+        for code in codes:
+            if code.startswith("X"):
+                raise NotFound(f"no country {code}")
+            registry.create_country(session, CountryCreate(code=code, name=code))
+        return codes
+
+    codes = ["JA", "JB", "XC", "JD", "JE", "XF", "JG"]
+    results = await asyncio.gather(
+        *(db.write_item(add_countries, code) for code in codes), return_exceptions=True
+    )
+    assert [isinstance(result, NotFound) for result in results] == [
+        code.startswith("X") for code in codes
+    ]
+    assert [r for r in results if isinstance(r, str)] == [c for c in codes if c[0] == "J"]
+    stored = await db.read(lambda s: set(s.exec(select(Country.code)).all()))
+    assert {c for c in codes if c[0] == "J"} <= stored
+    assert not {c for c in codes if c[0] == "X"} & stored
+
+
 def test_only_outages_are_translated_to_503() -> None:
     """A locked, away or full database is "retry later"; a data error is our bug, not an outage."""
     orig = sqlite3.OperationalError("database is locked")

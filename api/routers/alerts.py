@@ -55,7 +55,8 @@ async def cancel(
     summary="The alert as a CAP 1.2 message",
 )
 async def as_cap(record_id: RecordId, caller: AlertsRead, runtime: RuntimeDep) -> Response:
-    """OASIS CAP 1.2: version 1 is an `Alert`, later versions `Update` (with `references`),
-    a cancelled alert `Cancel`. `scope` is `Restricted`, or `Private` under TLP red."""
+    """OASIS CAP 1.2: the first version you may read is an `Alert`, later ones `Update` (with
+    `references` to the earlier versions you may read), a cancelled alert `Cancel`. `scope` is
+    `Restricted`, or `Private` under TLP red."""
     xml = await runtime.db.read(lambda s: cap.alert_as_cap(s, caller, str(record_id)))
     return Response(content=xml, media_type="application/cap+xml")

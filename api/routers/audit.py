@@ -13,7 +13,8 @@ from auth.principal import Principal
 from models.audit import AuditPage, VerifyResult
 from models.enums import Scope
 from models.envelope import Timestamp
-from services import audit, audit_reads
+from services import audit_reads
+from services.audit import verify_walk
 from services.audit_reads import AuditFilter
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"], responses=problems(401, 403, 429))
@@ -46,8 +47,11 @@ async def list_events(
 @router.get("/verify", response_model=VerifyResult, summary="Verify the hash chain")
 async def verify(caller: Auditor, runtime: RuntimeDep) -> VerifyResult:
     """Walk the whole chain; `first_bad_seq` names the first row that was edited, removed,
-    inserted or moved. Compare `head_hash` with the one you anchored outside the service."""
-    verdict = await runtime.db.read(audit.verify)
+    inserted or moved. Compare `head_hash` with the one you anchored outside the service.
+
+    One verification at a time per client: asking again while yours runs is a 429 saying how
+    many rows it has checked so far (`checked`), with `Retry-After`."""
+    verdict = await runtime.db.walks.run(caller.client_id, verify_walk)
     return VerifyResult(
         ok=verdict.ok,
         checked=verdict.checked,

@@ -19,7 +19,7 @@ from services import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-MAX_CLIENT_ID, MAX_SECRET = 64, 200  # as stored: longer can be no client's
+CLIENT_ID_MAX, SECRET_MAX = 64, 200  # as stored: longer can be no client's
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -32,7 +32,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         raise Unauthorized("malformed Basic credentials", error="invalid_client") from exc
     client_id, sep, secret = decoded.partition(":")
     client_id, secret = unquote(client_id), unquote(secret)
-    if not sep or len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
+    if not sep or len(secret) > SECRET_MAX:
         raise Unauthorized("malformed Basic credentials", error="invalid_client")
     return client_id, secret
 
@@ -48,8 +48,8 @@ async def token(
     response: Response,
     runtime: RuntimeDep,
     grant_type: Annotated[str | None, Form(description="Always `client_credentials`")] = None,
-    client_id: Annotated[str | None, Form(max_length=MAX_CLIENT_ID)] = None,
-    client_secret: Annotated[str | None, Form(max_length=MAX_SECRET)] = None,
+    client_id: Annotated[str | None, Form(max_length=CLIENT_ID_MAX)] = None,
+    client_secret: Annotated[str | None, Form(max_length=SECRET_MAX)] = None,
     scope: Annotated[str | None, Form(description="Space-separated subset of your scopes")] = None,
 ) -> TokenResponse:
     """Exchange client credentials for a bearer token valid for `expires_in` seconds.
@@ -67,6 +67,9 @@ async def token(
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", error="invalid_client")
     note_token_request(client_id, scope)
+    if len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
+        # No client has such an id; PostgreSQL could not even look a NUL up (a 500).
+        raise Unauthorized("invalid client credentials", error="invalid_client")
     source = source_of(request.client.host if request.client else None)
     await runtime.throttle.admit(source)
     verify = partial(runtime.throttle.verify, source, client_id)

@@ -18,6 +18,9 @@ from services import events
 router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=problems(401, 403, 422, 429))
 FeedReader = Annotated[Principal, Security(authenticate, scopes=[Scope.FEED_READ])]
 RECHECK_SECONDS = 0.5  # events committed by other processes are noticed this fast
+# Stretches of events (services/events.py: SCAN_WINDOW each) one request looks through for
+# the caller's next visible event: a request stays bounded however long the log is.
+WINDOWS_PER_REQUEST = 10
 
 
 class FeedEvent(BaseModel):
@@ -46,10 +49,13 @@ async def feed(
 ) -> Response:
     """Events you may see after `after`, oldest first: `alert.created`, `alert.updated`, …
     With nothing new, the answer waits up to `wait` seconds for the next one. Store
-    `next_cursor` and pass it back as `after`: pages never skip or repeat an event."""
+    `next_cursor` and pass it back as `after`: pages never skip or repeat an event. A page
+    may be empty with a `next_cursor` ahead of yours (a long stretch of events you may not
+    see): read on from it."""
     cursor = int(after)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    windows = 0
     while True:
         read = partial(
             events.read_feed,
@@ -58,10 +64,19 @@ async def feed(
             limit=limit,
             include_exercise=include_exercise,
         )
-        found, cursor, ids, countries = await runtime.db.read(read)
+        page = await runtime.db.read(read)
+        cursor = page.cursor
+        if page.events:
+            break
+        if not page.caught_up:  # a stretch of events the caller may not see: read on
+            windows += 1
+            if windows < WINDOWS_PER_REQUEST:
+                continue
+            break  # an empty page whose cursor moved on; the caller reads on from there
         remaining = deadline - loop.time()
-        if found or remaining <= 0:
+        if remaining <= 0:
             break
         await runtime.db.events.wait(min(RECHECK_SECONDS, remaining))
+    found, ids, countries = page.events, page.ids, page.countries
     note_access("feed", ids, countries)
     return json_response('{"events":[' + ",".join(found) + f'],"next_cursor":"{cursor}"}}')

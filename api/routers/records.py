@@ -126,10 +126,11 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}/versions",
         response_model=page_model,
         responses=problems(404, 422),
-        summary=f"Every version of {a_noun}",
+        summary=f"Every version of {a_noun} you may read",
     )
     async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
-        """Every version, oldest first: what was sent, and when it changed."""
+        """Every version you may read, oldest first: each under the handling it was sent with,
+        so a version sent more narrowly than today is left out (the numbers show the gap)."""
         docs = await runtime.db.read(
             lambda s: record_reads.versions(s, caller, spec, str(record_id))
         )

@@ -1,6 +1,6 @@
 """Webhook subscriptions and their deliveries, for agency admins."""
 
-import asyncio
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, Security
@@ -9,17 +9,18 @@ from api.auditing import audited_write, ensure_standing
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from auth.principal import Principal
-from core.netguard import vet_url
+from core.resolver import vet_url
 from models.enums import Scope
 from models.subscriptions import (
     DeliveryRead,
+    ReplayRead,
     ReplayRequest,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionPatch,
     SubscriptionRead,
 )
-from services import subscriptions
+from services import replays, subscriptions
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems(401, 403, 404, 429))
 Manager = Annotated[Principal, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_MANAGE])]
@@ -28,13 +29,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _vet(runtime: RuntimeDep, url: str) -> None:
-    """Resolve and vet the URL off the event loop (DNS may be slow), once the caller is known
-    to be in good standing: a revoked token resolves nothing."""
+    """Resolve and vet the URL (on the resolver's own threads, in bounded time), once the
+    caller is known to be in good standing: a revoked token resolves nothing."""
     await ensure_standing(runtime)
-    settings = runtime.settings
-    await asyncio.to_thread(
-        vet_url, url, settings.webhook_allow_http, runtime.webhooks.allowed_networks
-    )
+    await vet_url(runtime.webhooks.resolver, url, runtime.settings.webhook_allow_http)
 
 
 @router.post(
@@ -140,16 +138,46 @@ async def enable(subscription_id: SubscriptionId, caller: Manager, runtime: Runt
 @router.post(
     "/subscriptions/{subscription_id}/replay",
     status_code=202,
+    response_model=ReplayRead,
     responses=problems(422),
     summary="Send past events again",
 )
 async def replay(
-    subscription_id: SubscriptionId, body: ReplayRequest, caller: Manager, runtime: RuntimeDep
-) -> Any:
-    """Queue every matching event since `since` that your agency may see (duplicates keep
-    their `webhook-id`, so receivers de-duplicate them)."""
-    return await audited_write(
-        runtime, lambda s: subscriptions.replay(s, caller, subscription_id, body.since), 202
+    subscription_id: SubscriptionId,
+    body: ReplayRequest,
+    caller: Manager,
+    runtime: RuntimeDep,
+    response: Response,
+) -> ReplayRead:
+    """Queue again every matching event since `since` that your agency may see, a chunk at
+    a time in the background (follow it with `GET` on this path). Duplicates keep their
+    `webhook-id`, so receivers de-duplicate them. A new replay replaces one still running."""
+    started = await audited_write(
+        runtime,
+        partial(
+            replays.start,
+            principal=caller,
+            subscription_id=subscription_id,
+            since=body.since,
+            limits=runtime.webhooks.replay_limits,
+        ),
+        202,
+    )
+    response.headers["Location"] = f"/v1/subscriptions/{subscription_id}/replay"
+    return started
+
+
+@router.get(
+    "/subscriptions/{subscription_id}/replay",
+    response_model=ReplayRead,
+    summary="How far the last replay has got",
+)
+async def replay_progress(
+    subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep
+) -> ReplayRead:
+    """The subscription's latest replay: events still to look at and deliveries queued."""
+    return await runtime.db.read(
+        partial(replays.get, principal=caller, subscription_id=subscription_id)
     )
 
 

@@ -1,7 +1,7 @@
 """rate_buckets: token buckets shared by every process (request and token-failure limits)
 
 Revision ID: e11053db5ead
-Revises: 9562c0c9e3ff
+Revises: 883240a1a3b2
 Create Date: 2026-12-03 21:30:44.689533
 """
 
@@ -15,7 +15,7 @@ import models.base
 
 
 revision: str = 'e11053db5ead'
-down_revision: str | None = '9562c0c9e3ff'
+down_revision: str | None = '883240a1a3b2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,69 @@
+"""Every audit field cleaned and clamped to its column, whatever the request held.
+
+Paths, ids, client ids and addresses reach the trail from outside. Unclean, a NUL makes
+PostgreSQL refuse the row (and, batched, its neighbours'), a 12,000-character path sits in the
+permanent chain, and a bidi override makes a row read differently to an auditor than it hashes.
+"""
+
+import json
+import unicodedata
+from typing import Any, cast
+
+from sqlalchemy import String, Table
+
+from models.audit import AuditEvent
+
+AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
+SIZES = {
+    column.name: column.type.length
+    for column in AUDIT.columns
+    if isinstance(column.type, String) and column.type.length is not None
+}
+UNSHOWN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, bidi, surrogates, line seps
+REPLACEMENT = "\ufffd"  # shows the auditor that something was there
+SPACES = str.maketrans("\t\n\r", "   ")
+# The longest honest detail is a list page's record ids (500 × 36 characters); anything
+# longer is junk, kept as its size only.
+DETAIL_MAX_CHARS = 32_768
+
+
+def clean(value: str) -> str:
+    """Control, format (bidi), surrogate, unassigned and line-separator characters replaced;
+    tabs and line breaks made spaces."""
+    if value.isprintable():  # the common case, and a fast one
+        return value
+    return "".join(
+        REPLACEMENT if unicodedata.category(char) in UNSHOWN else char
+        for char in value.translate(SPACES)
+    )
+
+
+def fitted(column: str, value: str | None) -> str | None:
+    """`value` cleaned and cut to `column`'s size."""
+    if value is None:
+        return None
+    size = SIZES.get(column)
+    return clean(value[:size] if size else value)
+
+
+def detail_json(detail: dict[str, Any]) -> str:
+    """The detail as canonical JSON: every string in it cleaned, its size bounded."""
+    text = json.dumps(_cleaned(detail), sort_keys=True, separators=(",", ":"))
+    if len(text) > DETAIL_MAX_CHARS:
+        return json.dumps({"truncated": True, "chars": len(text)}, sort_keys=True)
+    return text
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(str(key)): _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        try:  # a list of clean strings (a page's ids), the common case, at C speed
+            if "".join(value).isprintable():
+                return value
+        except TypeError:  # not only strings
+            pass
+        return [_cleaned(item) for item in value]
+    return value

@@ -1,0 +1,172 @@
+"""Fair fan-out: a partner that hangs, is slow or has a huge backlog never delays the others.
+
+Real time, real local receivers, the dispatcher the app runs itself and, on PostgreSQL, two
+`rilon worker` processes beside a `rilon serve --no-dispatcher`. Each test first gives the
+troubled partners a backlog far larger than one round of claiming, lets them take their
+share of the senders, and only then subscribes a healthy partner: its alert must arrive
+within a second.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from core.clock import utcnow
+from models.enums import Role
+from tests.backlog import add_deliveries, add_events
+from tests.cluster import BOOTSTRAP, LiveNetwork
+from tests.conftest import make_settings
+from tests.processes import child_env, run, supervised
+from tests.receiver import Receiver, running, verify
+from tests.support import Network, alert_body, handling
+
+HANGING_BACKLOG = 1000
+SLOW_BACKLOG = 10
+SLOW_SECONDS = 2.0
+REPLAYED_EVENTS = 3000
+PROMPT = 1.0  # seconds from the POST's answer to the healthy partner's verified receipt
+Headers = dict[str, str]
+
+
+async def subscribe(
+    http: httpx.AsyncClient, headers: Headers, url: str, api: str = ""
+) -> tuple[str, str]:
+    """Subscribe to every event type through the API at `api` (the test client's own: "")."""
+    body = {"url": url, "event_types": ["*"]}
+    answer = await http.post(f"{api}/v1/subscriptions", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"], answer.json()["secret"]
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Troubled:
+    """A partner that hangs and one that takes SLOW_SECONDS an answer, both far behind."""
+
+    hanging: Receiver = field(default_factory=Receiver)
+    slow: Receiver = field(default_factory=lambda: Receiver(slow_seconds=SLOW_SECONDS))
+    healthy: Receiver = field(default_factory=Receiver)
+
+    def __post_init__(self) -> None:
+        self.hanging.script["/hook"] = ["hang"] * (HANGING_BACKLOG + 100)
+        self.slow.script["/hook"] = ["slow"] * (SLOW_BACKLOG + 100)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["Troubled"]:
+        async with running(self.hanging), running(self.slow), running(self.healthy):
+            yield self
+
+    async def fall_behind(
+        self, http: httpx.AsyncClient, admin: Headers, database_url: str, api: str = ""
+    ) -> None:
+        """Subscribe both, give them their backlogs, and wait until they hold senders."""
+        for receiver, count in ((self.hanging, HANGING_BACKLOG), (self.slow, SLOW_BACKLOG)):
+            subscription, _ = await subscribe(http, admin, receiver.url(), api)
+            await asyncio.to_thread(add_deliveries, database_url, subscription, count)
+        await until(lambda: self.hanging.in_flight >= 4, 10, "the hanging partner's requests")
+        await until(lambda: self.slow.in_flight >= 1, 10, "the slow partner's requests")
+
+
+async def prompt_delivery(
+    http: httpx.AsyncClient, sender: Headers, healthy: Receiver, secret: str, api: str = ""
+) -> float:
+    """Post a network alert; seconds from its 201 to the healthy partner's verified receipt."""
+    body = alert_body(handling=handling("network"))
+    answer = await http.post(f"{api}/v1/alerts", json=body, headers=sender)
+    assert answer.status_code == 201, answer.text
+    began = time.monotonic()
+    await until(lambda: bool(healthy.received), 15, "the healthy partner's delivery")
+    took = time.monotonic() - began
+    event = verify(secret, healthy.received[0])
+    assert event["data"]["id"] == answer.json()["id"]
+    return took
+
+
+@pytest.fixture
+async def live(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, Network]]:
+    """The app with its own dispatcher running, as `rilon serve` runs it."""
+    settings = make_settings(database_url, tmp_path, dispatcher=True)
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+            yield http, Network.seed(application.state.runtime.db, http)
+
+
+async def test_a_hanging_and_a_slow_partner_do_not_delay_a_healthy_one(
+    live: tuple[httpx.AsyncClient, Network], database_url: str
+) -> None:
+    http, network = live
+    async with Troubled().running() as partners:
+        admin = await network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+        await partners.fall_behind(http, admin, database_url)
+        healthy_admin = await network.headers(Role.AGENCY_ADMIN, "ID-BASARNAS")
+        _, secret = await subscribe(http, healthy_admin, partners.healthy.url())
+        sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+        took = await prompt_delivery(http, sender, partners.healthy, secret)
+        assert took < PROMPT, f"the healthy partner waited {took:.2f} s"
+        assert partners.hanging.most_in_flight <= 4  # its share, however long its queue
+
+
+async def test_a_huge_replay_for_one_partner_does_not_delay_a_healthy_one(
+    live: tuple[httpx.AsyncClient, Network], database_url: str
+) -> None:
+    """A partner replays a long history to a receiver that hangs: its replay is queued a
+    chunk a round and sent at its own pace, while a healthy partner's alert goes out."""
+    http, network = live
+    await asyncio.to_thread(add_events, database_url, REPLAYED_EVENTS)
+    async with Troubled().running() as partners:
+        admin = await network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+        subscription, _ = await subscribe(http, admin, partners.hanging.url())
+        since = {"since": (utcnow() - timedelta(hours=1)).isoformat()}
+        replay = f"/v1/subscriptions/{subscription}/replay"
+        asked = await http.post(replay, json=since, headers=admin)
+        assert asked.status_code == 202, asked.text
+        await until(lambda: partners.hanging.in_flight >= 4, 10, "the replay's first requests")
+        healthy_admin = await network.headers(Role.AGENCY_ADMIN, "ID-BASARNAS")
+        _, secret = await subscribe(http, healthy_admin, partners.healthy.url())
+        sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+        took = await prompt_delivery(http, sender, partners.healthy, secret)
+        assert took < PROMPT, f"the healthy partner waited {took:.2f} s"
+        progress = await http.get(asked.headers["location"], headers=admin)
+        assert progress.json()["queued"] >= REPLAYED_EVENTS // 2  # it goes on meanwhile
+
+
+@pytest.mark.postgres
+async def test_two_workers_serve_a_healthy_partner_promptly(
+    empty_postgres_database: str, tmp_path: Path
+) -> None:
+    """The production shape: an API replica and two `rilon worker` processes, each holding
+    its share of the troubled partners' senders."""
+    url = empty_postgres_database
+    env = child_env(url, tmp_path, **BOOTSTRAP)
+    await run(tmp_path, env, "db", "upgrade")
+    async with Troubled().running() as partners, httpx.AsyncClient(timeout=15) as http:
+        with supervised(tmp_path, env) as processes:
+            api = processes.add("api", "serve", "--no-dispatcher")
+            workers = [processes.add(f"worker{n}", "worker") for n in (1, 2)]
+            await asyncio.gather(*(process.start() for process in (api, *workers)))
+            network = await LiveNetwork.register(http, api, api)
+            await partners.fall_behind(http, network.subscriber, url, api.url())
+            await until(lambda: partners.hanging.in_flight == 8, 10, "both workers' share")
+            _, secret = await subscribe(http, network.subscriber, partners.healthy.url(), api.url())
+            took = await prompt_delivery(http, network.sender, partners.healthy, secret, api.url())
+            assert took < PROMPT, f"the healthy partner waited {took:.2f} s"
+            assert partners.hanging.most_in_flight == 8  # 4 a worker, never more
