@@ -14,6 +14,7 @@ from api.deps import Runtime, Webhooks, plain_url
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
+from api.parameters import refuse_bad_parameters
 from api.ratelimit import Buckets, RateLimiter
 from api.routers import (
     alerts,
@@ -116,8 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
-        responses=problems(400, 413, 429, 500),
-        dependencies=[Depends(plain_url)],
+        responses=problems(400, 413, 422, 429, 500),  # 422: any bad query parameter
+        dependencies=[Depends(plain_url), Depends(refuse_bad_parameters)],
     )
     app.state.runtime = runtime
     errors.install(app)

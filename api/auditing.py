@@ -48,7 +48,7 @@ async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: 
         if context is not None:
             if isinstance(result, Saved):
                 context.object_id, context.object_countries = result.id, [result.country]
-            audit.append(session, entry_for(context, status))
+            audit.append(session, audit.flagged(session, entry_for(context, status)))
         return result
 
     result = await runtime.db.write(with_audit)

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2, SecurityScopes
 from starlette.requests import HTTPConnection
 
 from api.context import current_context
+from api.parameters import check_parameters
 from api.ratelimit import RateLimiter
 from api.throttle import TokenThrottle
 from auth.principal import Principal
@@ -78,6 +79,7 @@ bearer_token = ClientCredentialsBearer()
 
 
 async def authenticate(
+    request: Request,
     security_scopes: SecurityScopes,
     runtime: RuntimeDep,
     token: Annotated[str, Depends(bearer_token)],
@@ -102,6 +104,7 @@ async def authenticate(
                 "WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'
             },
         )
+    check_parameters(request)  # where FastAPI validates its own: after the caller is known
     return principal
 
 

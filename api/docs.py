@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.links import add_links
+from models.inputs import document_text
 
 ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS_URL = "/static/docs"
@@ -70,6 +71,16 @@ def _errors_as_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _text_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document what api/parameters.py refuses: control characters in path and query values."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("path", "query") and "schema" in parameter:
+                    document_text(parameter["schema"])
+    return schema
+
+
 def install(app: FastAPI) -> None:
     app.openapi_tags = TAGS
     generate = app.openapi
@@ -78,6 +89,7 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = generate()  # FastAPI caches what it returns: fix it in place
             _errors_as_problems(schema)
+            _text_parameters(schema)
             add_links(schema)
         return app.openapi_schema or {}
 

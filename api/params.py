@@ -126,7 +126,7 @@ def filter_dependency(spec: KindSpec) -> Any:
             state=state,
             status=status.value,
             sender_country=sender_country,
-            bbox=parse_bbox(bbox) if bbox else None,
+            bbox=parse_bbox(bbox) if bbox is not None else None,
             updated_since=updated_since,
             q=q,
             limit=limit,

@@ -25,6 +25,7 @@ READ_SCOPE = {
     Kind.ALERT: Scope.ALERTS_READ,
     Kind.DISTRESS: Scope.DISTRESS_READ,
     Kind.SUBSCRIPTION: Scope.SUBSCRIPTIONS_MANAGE,
+    Kind.REGISTRY: Scope.CLIENTS_MANAGE,  # read by the admins of the agencies it names
 }
 WRITE_SCOPE = {Kind.ALERT: Scope.ALERTS_WRITE, Kind.DISTRESS: Scope.DISTRESS_WRITE}
 
@@ -173,6 +174,13 @@ def can_see_client_id(principal: Principal, agency: str, country: str | None) ->
     if principal.agency == agency or principal.has_role(Role.PLATFORM_ADMIN):
         return True
     return principal.has_scope(Scope.AUDIT_READ) and country == principal.country
+
+
+def is_platform_grant(principal: Principal, agency: str, agency_type: AgencyType) -> bool:
+    """A client made for an agency by someone outside it: a platform admin granting content
+    access it does not hold itself. Announced to that agency and flagged in the audit trail
+    (the secretariat's own clients are its own business)."""
+    return principal.agency != agency and agency_type != AgencyType.SECRETARIAT
 
 
 def can_grant_roles(principal: Principal, agency_type: AgencyType, roles: set[Role]) -> bool:

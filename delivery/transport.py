@@ -7,7 +7,6 @@ literals are vetted before any connection. No redirects, no proxies from the env
 bounded time and a bounded read of the answer.
 """
 
-import ipaddress
 import socket
 import time
 from email.utils import parsedate_to_datetime
@@ -17,7 +16,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.clock import utcnow
-from core.netguard import Network, Refused, check_url, is_allowed
+from core.netguard import Network, Refused, check_url, is_allowed, literal
 from core.resolver import Resolver
 from core.settings import Settings
 from services.dispatch import Job, Result
@@ -125,11 +124,9 @@ class Transport:
             return Result(None, _ms(began), f"{type(exc).__name__}: {exc}"[:300])
 
     def _check_literal(self, host: str) -> None:
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return  # a name: the resolver vets what it resolves to
-        if not is_allowed(address, self.allowed):
+        """aiohttp connects to an address literal without asking the resolver: vet it here."""
+        address = literal(host)
+        if address is not None and not is_allowed(address, self.allowed):
             raise Refused(f"{host} is an address webhooks may not reach")
 
 

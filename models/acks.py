@@ -3,7 +3,8 @@
 from pydantic import BaseModel, Field
 
 from models.distress import Outcome
-from models.envelope import Input, Timestamp
+from models.envelope import Timestamp
+from models.inputs import Input
 
 
 class AckCreate(Input):

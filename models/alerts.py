@@ -5,7 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.envelope import Envelope, EnvelopePatch, EnvelopeRead, Input, Timestamp
+from models.envelope import Envelope, EnvelopePatch, EnvelopeRead, Timestamp
+from models.inputs import Input
 from models.shapes import Location, Persons, Polygon, Vessel
 
 

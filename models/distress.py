@@ -5,7 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead, Input
+from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead
+from models.inputs import Input
 from models.shapes import PersonsOnBoard, Position, Vessel
 
 

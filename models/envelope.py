@@ -11,12 +11,12 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     model_validator,
 )
 
+from models.inputs import Input
 from models.registry import AGENCY_CODE, COUNTRY_CODE
 
 
@@ -24,6 +24,7 @@ class Kind(StrEnum):
     ALERT = "alert"
     DISTRESS = "distress"
     SUBSCRIPTION = "subscription"  # events only: news about an agency's own webhooks
+    REGISTRY = "registry"  # events only: clients and agencies a platform admin made
 
 
 class Status(StrEnum):
@@ -68,12 +69,6 @@ def _utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_utc)]
-
-
-class Input(BaseModel):
-    """Request bodies: unknown fields are refused, so nobody sets what they may not."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Handling(Input):

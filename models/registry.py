@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime
 from models.enums import AgencyType, Role
+from models.inputs import Input
 
 COUNTRY_CODE = r"^[A-Z]{2}$"
 AGENCY_CODE = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
@@ -38,11 +39,7 @@ class Client(SQLModel, table=True):
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CountryCreate(_Input):
+class CountryCreate(Input):
     code: str = PydanticField(pattern=COUNTRY_CODE, description="ISO 3166-1 alpha-2 code")
     name: str = PydanticField(min_length=1, max_length=100)
 
@@ -54,7 +51,7 @@ class CountryRead(BaseModel):
     name: str
 
 
-class AgencyCreate(_Input):
+class AgencyCreate(Input):
     code: str = PydanticField(
         pattern=AGENCY_CODE, description="Short upper-case code, by convention `CC-NAME`"
     )
@@ -87,7 +84,7 @@ class AgencyRead(BaseModel):
     type: AgencyType
 
 
-class ClientCreate(_Input):
+class ClientCreate(Input):
     name: str = PydanticField(min_length=1, max_length=200, description="What the client is for")
     roles: list[Role] = PydanticField(
         min_length=1,

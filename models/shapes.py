@@ -11,7 +11,8 @@ from pydantic import (
     model_validator,
 )
 
-from models.envelope import CountryCode, Input, Timestamp
+from models.envelope import CountryCode, Timestamp
+from models.inputs import Input
 
 
 def _whole(value: object) -> object:

@@ -11,7 +11,8 @@ from sqlmodel import SQLModel
 
 from models.alerts import Category, Severity
 from models.base import UTCDateTime
-from models.envelope import CountryCode, Input, Timestamp
+from models.envelope import CountryCode, Timestamp
+from models.inputs import Input
 from models.shapes import Polygon
 
 EventType = Literal[
@@ -25,6 +26,8 @@ EventType = Literal[
     "distress.closed",
     "distress.acknowledged",
     "subscription.disabled",
+    "client.created",
+    "agency.created",
 ]
 
 

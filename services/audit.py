@@ -9,7 +9,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, text
@@ -77,6 +77,30 @@ class Entry:
     ip: str | None = None
     request_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+FLAG = "rilon_audit_flag"  # in session.info: what the unit of a request flagged
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    countries: tuple[str, ...]  # whose auditors must see the row too
+
+
+def flag(session: Session, name: str, countries: list[str]) -> None:
+    """Flag the audit row of the request this unit serves (`flagged` files it there). A unit
+    that fails takes its flag with it: the writer restores `session.info` (core/writer.py)."""
+    session.info[FLAG] = Flag(name, tuple(countries))
+
+
+def flagged(session: Session, entry: Entry) -> Entry:
+    """The entry with its unit's flag as `detail.flag`, filed under the flag's countries too."""
+    raised: Flag | None = session.info.pop(FLAG, None)
+    if raised is None:
+        return entry
+    countries = sorted({*entry.object_countries, *raised.countries})
+    return replace(entry, detail={**entry.detail, "flag": raised.name}, object_countries=countries)
 
 
 def canonical(row: dict[str, Any]) -> str:

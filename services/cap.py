@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 from sqlmodel import Session
 
 from auth.principal import Principal
+from models.inputs import FORBIDDEN
 from services.kinds import ALERTS
 from services.record_reads import get, versions
 
@@ -45,7 +46,9 @@ def _sender(doc: dict[str, Any]) -> str:
 
 def _add(parent: ET.Element, tag: str, text: Any) -> None:
     if text is not None and text != "":
-        ET.SubElement(parent, f"{{{CAP_NS}}}{tag}").text = str(text)
+        # Input refuses control characters; a row stored before it did must still make XML
+        clean = FORBIDDEN.sub("\ufffd", str(text))
+        ET.SubElement(parent, f"{{{CAP_NS}}}{tag}").text = clean
 
 
 def to_cap(history: list[dict[str, Any]]) -> bytes:

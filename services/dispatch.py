@@ -80,7 +80,12 @@ _HEADS_SQLITE = (
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
 DISABLE_AFTER = timedelta(hours=72)
 LEASE = timedelta(seconds=60)
-RECORD_TYPES = {"alert": "alerts", "distress": "distress-reports", "subscription": "subscriptions"}
+RECORD_TYPES = {
+    "alert": "alerts",
+    "distress": "distress-reports",
+    "subscription": "subscriptions",
+    "registry": "agencies",
+}
 
 
 @dataclass(frozen=True)

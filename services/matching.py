@@ -4,6 +4,8 @@ from typing import Any, Protocol
 
 from models.alerts import SEVERITY_RANK
 
+RECORD_KINDS = ("alert", "distress")  # what the filter's fields describe
+
 
 class Matchable(Protocol):
     type: str
@@ -21,6 +23,8 @@ def matches(event_types: list[str], wanted: dict[str, Any], event: Matchable) ->
         return False
     if event.status != "actual" and not wanted.get("include_exercise"):
         return False
+    if event.kind not in RECORD_KINDS:
+        return True  # news about the agency's own webhooks or the registry: no place, no severity
     categories = wanted.get("categories")
     if categories and event.kind == "alert" and event.category not in categories:
         return False

@@ -5,7 +5,7 @@ import secrets
 from sqlmodel import Session, col, select
 
 from auth.passwords import hash_secret, new_secret
-from auth.policy import can_grant_roles, can_manage_clients
+from auth.policy import can_grant_roles, can_manage_clients, is_platform_grant
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import Conflict, Forbidden, Hidden, NotFound, Unprocessable
@@ -22,6 +22,7 @@ from models.registry import (
     CountryCreate,
     CountryRead,
 )
+from services import notices
 
 
 def list_countries(session: Session) -> list[CountryRead]:
@@ -47,7 +48,13 @@ def get_agency(session: Session, code: str) -> AgencyRead:
     return _agency_read(_agency(session, code))
 
 
-def create_agency(session: Session, data: AgencyCreate) -> AgencyRead:
+def create_agency(
+    session: Session, data: AgencyCreate, principal: Principal | None = None
+) -> AgencyRead:
+    """Register an agency; one a platform admin registers is announced (services/notices.py).
+
+    `principal` is None for the operator's own tools (CLI, bootstrap).
+    """
     if session.get(Country, data.country) is None:
         raise Unprocessable(
             [{"field": "country", "message": f"no country {data.country} in the registry"}]
@@ -58,6 +65,8 @@ def create_agency(session: Session, data: AgencyCreate) -> AgencyRead:
         code=data.code, name=data.name, country=data.country, type=data.type, created_at=utcnow()
     )
     session.add(agency)
+    if principal is not None:
+        notices.announce_agency(session, principal, agency)
     return _agency_read(agency)
 
 
@@ -106,6 +115,8 @@ def create_client(
         created_at=utcnow(),
     )
     session.add(client)
+    if principal is not None and is_platform_grant(principal, agency, AgencyType(row.type)):
+        notices.announce_client(session, principal, row, client)
     return ClientCreated(**_client_read(client).model_dump(), client_secret=secret)
 
 

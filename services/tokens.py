@@ -15,6 +15,7 @@ from core.clock import utcnow
 from core.db import Database
 from core.errors import BadRequest, Forbidden, Unauthorized
 from models.enums import AgencyType, Role, Scope
+from models.inputs import FORBIDDEN
 from models.registry import Agency, Client
 from models.tokens import Me, RevokedToken, TokenResponse
 from services.registry import get_agency
@@ -31,6 +32,8 @@ class _Credential:
 
 
 def _find_credential(session: Session, client_id: str) -> _Credential | None:
+    if FORBIDDEN.search(client_id):
+        return None  # no client has one, and PostgreSQL cannot even compare a NUL
     row = (
         session.connection()
         .execute(

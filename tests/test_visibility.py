@@ -16,7 +16,9 @@ from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
 from core.db import Database
 from models.enums import AgencyType, Role
+from models.events import Event
 from models.records import Record
+from services.events import EVENT_COLUMNS
 from tests.support import AGENCIES, Network, alert_body, distress_body, seed_registry
 
 AGENCY_CODES = [code for code, _country, _type in AGENCIES]
@@ -90,6 +92,38 @@ def test_can_read_and_its_sql_twin_agree(
 
     in_sql = registry_db.run_write(check)
     assert in_sql == can_read(principal, row), (principal, spec)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    principal=principals,
+    spec=records,
+    kind=st.sampled_from(["alert", "distress", "subscription", "registry"]),
+)
+def test_can_read_and_its_sql_twin_agree_on_events(
+    registry_db: Database, principal: Principal, spec: dict[str, Any], kind: str
+) -> None:
+    """Events too, of every kind: the news about webhooks and the registry included."""
+    record = _row(spec)
+    event = Event(
+        id=str(uuid.uuid4()),
+        type=f"{kind}.created",
+        at=record.created_at,
+        record_id=record.id,
+        data="{}",
+        kind=kind,
+        **{name: getattr(record, name) for name in EVENT_COLUMNS if name != "kind"},
+    )
+
+    def check(session: Session) -> bool:
+        session.add(event)
+        session.flush()
+        query = select(Event.seq).where(col(Event.id) == event.id, readable(principal, Event))
+        return session.exec(query).first() is not None
+
+    assert registry_db.run_write(check) == can_read(principal, event), (principal, spec, kind)
 
 
 @pytest.fixture

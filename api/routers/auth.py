@@ -6,11 +6,12 @@ from functools import partial
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 
 from api.auditing import audited_write, note_actor, note_token_request
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
+from api.parameters import ignores_unknown_query
 from api.throttle import source_of
 from auth.tokens import decode_token
 from core.errors import BadRequest, Unauthorized
@@ -42,6 +43,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     summary="Get an access token (OAuth2 client credentials)",
     response_model=TokenResponse,
     responses=problems(400, 401, 429),
+    dependencies=[Depends(ignores_unknown_query)],  # RFC 6749 §3.2
 )
 async def token(
     request: Request,

@@ -68,9 +68,10 @@ async def list_agencies(
 async def create_agency(
     body: AgencyCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> AgencyRead:
-    """Platform admins only. Register the country first."""
+    """Platform admins only. Register the country first. The agencies of its country (and
+    every MRCC, for an MRCC) are told by an `agency.created` event."""
     created = await audited_write(
-        runtime, lambda session: registry.create_agency(session, body), status=201
+        runtime, lambda session: registry.create_agency(session, body, caller), status=201
     )
     response.headers["Location"] = f"/v1/agencies/{created.code}"
     return created
@@ -100,7 +101,9 @@ async def create_client(
 ) -> ClientCreated:
     """Create a client. Its `client_secret` is in this answer only: store it now.
 
-    Agency admins create clients for their own agency, with roles they hold themselves.
+    Agency admins create clients for their own agency, with roles they hold themselves. A
+    client a platform admin creates for another agency is announced to that agency's admins
+    (`client.created`) and flagged in the audit trail.
     """
     created = await audited_write(
         runtime, lambda session: registry.create_client(session, caller, code, body), status=201
