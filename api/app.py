@@ -15,7 +15,7 @@ from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
 from api.parameters import refuse_bad_parameters
-from api.ratelimit import RateLimiter
+from api.ratelimit import Buckets, RateLimiter
 from api.routers import (
     alerts,
     audit,
@@ -28,6 +28,7 @@ from api.routers import (
     registry,
     subscriptions,
 )
+from api.throttle import TokenThrottle
 from auth.tokens import TokenKeys
 from core.crypto import SecretBox
 from core.db import Database
@@ -68,12 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     box = SecretBox(settings.secrets_key_bytes())
     allowed = networks(settings.webhook_allowed_networks)
     instruments = Metrics()
+    buckets = Buckets(db)
     instruments.add_collectors([BacklogCollector(db)])
     runtime = Runtime(
         settings=settings,
         db=db,
         keys=TokenKeys.from_settings(settings),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=RateLimiter(buckets, settings.rate_limit_per_minute, settings.rate_limit_burst),
+        throttle=TokenThrottle(buckets, settings),
         webhooks=Webhooks(
             WebhookPolicy(box, settings.max_subscriptions_per_agency),
             allowed,

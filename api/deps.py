@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from api.context import current_context
 from api.parameters import check_parameters
 from api.ratelimit import RateLimiter
+from api.throttle import TokenThrottle
 from auth.principal import Principal
 from auth.scopes import SCOPE_DESCRIPTIONS
 from auth.tokens import TokenKeys, decode_token
@@ -42,6 +43,7 @@ class Runtime:
     db: Database
     keys: TokenKeys
     limiter: RateLimiter
+    throttle: TokenThrottle
     webhooks: Webhooks
     metrics: Metrics
 
@@ -82,7 +84,7 @@ async def authenticate(
     token: Annotated[str, Depends(bearer_token)],
 ) -> Principal:
     claims = decode_token(token, runtime.keys)
-    runtime.limiter.check(claims.client_id)
+    await runtime.limiter.check("request:" + claims.client_id)
     context = current_context()
     principal = principal_of(claims) if context is not None and context.gated else None
     if principal is None:

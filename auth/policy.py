@@ -168,6 +168,14 @@ def can_manage_clients(principal: Principal, agency: str) -> bool:
     return principal.has_role(Role.PLATFORM_ADMIN) or principal.agency == agency
 
 
+def can_see_client_id(principal: Principal, agency: str, country: str | None) -> bool:
+    """A client id shows to its own agency, its country's auditors and platform admins; anyone
+    else sees the agency's code instead (an id is what the token endpoint is attacked with)."""
+    if principal.agency == agency or principal.has_role(Role.PLATFORM_ADMIN):
+        return True
+    return principal.has_scope(Scope.AUDIT_READ) and country == principal.country
+
+
 def is_platform_grant(principal: Principal, agency: str, agency_type: AgencyType) -> bool:
     """A client made for an agency by someone outside it: a platform admin granting content
     access it does not hold itself. Announced to that agency and flagged in the audit trail

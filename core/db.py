@@ -131,6 +131,9 @@ class Database:
         if not is_sqlite(url):  # each chunk a transaction of its own: nothing held between
             walk_engine = walk_engine.execution_options(isolation_level="AUTOCOMMIT")
         self.walks = Walks(walk_engine)
+        # PostgreSQL's small writes outside the writer (`write_apart`) take turns on one thread
+        # rather than crowd the pool.
+        self._apart = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rilon-apart")
 
     def _after_commit(self, session: Session) -> None:
         if session.info.get(EVENTS_EMITTED):
@@ -142,6 +145,7 @@ class Database:
     def close(self) -> None:
         self.writer.stop()
         self._readers.shutdown(wait=True)
+        self._apart.shutdown(wait=True)
         self.walks.close()
         self.engine.dispose()
         self.write_engine.dispose()
@@ -158,6 +162,27 @@ class Database:
     async def write_item(self, group: Group, item: Any) -> Any:
         """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
         return await self.writer.submit_item(group, item)
+
+    async def write_apart(self, unit: Callable[[Session], T]) -> T:
+        """Run a small unit that is not history (the shared rate-limit buckets) where it costs
+        least. PostgreSQL: in a transaction of its own, outside the writer and its lock (row
+        locks suffice), committed without waiting for the disk (a crash may forget the last
+        moment's counts). SQLite: in the writer's next batch, since every write there takes
+        the one write lock anyway and a transaction of its own would only contend for it."""
+        if is_sqlite(self.url):
+            return await self.writer.submit(unit)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._apart, self._run_apart, unit)
+
+    def _run_apart(self, unit: Callable[[Session], T]) -> T:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+                result = unit(session)
+                commit_or_discard(session)
+                return result
+        except Exception as exc:
+            raise translate(exc) from exc
 
     def run_read(self, unit: Callable[[Session], T]) -> T:
         try:

@@ -74,6 +74,7 @@ class Unprocessable(RilonError):
 
 class TooManyRequests(RilonError):
     status, slug, title = 429, "rate-limited", "Too many requests"
+    outcome = "denied"  # a refusal, like a 401 or 403, not a failure of ours
 
 
 class ServiceUnavailable(RilonError):

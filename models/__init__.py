@@ -1,6 +1,7 @@
 """Tables and schemas; importing this package registers every table on the metadata."""
 
 from models.audit import AuditEvent
+from models.budgets import RateBucket
 from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
@@ -24,6 +25,7 @@ __all__ = [
     "DispatcherState",
     "Event",
     "IdempotencyKey",
+    "RateBucket",
     "Record",
     "RecordVersion",
     "Replay",

@@ -15,7 +15,9 @@ class AckCreate(Input):
 
 class AckRead(BaseModel):
     agency: str
-    client_id: str
+    client_id: str = Field(
+        description="The acknowledging client; other agencies see the agency's code here"
+    )
     note: str | None
     at: Timestamp
 

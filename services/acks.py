@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from auth.policy import Reader, can_acknowledge, can_agency_read
+from auth.policy import Reader, can_acknowledge, can_agency_read, can_see_client_id
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import Conflict, Hidden
@@ -17,8 +17,8 @@ from services.record_reads import load
 from services.records import dumps, iso
 
 
-def _ack_json(ack: Ack) -> dict[str, Any]:
-    return {"agency": ack.agency, "client_id": ack.client_id, "note": ack.note, "at": iso(ack.at)}
+def _ack_json(ack: Ack, shown_client: str) -> dict[str, Any]:
+    return {"agency": ack.agency, "client_id": shown_client, "note": ack.note, "at": iso(ack.at)}
 
 
 def acknowledge(
@@ -39,11 +39,11 @@ def acknowledge(
         at=utcnow(),
     )
     session.add(ack)
-    acknowledgement = _ack_json(ack)
     columns = {name: getattr(row, name) for name in ("id", *EVENT_COLUMNS)}
-    data = row.doc[:-1] + ',"acknowledgement":' + dumps(acknowledgement) + "}"
+    # The event goes to every reader: it names the agency where the client id would be.
+    data = row.doc[:-1] + ',"acknowledgement":' + dumps(_ack_json(ack, ack.agency)) + "}"
     emit(session, f"{spec.kind.value}.acknowledged", columns, data)
-    return acknowledgement
+    return _ack_json(ack, ack.client_id)
 
 
 def list_acks(
@@ -65,4 +65,20 @@ def list_acks(
                 and can_agency_read(reader, row)
             ):
                 pending.append(agency.code)
-    return {"acknowledged": [_ack_json(ack) for ack in acks], "pending": pending}
+    countries = dict(
+        session.exec(
+            select(Agency.code, Agency.country).where(
+                col(Agency.code).in_({ack.agency for ack in acks})
+            )
+        ).all()
+    )
+    acknowledged = [
+        _ack_json(
+            ack,
+            ack.client_id
+            if can_see_client_id(principal, ack.agency, countries.get(ack.agency))
+            else ack.agency,
+        )
+        for ack in acks
+    ]
+    return {"acknowledged": acknowledged, "pending": pending}

@@ -9,11 +9,14 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from auth.policy import can_see_audited_record, readable_audit
+from auth.policy import can_see_audited_record, can_see_client_id, readable_audit
 from auth.principal import Principal
 from models.audit import AuditEvent
+from models.registry import Agency, Client
 from services.audit import rows
 from services.record_reads import decode_cursor, encode_cursor
+
+CLIENTS = "clients"  # the object type of a row about a client: its id is a client id
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,37 @@ def list_events(
     found = session.exec(query.order_by(col(AuditEvent.seq)).limit(wanted.limit + 1)).all()
     page = found[: wanted.limit]
     cursor = encode_cursor(page[-1].seq) if len(found) > wanted.limit else None
-    shown = [as_json(event.model_dump(), principal) for event in page]
+    named = {e.actor_client for e in page} | {e.object_id for e in page if e.object_type == CLIENTS}
+    owners = _owners(session, named)
+    shown = [_shown(event, principal, owners) for event in page]
     return shown, cursor, [event.seq for event in page]
+
+
+def _owners(session: Session, client_ids: set[str | None]) -> dict[str, tuple[str, str]]:
+    """The agency and country of each of these that is a client (not, say, the dispatcher)."""
+    found = session.exec(
+        select(Client.client_id, Client.agency, Agency.country)
+        .join(Agency, col(Agency.code) == col(Client.agency))
+        .where(col(Client.client_id).in_(client_ids - {None}))
+    ).all()
+    return {client_id: (agency, country) for client_id, agency, country in found}
+
+
+def _shown(
+    event: AuditEvent, principal: Principal, owners: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    """The row as the caller may see it: client ids it may not see (the actor's, or a client
+    acted on, say by a platform admin) become their agency's code."""
+    shown = as_json(event.model_dump(), principal)
+    actor = owners.get(event.actor_client or "")
+    if actor is not None and not can_see_client_id(principal, *actor):
+        shown["actor_client"] = actor[0]
+    target = owners.get(event.object_id or "") if event.object_type == CLIENTS else None
+    if target is not None and not can_see_client_id(principal, *target):
+        shown["object_id"] = target[0]
+        if isinstance(shown["detail"], dict) and "client_id" in shown["detail"]:
+            shown["detail"]["client_id"] = target[0]
+    return shown
 
 
 def count(session: Session, since: datetime | None = None) -> int:

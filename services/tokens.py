@@ -1,12 +1,12 @@
 """Client-credentials token issue, revocation and the per-request liveness check."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
-import anyio.to_thread
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from auth.passwords import verify_secret
 from auth.policy import can_manage_clients
 from auth.principal import Claims, Principal
 from auth.scopes import scopes_of
@@ -53,16 +53,25 @@ def _find_credential(session: Session, client_id: str) -> _Credential | None:
     return None if row is None else _Credential(*row)
 
 
+# Checks a secret against a stored hash, or against none (an unknown or inactive client) at the
+# same cost; api/throttle.py adds the limits.
+Verify = Callable[[str | None, str], Awaitable[bool]]
+
+
 async def issue(
-    db: Database, keys: TokenKeys, client_id: str, secret: str, scope: str | None
+    db: Database,
+    keys: TokenKeys,
+    client_id: str,
+    secret: str,
+    scope: str | None,
+    verify: Verify,
 ) -> tuple[TokenResponse, Claims]:
     """Exchange client credentials for an access token (RFC 6749 §4.4)."""
-    credential = await db.read(lambda session: _find_credential(session, client_id))
-    valid = await anyio.to_thread.run_sync(
-        verify_secret, credential.secret_hash if credential else None, secret
-    )
-    if credential is None or not valid or not credential.active:
+    credential = await db.read(partial(_find_credential, client_id=client_id))
+    usable = credential if credential is not None and credential.active else None
+    if not await verify(usable.secret_hash if usable else None, secret) or usable is None:
         raise Unauthorized("invalid client credentials", error="invalid_client")
+    credential = usable
     roles = [Role(role) for role in credential.roles]
     granted = scopes_of(roles)
     if scope:

@@ -4,6 +4,7 @@ XML 1.0 cannot carry the C0 controls but tab, LF and CR, nor surrogates, U+FFFE 
 DEL and the C1 controls are refused as well. Tabs and newlines are text and stay.
 """
 
+import asyncio
 import json
 from importlib import resources
 from typing import Any, get_args
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.routers import alerts, distress, registry, subscriptions
+from auth.passwords import verify_secret
 from auth.tokens import TokenKeys
 from core.db import Database
 from core.errors import Unauthorized
@@ -274,5 +276,11 @@ async def test_a_client_id_holding_nul_is_invalid_client_not_a_database_error(
 ) -> None:
     """The token endpoint's form is no body model: its lookup refuses what no client has
     (on PostgreSQL the query itself failed, a 500 once the audit row no longer hid it)."""
+    keys = TokenKeys.from_settings(settings)
     with pytest.raises(Unauthorized):
-        await tokens.issue(db, TokenKeys.from_settings(settings), "my-mmea\x00x", "s" * 20, None)
+        await tokens.issue(db, keys, "my-mmea\x00x", "s" * 20, None, _argon2)
+
+
+async def _argon2(secret_hash: str | None, secret: str) -> bool:
+    """The plain check, without the token endpoint's limits (api/throttle.py)."""
+    return await asyncio.to_thread(verify_secret, secret_hash, secret)

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from functools import partial
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -11,6 +12,7 @@ from api.auditing import audited_write, note_actor, note_token_request
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
 from api.parameters import ignores_unknown_query
+from api.throttle import source_of
 from auth.tokens import decode_token
 from core.errors import BadRequest, Unauthorized
 from models.tokens import Me, TokenResponse
@@ -18,7 +20,7 @@ from services import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-CLIENT_ID_MAX = 64
+CLIENT_ID_MAX, SECRET_MAX = 64, 200  # as stored: longer can be no client's
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -30,9 +32,10 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise Unauthorized("malformed Basic credentials", error="invalid_client") from exc
     client_id, sep, secret = decoded.partition(":")
-    if not sep:
+    client_id, secret = unquote(client_id), unquote(secret)
+    if not sep or len(secret) > SECRET_MAX:
         raise Unauthorized("malformed Basic credentials", error="invalid_client")
-    return unquote(client_id), unquote(secret)
+    return client_id, secret
 
 
 @router.post(
@@ -48,7 +51,7 @@ async def token(
     runtime: RuntimeDep,
     grant_type: Annotated[str | None, Form(description="Always `client_credentials`")] = None,
     client_id: Annotated[str | None, Form(max_length=CLIENT_ID_MAX)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    client_secret: Annotated[str | None, Form(max_length=SECRET_MAX)] = None,
     scope: Annotated[str | None, Form(description="Space-separated subset of your scopes")] = None,
 ) -> TokenResponse:
     """Exchange client credentials for a bearer token valid for `expires_in` seconds.
@@ -69,9 +72,14 @@ async def token(
     if len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
         # No client has such an id; PostgreSQL could not even look a NUL up (a 500).
         raise Unauthorized("invalid client credentials", error="invalid_client")
-    runtime.limiter.check("token:" + client_id)
-    issued, claims = await tokens.issue(runtime.db, runtime.keys, client_id, client_secret, scope)
+    source = source_of(request.client.host if request.client else None)
+    await runtime.throttle.admit(source)
+    verify = partial(runtime.throttle.verify, source, client_id)
+    issued, claims = await tokens.issue(
+        runtime.db, runtime.keys, client_id, client_secret, scope, verify
+    )
     note_actor(claims.client_id, claims.agency, claims.country)
+    await runtime.limiter.check("token:" + client_id)  # only successes spend this budget
     response.headers.update(NO_STORE)
     return issued
 
