@@ -4,7 +4,7 @@ agency may read it (the same policy as every read path). A writer unit each roun
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam
 from sqlalchemy import select as core_select
@@ -23,7 +23,7 @@ AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 STATE = cast(Table, DispatcherState.__table__)  # type: ignore[attr-defined]
 MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
-EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", *COPIED_COLUMNS)]
+EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", *COPIED_COLUMNS)]
 # The expander's place in the event log, and its heartbeat, in one row. Plain statements: the
 # row is read and written on every round, and an ORM object cost the writer more than the rest.
 EXPANDER = "expander"
@@ -37,7 +37,16 @@ _ADVANCE = (
         last_seq=bindparam("last_seq"),
     )
 )
-Subscriber = tuple[str, Any, Any, Reader]  # id, event types, filter, whose agency reads
+
+
+class Subscriber(NamedTuple):
+    """A subscription as the fan-out rule sees it."""
+
+    id: str
+    event_types: list[str]
+    filter: dict[str, Any]
+    reader: Reader  # its agency
+    created_at: datetime
 
 
 def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MAX_EXPANSION) -> int:
@@ -68,9 +77,10 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     done = 0
     for event in events:
         rows += [
-            delivery_row(subscriber[0], event, now)
+            delivery_row(subscriber.id, event, now)
             for subscriber in subscribers
-            if wants(subscriber, event)
+            # a subscription gets what happens from its creation on (earlier: a replay)
+            if event.at >= subscriber.created_at and wants(subscriber, event)
         ]
         done += 1
         last_seq = event.seq
@@ -85,8 +95,9 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
 
 def wants(subscriber: Subscriber, event: Row[Any]) -> bool:
     """The fan-out rule: the subscription asked for the event and its agency may read it."""
-    _id, event_types, wanted, reader = subscriber
-    return matches(event_types, wanted, event) and can_agency_read(reader, event)
+    return matches(subscriber.event_types, subscriber.filter, event) and can_agency_read(
+        subscriber.reader, event
+    )
 
 
 _SUBSCRIBERS = (
@@ -94,6 +105,7 @@ _SUBSCRIBERS = (
         SUBSCRIPTION.c.id,
         SUBSCRIPTION.c.event_types,
         SUBSCRIPTION.c.filter,
+        SUBSCRIPTION.c.created_at,
         SUBSCRIPTION.c.agency,
         AGENCY.c.country,
         AGENCY.c.type,
@@ -115,7 +127,7 @@ def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber 
 
 def _subscriber(sub: Any) -> Subscriber:
     reader = Reader(sub.agency, sub.country, AgencyType(sub.type))
-    return (sub.id, sub.event_types, sub.filter, reader)
+    return Subscriber(sub.id, sub.event_types, sub.filter, reader, sub.created_at)
 
 
 def delivery_row(subscription_id: str, event: Row[Any], now: datetime) -> dict[str, Any]:

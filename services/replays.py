@@ -133,7 +133,7 @@ def advance(session: Session, now: datetime, chunk: int = CHUNK) -> int:
     ).all()
     wanted = [event for event in events if subscriber is not None and wants(subscriber, event)]
     if wanted and subscriber is not None:
-        _queue(connection, [delivery_row(subscriber[0], event, now) for event in wanted], now)
+        _queue(connection, [delivery_row(subscriber.id, event, now) for event in wanted], now)
         pacing.wake_now(connection, replay.subscription_id, now)
     after = events[-1].seq if len(events) == chunk else replay.last_seq
     done = after >= replay.last_seq
