@@ -69,11 +69,11 @@ async def token(
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", error="invalid_client")
     note_token_request(client_id, scope)
+    source = source_of(request.client.host if request.client else None)
+    await runtime.throttle.admit(source)
     if len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
         # No client has such an id; PostgreSQL could not even look a NUL up (a 500).
         raise Unauthorized("invalid client credentials", error="invalid_client")
-    source = source_of(request.client.host if request.client else None)
-    await runtime.throttle.admit(source)
     verify = partial(runtime.throttle.verify, source, client_id)
     issued, claims = await tokens.issue(
         runtime.db, runtime.keys, client_id, client_secret, scope, verify
