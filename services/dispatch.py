@@ -7,8 +7,8 @@ at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is hel
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, or_, true
