@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
 metadata.naming_convention = {
@@ -35,3 +35,16 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Handled(SQLModel):
+    """The columns the access policy reads of a record, a version or an event
+    (auth/policy.py `Readable`), stored with each of them. Codes lists are `,A,B,`."""
+
+    sender_agency: str = Field(max_length=32)
+    sender_country: str = Field(max_length=2)
+    status: str = Field(max_length=10)
+    distribution: str = Field(max_length=10)
+    tlp: str = Field(max_length=12)
+    recipient_countries: str = Field(max_length=400)
+    recipient_agencies: str = Field(max_length=4000)

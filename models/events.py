@@ -3,12 +3,12 @@
 from datetime import datetime
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import UTCDateTime
+from models.base import Handled, UTCDateTime
 
 
-class Event(SQLModel, table=True):
+class Event(Handled, table=True):
     """One change, with the record as it was at commit and the handling that decides who sees it.
 
     `seq` is the feed cursor. Writers hold one lock from their first statement to commit (see
@@ -21,13 +21,6 @@ class Event(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, index=True)  # replays start from a time
     record_id: str = Field(max_length=36, index=True)
     kind: str = Field(max_length=20)
-    status: str = Field(max_length=10)
-    sender_agency: str = Field(max_length=32)
-    sender_country: str = Field(max_length=2)
-    distribution: str = Field(max_length=10)
-    tlp: str = Field(max_length=12)
-    recipient_countries: str = Field(max_length=400)
-    recipient_agencies: str = Field(max_length=4000)
     category: str | None = Field(default=None, max_length=30)
     severity_rank: int
     lat: float

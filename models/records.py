@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from models.base import UTCDateTime
+from models.base import Handled, UTCDateTime
 
 
-class Record(SQLModel, table=True):
+class Record(Handled, table=True):
     """The current version of an alert or distress report.
 
     `doc` is the record exactly as the API returns it; the other columns are what lists filter
@@ -27,13 +27,7 @@ class Record(SQLModel, table=True):
     kind: str = Field(max_length=10)
     version: int
     sender_agency: str = Field(foreign_key="agency.code", max_length=32)
-    sender_country: str = Field(max_length=2)
-    status: str = Field(max_length=10)
     state: str = Field(max_length=10)
-    distribution: str = Field(max_length=10)
-    tlp: str = Field(max_length=12)
-    recipient_countries: str = Field(max_length=400)
-    recipient_agencies: str = Field(max_length=4000)
     ack_required: bool
     category: str | None = Field(default=None, max_length=30)
     severity_rank: int
@@ -47,7 +41,7 @@ class Record(SQLModel, table=True):
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class RecordVersion(SQLModel, table=True):
+class RecordVersion(Handled, table=True):
     """One version as it was sent, with the handling it was sent under.
 
     Each version keeps the columns the access policy reads, like `record` and `event` do: a
@@ -61,13 +55,6 @@ class RecordVersion(SQLModel, table=True):
     client_id: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     kind: str = Field(max_length=10)
-    status: str = Field(max_length=10)
-    sender_agency: str = Field(max_length=32)
-    sender_country: str = Field(max_length=2)
-    distribution: str = Field(max_length=10)
-    tlp: str = Field(max_length=12)
-    recipient_countries: str = Field(max_length=400)
-    recipient_agencies: str = Field(max_length=4000)
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 
