@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
@@ -38,10 +39,10 @@ from core.netguard import networks
 from core.resolver import Resolver
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
+from delivery.replays import ReplayLimits
 from delivery.telemetry import BacklogCollector
-from services.bootstrap import ensure_admin
-from services.replays import ReplayLimits
-from services.subscriptions import WebhookPolicy
+from services.registry.bootstrap import ensure_admin
+from services.webhooks.subscriptions import WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_id, admin_secret = settings.bootstrap_admin_id, settings.bootstrap_admin_secret
         if admin_id and admin_secret:
             secret = admin_secret.get_secret_value()
-            await anyio.to_thread.run_sync(
-                db.run_write, lambda session: ensure_admin(session, admin_id, secret)
-            )
+            await anyio.to_thread.run_sync(partial(db.run_write, ensure_admin, admin_id, secret))
         stop = asyncio.Event()
         dispatcher = None
         if settings.dispatcher:

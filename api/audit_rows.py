@@ -1,13 +1,16 @@
 """What a request's audit row says: built from the matched route and the request context.
 
-Nothing here is trusted to fit: `services/audit.py` cleans and clamps every field to its
+Nothing here is trusted to fit: `services/trail.py` cleans and clamps every field to its
 column (`services/audit_fields.py`) before the row is hashed.
 """
+
+from collections.abc import MutableMapping
+from typing import Any
 
 from api.context import RequestContext
 from api.observability import route_template
 from core.errors import BadRequest
-from services import audit
+from services.audit import trail
 
 UNAUDITABLE_ACTION = "unauditable request"
 UNMATCHED_PATH_CHARS = 200
@@ -28,7 +31,12 @@ def outcome_of(status: int, context: RequestContext) -> str:
     return "error"
 
 
-def entry_for(context: RequestContext, status: int) -> audit.Entry:
+def route_status(scope: MutableMapping[str, Any]) -> int:
+    """The status the matched route answers with when all goes well (201 for a create)."""
+    return getattr(scope.get("route"), "status_code", None) or 200
+
+
+def entry_for(context: RequestContext, status: int) -> trail.Entry:
     """The request's row: its route, not its raw path, names what was done to what (the
     path of a request that matched no route is kept in `detail`, cut short)."""
     scope = context.scope
@@ -43,7 +51,7 @@ def entry_for(context: RequestContext, status: int) -> audit.Entry:
     if not template:
         detail = {"path": scope.get("path", "")[:UNMATCHED_PATH_CHARS], **detail}
     segments = template.split("/")
-    return audit.Entry(
+    return trail.Entry(
         action=f"{scope.get('method', '?')} {template or '(no route)'}",
         outcome=outcome_of(status, context),
         status_code=status,
@@ -60,11 +68,11 @@ def entry_for(context: RequestContext, status: int) -> audit.Entry:
     )
 
 
-def unauditable(context: RequestContext) -> audit.Entry:
+def unauditable(context: RequestContext) -> trail.Entry:
     """What stands in for a row the database refused: who and which request, nothing from
     its path or body."""
     actor = context.principal
-    return audit.Entry(
+    return trail.Entry(
         action=UNAUDITABLE_ACTION,
         outcome="error",
         status_code=Unauditable.status,

@@ -10,45 +10,51 @@ standing gets 401 instead of the answer (docs/DECISIONS.md).
 """
 
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit_rows import Unauditable, entry_for, unauditable
+from api.audit_rows import Unauditable, entry_for, route_status, unauditable
 from api.context import RequestContext, current_context
 from api.deps import Runtime
 from api.middleware import send_problem
 from auth.principal import Claims
 from auth.tokens import decode_token
+from core.db import UnitOf
 from core.errors import RETRY_AFTER_SECONDS, RilonError, Unauthorized
-from services import audit
-from services.records import Saved
-from services.tokens import load_principal
+from services.audit import trail
+from services.records.publishing import Saved
+from services.registry.tokens import load_principal
 
 T = TypeVar("T")
+P = ParamSpec("P")
 AUDITED_PREFIX = "/v1/"
 UNAVAILABLE = "audit trail unavailable"
 UNAUDITABLE = "request cannot be audited"
 log = logging.getLogger(__name__)
 
 
-async def audited_write(runtime: Runtime, unit: Callable[[Session], T], status: int = 200) -> T:
-    """Run a write unit with its audit row in the same transaction, after the caller's
-    standing, if not yet checked, is checked in that transaction too."""
+async def audited_write(
+    runtime: Runtime, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """The transaction of a write request: `unit(session, *args, **kwargs)` with the request's
+    audit row (the status its route answers with), after the caller's standing, if not yet
+    checked, is checked in that same transaction. Nothing of it is kept if any part fails."""
     context = current_context()
     unchecked = context.unchecked if context is not None else None
 
     def with_audit(session: Session) -> T:
         if unchecked is not None:
             load_principal(session, unchecked)  # a 401 here writes nothing
-        result = unit(session)
+        result = unit(session, *args, **kwargs)
         if context is not None:
             if isinstance(result, Saved):
                 context.object_id, context.object_countries = result.id, [result.country]
-            audit.append(session, audit.flagged(session, entry_for(context, status)))
+            entry = entry_for(context, route_status(context.scope))
+            trail.append(session, trail.flagged(session, entry))
         return result
 
     result = await runtime.db.write(with_audit)
@@ -63,12 +69,11 @@ async def ensure_standing(runtime: Runtime) -> None:
     answer leaves the process (a DNS lookup of a webhook URL, say)."""
     context = current_context()
     if context is not None and context.unchecked is not None:
-        claims = context.unchecked
-        await runtime.db.read(lambda session: load_principal(session, claims))
+        await runtime.db.read(load_principal, context.unchecked)
         context.unchecked = None
 
 
-def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | None]]) -> list[str]:
+def append_checked(session: Session, items: list[tuple[trail.Entry, Claims | None]]) -> list[str]:
     """A writer group: the audit rows of answers about to go out, each after its caller's
     standing is checked where it was not yet. Per item "" if the answer may go out, else why
     not (the caller gets a 401 instead, and the row records that).
@@ -76,7 +81,7 @@ def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | Non
     Each token is looked up once per call: the group runs after every unit of its batch, in
     the same transaction, so nothing between two of its items can change a standing."""
     verdicts: list[str] = []
-    entries: list[audit.Entry] = []
+    entries: list[trail.Entry] = []
     known: dict[Claims, str] = {}
     for entry, claims in items:
         verdict = ""
@@ -90,7 +95,7 @@ def append_checked(session: Session, items: list[tuple[audit.Entry, Claims | Non
             )
         verdicts.append(verdict)
         entries.append(entry)
-    audit.append_many(session, entries)
+    trail.append_many(session, entries)
     return verdicts
 
 
@@ -212,7 +217,7 @@ class AuditMiddleware:
         item = (entry_for(context, status), context.unchecked)
         try:
             verdict: str = await self.runtime.db.write_item(append_checked, item)
-        except audit.RowRefused:
+        except trail.RowRefused:
             log.error("audit row for request %s refused; writing a stand-in", context.request_id)
             verdict = await self._record_unauditable(context)
             if verdict == UNAVAILABLE:

@@ -21,10 +21,10 @@ from core.metrics import Metrics
 from core.netguard import Network
 from core.resolver import Resolver
 from core.settings import Settings
+from delivery.replays import ReplayLimits
 from models.enums import Scope
-from services.replays import ReplayLimits
-from services.subscriptions import WebhookPolicy
-from services.tokens import load_principal, principal_of
+from services.registry.tokens import load_principal, principal_of
+from services.webhooks.subscriptions import WebhookPolicy
 
 TOKEN_URL = "/v1/auth/token"
 
@@ -88,7 +88,7 @@ async def authenticate(
     context = current_context()
     principal = principal_of(claims) if context is not None and context.gated else None
     if principal is None:
-        principal = await runtime.db.read(lambda session: load_principal(session, claims))
+        principal = await runtime.db.read(load_principal, claims)
     elif context is not None:
         # Checked later, but before anything is written or answered: a read in a thread of
         # its own here cost about a quarter of B1's throughput (docs/DECISIONS.md).

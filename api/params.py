@@ -9,8 +9,8 @@ from pydantic import WithJsonSchema
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
 from models.envelope import Kind, Status, Timestamp
-from services.kinds import KindSpec
-from services.record_reads import RecordFilter
+from services.records.kinds import KindSpec
+from services.records.reading import RecordFilter
 
 JSON = "application/json"
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]+$"

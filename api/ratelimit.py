@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from core.db import Database
 from core.errors import TooManyRequests
-from services import budgets
+from services.registry import budgets
 
 T = TypeVar("T")
 LEASE_SHARE = 20  # a lease takes a twentieth of the burst: 10 requests at the default 200,

@@ -31,8 +31,8 @@ from auth.passwords import verify_secret
 from core.errors import TooManyRequests
 from core.settings import Settings
 from core.slots import FairSlots
-from services import budgets
-from services.budgets import Bucket
+from services.registry import budgets
+from services.registry.budgets import Bucket
 
 SOURCE, CLIENT = "token-failures:source:", "token-failures:client:"
 MAX_DOUBLINGS = 30  # how far past its allowance a client id's count goes

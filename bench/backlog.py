@@ -9,8 +9,8 @@ from sqlalchemy import create_engine
 
 from core.clock import utcnow
 from core.db import normalize_url
-from services import pacing
-from services.dispatch import DELIVERY
+from delivery import pacing
+from models.tables import DELIVERY
 
 
 def delivery_rows(subscription_id: str, count: int) -> list[dict[str, Any]]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.policy import Reader, can_agency_read, code_list
+from core.jsontext import dumps
 from models.alerts import EXAMPLE, SEVERITY_RANK, AlertCreate
 from models.enums import AgencyType
-from services.records import dumps
 
 # The filter every B3 request sends: about 12 % of the records, 11 % once visibility applies.
 BBOX = (88.0, 5.0, 100.0, 20.0)  # min lon, min lat, max lon, max lat: Andaman Sea and south

@@ -23,9 +23,9 @@ from bench import dataset
 from core.db import Database, is_sqlite
 from models.alerts import SEVERITY_RANK, AlertCreate
 from models.enums import AgencyType, Role
-from services.kinds import ALERTS
-from services.record_reads import RecordFilter, list_records
-from services.records import publish
+from services.records.kinds import ALERTS
+from services.records.publishing import publish
+from services.records.reading import RecordFilter, list_records
 
 CHUNK = 2_000  # records per transaction
 TIMING_SECONDS, TIMING_MOST = 2.0, 200  # each timing repeats its query this long, at most so often

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from cli.shared import read_once, walk_once
 from core.progress import progress
 from core.walks import Progress
-from services import audit, audit_reads
+from services.audit import listing, trail
 
 audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
 
@@ -30,9 +30,9 @@ def audit_verify(
             raise typer.Exit(2)
         pinned = (int(seq), digest)
 
-    def walk(session: Session, _report: Progress) -> audit.Verdict:
-        with progress("verifying the audit chain", audit_reads.count(session)) as shown:
-            return audit.verify(session, pinned, on_checked=shown.update)
+    def walk(session: Session, _report: Progress) -> trail.Verdict:
+        with progress("verifying the audit chain", listing.count(session)) as shown:
+            return trail.verify(session, pinned, on_checked=shown.update)
 
     verdict = walk_once(walk)
     if verdict.ok:
@@ -45,7 +45,7 @@ def audit_verify(
 @audit_app.command("head")
 def audit_head() -> None:
     """Print SEQ:HASH of the newest event, to anchor outside the database."""
-    seq, digest = read_once(audit.head)
+    seq, digest = read_once(trail.head)
     typer.echo(f"{seq}:{digest}")
 
 
@@ -62,8 +62,8 @@ def audit_export(
 
     def write_all(session: Session, _report: Progress) -> int:
         count = 0
-        with progress("exporting the audit trail", audit_reads.count(session, moment)) as shown:
-            for line in audit_reads.export(session, moment):
+        with progress("exporting the audit trail", listing.count(session, moment)) as shown:
+            for line in listing.export(session, moment):
                 output.write(line + "\n")
                 count += 1
                 shown.advance()

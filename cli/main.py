@@ -6,9 +6,7 @@ import logging
 import logging.config
 import os
 import signal
-from collections.abc import Callable
-from functools import partial
-from typing import Annotated, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import prometheus_client
 import typer
@@ -18,6 +16,7 @@ from sqlmodel import Session
 from cli.audit import audit_app
 from cli.shared import open_database, settings_or_exit
 from core import logs
+from core.db import UnitOf
 from core.errors import RilonError
 from core.heap import freeze_startup_objects
 from core.metrics import Metrics, clear_multiprocess_dir
@@ -28,9 +27,11 @@ from delivery.dispatcher import build as build_dispatcher
 from delivery.telemetry import BacklogCollector
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
-from services import audit, demo, registry
+from services.audit import trail
+from services.registry import demo, members
 
 T = TypeVar("T")
+P = ParamSpec("P")
 app = typer.Typer(
     help="RILON Liaison API",
     no_args_is_help=True,
@@ -48,13 +49,14 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 
 
-def _write(unit: Callable[[Session], T], action: str) -> T:
-    """Run one unit of work in its own transaction, with its audit row (actor `cli`)."""
+def _write(action: str, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `unit(session, *args, **kwargs)` in its own transaction, with its audit row (actor
+    `cli`, action `cli <action>`)."""
     db = open_database(settings_or_exit())
 
     def with_audit(session: Session) -> T:
-        result = unit(session)
-        entry = audit.Entry(
+        result = unit(session, *args, **kwargs)
+        entry = trail.Entry(
             action=f"cli {action}",
             outcome="success",
             status_code=0,
@@ -62,7 +64,7 @@ def _write(unit: Callable[[Session], T], action: str) -> T:
             ip=None,
             detail={"user": getpass.getuser()},
         )
-        audit.append(session, entry)
+        trail.append(session, entry)
         return result
 
     try:
@@ -134,7 +136,7 @@ def countries_create(code: str, name: str) -> None:
     """Register a member country by its ISO 3166-1 alpha-2 code."""
     data = CountryCreate(code=code.upper(), name=name)
     try:
-        _write(lambda session: registry.create_country(session, data), "countries create")
+        _write("countries create", members.create_country, data)
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"country {data.code} created")
@@ -150,7 +152,7 @@ def agencies_create(
     """Register an agency."""
     data = AgencyCreate(code=code.upper(), name=name, country=country.upper(), type=type)
     try:
-        _write(lambda session: registry.create_agency(session, data), "agencies create")
+        _write("agencies create", members.create_agency, data)
     except RilonError as exc:
         _fail(exc)
     typer.echo(f"agency {data.code} created")
@@ -165,10 +167,7 @@ def clients_create(
     """Create an API client and print its secret (shown this once)."""
     data = ClientCreate(name=name, roles=role)
     try:
-        created = _write(
-            lambda session: registry.create_client(session, None, agency.upper(), data),
-            "clients create",
-        )
+        created = _write("clients create", members.create_client, None, agency.upper(), data)
     except RilonError as exc:
         _fail(exc)
         return
@@ -191,7 +190,7 @@ def demo_seed(
     with progress("migrating the database") as shown:
         upgrade(settings.database_url)
         shown.start("seeding the demo network", len(demo.CLIENTS))
-        credentials = _write(partial(demo.seed, on_client=shown.advance), "demo")
+        credentials = _write("demo", demo.seed, on_client=shown.advance)
     typer.echo(
         "Demo network ready: BD ID LK MY TH VN, 24 agencies, a few alerts and a distress case."
         " Demo clients:\n"

@@ -5,7 +5,8 @@ import asyncio
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -17,6 +18,8 @@ from core.walks import Walks
 from core.writer import Group, Writer, commit_or_discard, translate
 
 T = TypeVar("T")
+P = ParamSpec("P")
+UnitOf = Callable[Concatenate[Session, P], T]  # a unit of work: a named function of a Session
 READ_THREADS = 4  # more only lets the OS preempt whichever holds the GIL (PERFORMANCE.md)
 POOL_OVERFLOW = 8  # connections a pool may open beyond its size, closed when returned
 POSTGRES_POOL_SIZE = READ_THREADS + 1  # the readers and the writer thread
@@ -106,6 +109,15 @@ def _serialize_writers(session: Session) -> None:
     session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
 
 
+def bind(unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> Callable[[Session], T]:
+    """`unit` with its arguments, waiting for the session the writer will give it."""
+
+    def bound(session: Session) -> T:
+        return unit(session, *args, **kwargs)
+
+    return bound
+
+
 class Database:
     """The process's handle on the database: concurrent reads, batched writes."""
 
@@ -150,14 +162,17 @@ class Database:
         self.engine.dispose()
         self.write_engine.dispose()
 
-    async def read(self, unit: Callable[[Session], T]) -> T:
-        """Run a read-only unit in a reader thread."""
+    async def read(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read-only unit, `unit(session, *args, **kwargs)`, in a reader thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self.run_read, unit)
+        return await loop.run_in_executor(
+            self._readers, partial(self.run_read, unit, *args, **kwargs)
+        )
 
-    async def write(self, unit: Callable[[Session], T]) -> T:
-        """Run a unit in the next group commit and return once it is durable."""
-        return await self.writer.submit(unit)
+    async def write(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `unit(session, *args, **kwargs)` in the next group commit and return once it
+        is durable."""
+        return await self.writer.submit(bind(unit, *args, **kwargs))
 
     async def write_item(self, group: Group, item: Any) -> Any:
         """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
@@ -184,20 +199,21 @@ class Database:
         except Exception as exc:
             raise translate(exc) from exc
 
-    def run_read(self, unit: Callable[[Session], T]) -> T:
+    def run_read(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read-only unit in this thread (CLI, scrapes, the reader threads)."""
         try:
             with Session(self.engine) as session:
-                return unit(session)
+                return unit(session, *args, **kwargs)
         except Exception as exc:
             raise translate(exc) from exc
 
-    def run_write(self, unit: Callable[[Session], T]) -> T:
+    def run_write(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a unit in a transaction of its own, outside the writer (CLI, start-up)."""
         try:
             with Session(self.write_engine, expire_on_commit=False) as session:
                 if not is_sqlite(self.url):
                     _serialize_writers(session)
-                result = unit(session)
+                result = unit(session, *args, **kwargs)
                 commit_or_discard(session)
                 self._after_commit(session)
                 return result

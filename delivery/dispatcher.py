@@ -21,10 +21,10 @@ from core.errors import ServiceUnavailable
 from core.metrics import Metrics
 from core.netguard import networks
 from core.settings import Settings
+from delivery import expansion, outbox, purge, replays, settling
+from delivery.jobs import LEASE, Job, Result
 from delivery.signing import signed_headers
 from delivery.transport import Transport
-from services import dispatch, expansion, replays, settling, subscriptions
-from services.dispatch import Job, Result
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
@@ -44,7 +44,7 @@ class Dispatcher:
         per_subscription: int = 4,
         capacity: int = 256,
         claim_size: int = CLAIM_SIZE,
-        lease: timedelta = dispatch.LEASE,
+        lease: timedelta = LEASE,
         metrics: Metrics | None = None,
     ) -> None:
         self.db = db
@@ -98,10 +98,10 @@ class Dispatcher:
                 expansion.beat(session, now)  # `/readyz` and /metrics read it
             work = expansion.expand(session, now) if expand else 0
             # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows
-            work += replays.advance(session, now) + subscriptions.purge_deleted(session)
+            work += replays.advance(session, now) + purge.deleted(session)
             if wanted <= 0:
                 return work, []
-            return work, dispatch.claim(
+            return work, outbox.claim(
                 session,
                 self.box,
                 now,

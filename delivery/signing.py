@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from standardwebhooks.webhooks import Webhook
 
-from services.dispatch import Job
+from delivery.jobs import Job
 
 USER_AGENT = "RILON-Liaison-Webhooks/1"
 

@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 
 from core.clock import utcnow
 from core.db import Database
-from services import backlog
+from delivery import backlog
 
 log = logging.getLogger(__name__)
 

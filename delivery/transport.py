@@ -19,7 +19,7 @@ from core.clock import utcnow
 from core.netguard import Network, Refused, check_url, is_allowed, literal
 from core.resolver import Resolver
 from core.settings import Settings
-from services.dispatch import Job, Result
+from delivery.jobs import Job, Result
 
 MAX_EXCERPT = 500
 MAX_READ = 64 * 1024

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from bench.backlog import add_deliveries
 from core.clock import utcnow
 from core.db import normalize_url
-from services.dispatch import EVENT
+from models.tables import EVENT
 
 __all__ = ["add_deliveries", "add_events", "event_rows"]
 

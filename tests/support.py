@@ -11,8 +11,8 @@ from models.alerts import EXAMPLE as ALERT_EXAMPLE
 from models.distress import EXAMPLE as DISTRESS_EXAMPLE
 from models.enums import AgencyType, Role
 from models.registry import AgencyCreate, ClientCreate, CountryCreate
-from services import registry
-from services.bootstrap import SECRETARIAT_CODE, ensure_secretariat
+from services.registry import members
+from services.registry.bootstrap import SECRETARIAT_CODE, ensure_secretariat
 
 AGENCIES = [
     ("TH-MECC", "TH", AgencyType.COAST_GUARD),
@@ -30,10 +30,10 @@ def seed_registry(db: Database) -> None:
     def build(session: Session) -> None:
         ensure_secretariat(session)
         for code, name in (("MY", "Malaysia"), ("BD", "Bangladesh"), ("ID", "Indonesia")):
-            registry.create_country(session, CountryCreate(code=code, name=name))
+            members.create_country(session, CountryCreate(code=code, name=name))
         for code, country, kind in AGENCIES:
             data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
-            registry.create_agency(session, data)
+            members.create_agency(session, data)
 
     db.run_write(build)
 
@@ -60,12 +60,12 @@ class Network:
 
     def add_agency(self, code: str, country: str, kind: AgencyType) -> None:
         data = AgencyCreate(code=code, name=f"{code} agency", country=country, type=kind)
-        self.db.run_write(lambda session: registry.create_agency(session, data))
+        self.db.run_write(lambda session: members.create_agency(session, data))
 
     def add_client(self, name: str, agency: str, *roles: Role) -> Credential:
         data = ClientCreate(name=name, roles=list(roles))
         created = self.db.run_write(
-            lambda session: registry.create_client(session, None, agency, data)
+            lambda session: members.create_client(session, None, agency, data)
         )
         credential = Credential(created.client_id, created.client_secret, agency, list(roles))
         self.credentials[name] = credential

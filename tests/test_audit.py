@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 from core.db import Database
 from models.audit import AuditEvent
 from models.enums import Role
-from services import audit
+from services.audit import trail
 from tests.support import Network, alert_body, handling
 
 
@@ -25,7 +25,7 @@ def _events_after(db: Database, seq: int) -> list[AuditEvent]:
 
 
 def _head(db: Database) -> int:
-    return db.run_read(lambda s: audit.head(s)[0])
+    return db.run_read(lambda s: trail.head(s)[0])
 
 
 async def test_a_scripted_session_leaves_exactly_its_rows(network: Network) -> None:
@@ -130,7 +130,7 @@ async def test_a_scripted_session_leaves_exactly_its_rows(network: Network) -> N
 
 
 def db_verifies(db: Database) -> bool:
-    return db.run_read(audit.verify).ok
+    return db.run_read(trail.verify).ok
 
 
 async def test_auditors_see_their_country(network: Network) -> None:
@@ -240,13 +240,13 @@ async def test_concurrent_writers_keep_one_linear_chain(database_url: str) -> No
 
         async def burst(db: Database, n: int) -> None:
             entries = [
-                audit.Entry(action=f"test {n}.{i}", outcome="success", status_code=200)
+                trail.Entry(action=f"test {n}.{i}", outcome="success", status_code=200)
                 for i in range(40)
             ]
-            await asyncio.gather(*(db.write(partial(audit.append, entry=e)) for e in entries))
+            await asyncio.gather(*(db.write(partial(trail.append, entry=e)) for e in entries))
 
         await asyncio.gather(*(burst(db, n) for n, db in enumerate(writers)))
-        verdict = writers[0].run_read(audit.verify)
+        verdict = writers[0].run_read(trail.verify)
         count = writers[0].run_read(
             lambda s: s.exec(select(func.count()).select_from(AuditEvent)).one()
         )

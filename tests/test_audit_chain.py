@@ -14,7 +14,8 @@ from core.clock import utcnow
 from core.db import Database
 from core.settings import get_settings
 from models.audit import GENESIS_HASH
-from services import audit
+from models.tables import AUDIT
+from services.audit import trail
 
 LENGTH = 12
 
@@ -23,9 +24,9 @@ LENGTH = 12
 def chained(db: Database) -> Database:
     def fill(session: Session) -> None:
         for n in range(LENGTH):
-            audit.append(
+            trail.append(
                 session,
-                audit.Entry(
+                trail.Entry(
                     action=f"GET /v1/alerts/{n}",
                     outcome="success",
                     status_code=200,
@@ -64,8 +65,8 @@ def _tamper(session: Session, how: str, k: int) -> int:
         )
         row.update(seq=k, id=f"forged-{k}", action="GET /v1/forged", prev_hash=prev_hash)
         row["at"] = utcnow()
-        row["hash"] = audit.chain_hash(prev_hash, row)
-        run(audit.AUDIT.insert(), row)
+        row["hash"] = trail.chain_hash(prev_hash, row)
+        run(AUDIT.insert(), row)
         return k + 1
     raise AssertionError(how)
 
@@ -80,7 +81,7 @@ def _tamper(session: Session, how: str, k: int) -> int:
 def test_any_tampering_is_caught(chained: Database, how: str, k: int) -> None:
     with Session(chained.write_engine) as session:
         expected = _tamper(session, how, k)
-        verdict = audit.verify(session)
+        verdict = trail.verify(session)
         session.rollback()
     assert not verdict.ok
     assert verdict.first_bad_seq == expected
@@ -91,11 +92,11 @@ def test_any_tampering_is_caught(chained: Database, how: str, k: int) -> None:
 )
 @given(k=st.integers(min_value=1, max_value=LENGTH))
 def test_truncation_after_an_anchor_is_caught(chained: Database, k: int) -> None:
-    anchor = chained.run_read(audit.head)
+    anchor = chained.run_read(trail.head)
     with Session(chained.write_engine) as session:
         session.connection().execute(text("DELETE FROM audit_event WHERE seq >= :k"), {"k": k})
-        unanchored = audit.verify(session)
-        anchored = audit.verify(session, anchor)
+        unanchored = trail.verify(session)
+        anchored = trail.verify(session, anchor)
         session.rollback()
     assert unanchored.ok  # a shorter chain is still a chain ...
     assert not anchored.ok  # ... but not the one whose head was exported
@@ -103,10 +104,10 @@ def test_truncation_after_an_anchor_is_caught(chained: Database, k: int) -> None
 
 
 def test_untouched_chain_verifies(chained: Database) -> None:
-    verdict = chained.run_read(audit.verify)
+    verdict = chained.run_read(trail.verify)
     assert verdict.ok
     assert verdict.checked == LENGTH
-    assert verdict.head_hash == chained.run_read(audit.head)[1]
+    assert verdict.head_hash == chained.run_read(trail.head)[1]
 
 
 def test_cli_verify_head_export(

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from models.audit import AuditEvent
 from models.enums import Role
-from services import audit
+from services.audit import trail
 from tests.served import raw_request, serving
 from tests.support import Network
 
@@ -132,7 +132,7 @@ async def test_hostile_requests_poison_neither_the_trail_nor_their_neighbours(
             assert len(rows) == 1, (name, len(rows))
             assert rows[0].status_code == status, name
             _assert_fits_and_clean(rows[0])
-    assert network.db.run_read(audit.verify).ok
+    assert network.db.run_read(trail.verify).ok
 
 
 REFUSE_SQLITE = (
@@ -196,7 +196,7 @@ async def test_a_refused_row_fails_alone_and_leaves_a_stand_in(
         assert [(r.action, r.status_code, r.object_id, r.detail) for r in rows] == [
             ("unauditable request", 400, None, "{}")
         ]
-    assert network.db.run_read(audit.verify).ok
+    assert network.db.run_read(trail.verify).ok
 
 
 async def test_control_characters_in_a_url_are_a_4xx_naming_them(network: Network) -> None:

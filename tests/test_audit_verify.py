@@ -14,7 +14,8 @@ from core.clock import utcnow
 from core.db import Database
 from models.audit import GENESIS_HASH, AuditEvent
 from models.enums import Role
-from services import audit
+from models.tables import AUDIT
+from services.audit import trail
 from tests.support import Network, alert_body
 
 ROWS = 50_000
@@ -50,9 +51,9 @@ def build_chain(db: Database, rows: int) -> None:
                     "detail": json.dumps({"ids": [f"id-{seq}"]}, separators=(",", ":")),
                     "prev_hash": prev_hash,
                 }
-                row["hash"] = prev_hash = audit.chain_hash(prev_hash, row)
+                row["hash"] = prev_hash = trail.chain_hash(prev_hash, row)
                 batch.append(row)
-            connection.execute(audit.AUDIT.insert(), batch)
+            connection.execute(AUDIT.insert(), batch)
 
 
 def _count(db: Database) -> int:
@@ -83,7 +84,7 @@ async def test_verifies_of_a_long_chain_stall_no_read_or_write(network: Network)
         assert verdict["ok"] is True, verdict
         assert verdict["first_bad_seq"] is None
         assert verdict["checked"] >= ROWS
-    assert network.db.run_read(audit.verify).checked == _count(network.db)
+    assert network.db.run_read(trail.verify).checked == _count(network.db)
 
 
 async def test_one_verification_at_a_time_per_caller(network: Network) -> None:

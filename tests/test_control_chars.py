@@ -23,7 +23,7 @@ from core.errors import Unauthorized
 from core.settings import Settings
 from models.enums import Role
 from models.inputs import Input
-from services import tokens
+from services.registry import tokens
 from tests.support import Network, alert_body, distress_body
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"

@@ -25,7 +25,7 @@ from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from models.enums import Role
 from models.registry import Country, CountryCreate
-from services import registry
+from services.registry import members
 from tests.conftest import make_settings
 from tests.faults import counts, exclusive_lock, failing_commits, read_only
 from tests.support import Network, alert_body, handling
@@ -155,7 +155,7 @@ async def test_a_failed_commit_leaves_the_write_lock_free(db: Database, database
     db.start()
 
     def add(session: Session) -> None:
-        registry.create_country(session, CountryCreate(code="QQ", name="Qq"))
+        members.create_country(session, CountryCreate(code="QQ", name="Qq"))
 
     with (
         failing_commits(db.write_engine, disk_full(database_url)),

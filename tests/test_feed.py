@@ -10,7 +10,7 @@ import pytest
 
 from api.routers import feed
 from models.enums import Role
-from services import events
+from services.records import events
 from tests.backlog import add_events
 from tests.support import Network, alert_body, distress_body, handling
 

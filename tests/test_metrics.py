@@ -17,11 +17,11 @@ from sqlmodel import select
 from core.clock import utcnow
 from core.db import Database
 from core.netguard import networks
+from delivery import expansion
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.audit import AuditEvent
 from models.enums import Role
-from services import expansion
 from tests.processes import HOST, child_env, free_port, supervised
 from tests.receiver import Receiver, running
 from tests.support import Network, alert_body, handling

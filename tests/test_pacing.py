@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from core.clock import utcnow
+from delivery import outbox, pacing, purge, replays
 from models.enums import Role
-from services import dispatch, pacing, replays, subscriptions
-from services.dispatch import DELIVERY
+from models.tables import DELIVERY
 from tests.backlog import add_deliveries, add_events
 from tests.hooks import Hooks
 from tests.support import alert_body, handling
@@ -82,8 +82,8 @@ async def test_a_new_event_does_not_wake_an_open_circuit(hooks: Hooks) -> None:
 def test_turns_are_dealt_one_delivery_a_subscription_at_a_time() -> None:
     heads: dict[str, list[Any]] = {"a": [1, 2, 3, 4], "b": [5, 6, 7, 8], "c": [9]}
     allowance = {"a": 4, "b": 2, "c": 4}
-    assert dispatch._take_turns(heads, allowance, limit=5) == [1, 5, 9, 2, 6]
-    assert dispatch._take_turns(heads, allowance, limit=64) == [1, 5, 9, 2, 6, 3, 4]
+    assert outbox._take_turns(heads, allowance, limit=5) == [1, 5, 9, 2, 6]
+    assert outbox._take_turns(heads, allowance, limit=64) == [1, 5, 9, 2, 6, 3, 4]
 
 
 async def test_a_replay_is_a_bounded_chunk_a_round(
@@ -147,10 +147,10 @@ async def test_a_deleted_subscription_is_purged_a_chunk_at_a_time(
     assert (await hooks.network.http.get(url, headers=admin)).status_code == 404
     listed = (await hooks.network.http.get("/v1/subscriptions", headers=admin)).json()
     assert listed == []
-    claim = partial(dispatch.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=64)
+    claim = partial(outbox.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=64)
     assert await db.write(claim) == []  # nothing goes to a deleted subscription
-    purge = partial(subscriptions.purge_deleted, chunk=10)
-    assert [await db.write(purge) for _ in range(5)] == [10, 10, 5, 1, 0]
+    purge_chunk = partial(purge.deleted, chunk=10)
+    assert [await db.write(purge_chunk) for _ in range(5)] == [10, 10, 5, 1, 0]
     assert await _count(db) == 0
 
 

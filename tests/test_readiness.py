@@ -12,8 +12,8 @@ from sqlmodel import Session
 from api.app import create_app
 from core.clock import utcnow
 from core.db import Database
+from delivery import expansion
 from models.subscriptions import DispatcherState
-from services import expansion
 from tests.conftest import make_settings
 
 

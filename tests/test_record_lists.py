@@ -11,8 +11,8 @@ from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
 from models.alerts import AlertCreate
 from models.enums import AgencyType, Role
-from services.kinds import ALERTS
-from services.records import publish
+from services.records.kinds import ALERTS
+from services.records.publishing import publish
 from tests.support import Network, alert_body, distress_body, handling
 
 

@@ -11,9 +11,9 @@ from asgi_lifespan import LifespanManager
 from api.app import create_app
 from core.db import Database
 from core.netguard import Refused, check_url, is_allowed, networks, resolve
+from delivery.jobs import Job, Result
 from delivery.transport import Transport
 from models.enums import Role
-from services.dispatch import Job, Result
 from tests.conftest import make_settings
 from tests.receiver import Receiver, running
 from tests.support import Network

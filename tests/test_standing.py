@@ -20,7 +20,7 @@ from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.records import Record
 from models.registry import Agency
-from services import audit
+from services.audit import trail
 from tests.support import Network, alert_body, handling
 
 
@@ -202,8 +202,8 @@ async def test_one_batch_checks_each_token_of_a_client_on_its_own(
     assert revoked.json() == {"revoked": True}
     keys = TokenKeys.from_settings(settings)
     order = [good, bad, good, bad, good]
-    entry = audit.Entry(action="GET /v1/alerts", outcome="ok", status_code=200, detail={"ids": []})
-    items: list[tuple[audit.Entry, Claims | None]] = [
+    entry = trail.Entry(action="GET /v1/alerts", outcome="ok", status_code=200, detail={"ids": []})
+    items: list[tuple[trail.Entry, Claims | None]] = [
         (replace(entry, request_id=f"r{n}"), decode_token(t, keys)) for n, t in enumerate(order)
     ]
     verdicts = db.run_write(lambda session: append_checked(session, items))

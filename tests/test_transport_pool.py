@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from core.netguard import networks
+from delivery.jobs import Job
 from delivery.transport import Transport
-from services.dispatch import Job
 from tests.receiver import Receiver, running
 
 LIMIT = 4

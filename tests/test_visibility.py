@@ -18,7 +18,7 @@ from core.db import Database
 from models.enums import AgencyType, Role
 from models.events import Event
 from models.records import Record
-from services.events import EVENT_COLUMNS
+from services.records.events import EVENT_COLUMNS
 from tests.support import AGENCIES, Network, alert_body, distress_body, seed_registry
 
 AGENCY_CODES = [code for code, _country, _type in AGENCIES]

@@ -16,12 +16,12 @@ from sqlmodel import col, select
 from core.clock import utcnow
 from core.db import Database
 from core.netguard import networks
+from delivery import expansion, outbox, settling
 from delivery.dispatcher import Dispatcher
+from delivery.jobs import Result
 from delivery.transport import Transport
 from models.enums import Role
 from models.subscriptions import Delivery
-from services import dispatch, expansion, settling
-from services.dispatch import Result
 from tests.hooks import Hooks
 from tests.receiver import Received, Receiver, fails, running, verify
 from tests.support import alert_body, handling
@@ -474,7 +474,7 @@ async def test_one_settle_unit_records_a_mixed_batch(hooks: Hooks) -> None:
         await _post(hooks, handling=handling("network"))
     db = hooks.dispatcher.db
     await db.write(partial(expansion.expand, now=hooks.clock()))
-    claim = partial(dispatch.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=10)
+    claim = partial(outbox.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=10)
     first, second, third = sorted(await db.write(claim), key=lambda job: job.delivery_id)
     gone = replace(third, delivery_id="no-such-delivery")
     now = hooks.clock()

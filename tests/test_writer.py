@@ -26,9 +26,10 @@ from models.audit import AuditEvent
 from models.enums import AgencyType, Role
 from models.records import Record
 from models.registry import Country, CountryCreate, CountryRead
-from services import audit, registry
-from services.kinds import ALERTS
-from services.records import Saved, publish
+from services.audit import trail
+from services.records.kinds import ALERTS
+from services.records.publishing import Saved, publish
+from services.registry import members
 from tests.conftest import make_settings
 from tests.support import alert_body, seed_registry
 
@@ -38,7 +39,7 @@ async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> No
 
     def add(code: str) -> Callable[[Session], str]:
         def unit(session: Session) -> str:
-            registry.create_country(session, CountryCreate(code=code, name=code))
+            members.create_country(session, CountryCreate(code=code, name=code))
             if code.endswith("X"):
                 raise NotFound("deliberate failure after a write")
             return code
@@ -81,7 +82,7 @@ async def test_a_batch_without_failures_takes_no_savepoints(db: Database) -> Non
 
     def add(code: str) -> Callable[[Session], str]:
         def unit(session: Session) -> str:
-            registry.create_country(session, CountryCreate(code=code, name=code))
+            members.create_country(session, CountryCreate(code=code, name=code))
             return code
 
         return unit
@@ -157,7 +158,7 @@ async def test_constraint_violation_in_a_batch_is_a_conflict(db: Database) -> No
     await db.write(insert_raw)
     results = await asyncio.gather(
         db.write(insert_raw),
-        db.write(lambda s: registry.create_country(s, CountryCreate(code="QZ", name="other"))),
+        db.write(lambda s: members.create_country(s, CountryCreate(code="QZ", name="other"))),
         return_exceptions=True,
     )
     assert isinstance(results[0], Conflict)
@@ -209,7 +210,7 @@ async def test_many_concurrent_requests_all_land(db: Database, count: int) -> No
 
     def add(code: str) -> Callable[[Session], CountryRead]:
         def unit(session: Session) -> CountryRead:
-            return registry.create_country(session, CountryCreate(code=code, name=code))
+            return members.create_country(session, CountryCreate(code=code, name=code))
 
         return unit
 
@@ -224,8 +225,8 @@ async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> N
 
     def unit(n: int) -> Callable[[Session], int]:
         def run(session: Session) -> int:
-            seq = audit.append(
-                session, audit.Entry(action=f"t{n}", outcome="success", status_code=200)
+            seq = trail.append(
+                session, trail.Entry(action=f"t{n}", outcome="success", status_code=200)
             )
             if n % 3 == 0:
                 raise NotFound("fails after appending")
@@ -236,7 +237,7 @@ async def test_a_failed_unit_leaves_no_gap_in_the_audit_chain(db: Database) -> N
     results = await asyncio.gather(*(db.write(unit(n)) for n in range(30)), return_exceptions=True)
     kept = sorted(r for r in results if isinstance(r, int))
     assert kept == list(range(1, 21))
-    assert db.run_read(audit.verify).ok
+    assert db.run_read(trail.verify).ok
 
 
 async def test_grouped_items_are_written_together_beside_units(db: Database) -> None:
@@ -246,16 +247,16 @@ async def test_grouped_items_are_written_together_beside_units(db: Database) -> 
     db.start()
     calls: list[int] = []
 
-    def append_many(session: Session, entries: list[audit.Entry]) -> list[int]:
+    def append_many(session: Session, entries: list[trail.Entry]) -> list[int]:
         calls.append(len(entries))
-        return audit.append_many(session, entries)
+        return trail.append_many(session, entries)
 
     def unit(n: int) -> Callable[[Session], int]:
-        return lambda session: audit.append(
-            session, audit.Entry(action=f"unit{n}", outcome="success", status_code=201)
+        return lambda session: trail.append(
+            session, trail.Entry(action=f"unit{n}", outcome="success", status_code=201)
         )
 
-    items = [audit.Entry(action=f"read{n}", outcome="success", status_code=200) for n in range(40)]
+    items = [trail.Entry(action=f"read{n}", outcome="success", status_code=200) for n in range(40)]
     results = await asyncio.gather(
         *(db.write_item(append_many, entry) for entry in items),
         *(db.write(unit(n)) for n in range(10)),
@@ -265,19 +266,19 @@ async def test_grouped_items_are_written_together_beside_units(db: Database) -> 
     assert len(calls) < 40
     actions = await db.read(lambda s: dict(s.exec(select(AuditEvent.seq, AuditEvent.action)).all()))
     assert {actions[seq] for seq in results[:40]} == {entry.action for entry in items}
-    assert db.run_read(audit.verify).ok
+    assert db.run_read(trail.verify).ok
 
 
 async def test_a_failing_group_fails_its_items_only(db: Database) -> None:
     db.start()
 
     def broken(session: Session, items: list[str]) -> list[str]:
-        registry.create_country(session, CountryCreate(code="GG", name="written, then undone"))
+        members.create_country(session, CountryCreate(code="GG", name="written, then undone"))
         raise NotFound("the whole group fails")
 
     def add(code: str) -> Callable[[Session], str]:
         def run(session: Session) -> str:
-            registry.create_country(session, CountryCreate(code=code, name=code))
+            members.create_country(session, CountryCreate(code=code, name=code))
             return code
 
         return run
@@ -303,7 +304,7 @@ async def test_a_bad_item_fails_alone_not_its_group(db: Database) -> None:
         for code in codes:
             if code.startswith("X"):
                 raise NotFound(f"no country {code}")
-            registry.create_country(session, CountryCreate(code=code, name=code))
+            members.create_country(session, CountryCreate(code=code, name=code))
         return codes
 
     codes = ["JA", "JB", "XC", "JD", "JE", "XF", "JG"]

@@ -13,8 +13,8 @@ from auth.principal import Principal
 from models.acks import CancelRequest
 from models.alerts import AlertPatch, AlertRead
 from models.enums import Scope
-from services import cap, records
-from services.kinds import ALERTS
+from services.records import cap, publishing
+from services.records.kinds import ALERTS
 
 router = build_router(ALERTS, AlertRead, AlertPatch)
 AlertsWrite = Annotated[Principal, Security(authenticate, scopes=[Scope.ALERTS_WRITE])]
@@ -36,11 +36,9 @@ async def cancel(
 ) -> Response:
     """Cancel with a reason; recipients get the cancellation like any other version."""
     expected = parse_if_match(if_match)
+    reason = {"cancel_reason": body.reason}
     saved = await audited_write(
-        runtime,
-        lambda s: records.finish(
-            s, caller, ALERTS, str(record_id), {"cancel_reason": body.reason}, expected
-        ),
+        runtime, publishing.finish, caller, ALERTS, str(record_id), reason, expected
     )
     return saved_response(ALERTS, saved)
 
@@ -58,5 +56,5 @@ async def as_cap(record_id: RecordId, caller: AlertsRead, runtime: RuntimeDep) -
     """OASIS CAP 1.2: the first version you may read is an `Alert`, later ones `Update` (with
     `references` to the earlier versions you may read), a cancelled alert `Cancel`. `scope` is
     `Restricted`, or `Private` under TLP red."""
-    xml = await runtime.db.read(lambda s: cap.alert_as_cap(s, caller, str(record_id)))
+    xml = await runtime.db.read(cap.alert_as_cap, caller, str(record_id))
     return Response(content=xml, media_type="application/cap+xml")

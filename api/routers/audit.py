@@ -13,9 +13,9 @@ from auth.principal import Principal
 from models.audit import AuditPage, VerifyResult
 from models.enums import Scope
 from models.envelope import Timestamp
-from services import audit_reads
-from services.audit import verify_walk
-from services.audit_reads import AuditFilter
+from services.audit import listing
+from services.audit.listing import AuditFilter
+from services.audit.trail import verify_walk
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"], responses=problems(401, 403, 429))
 Auditor = Annotated[Principal, Security(authenticate, scopes=[Scope.AUDIT_READ])]
@@ -36,9 +36,7 @@ async def list_events(
     """Oldest first. Auditors see their own country's agencies' actions and every access to
     their country's records; platform admins see everything."""
     wanted = AuditFilter(actor_agency, action, object_id, outcome, since, limit, cursor)
-    events, next_cursor, seqs = await runtime.db.read(
-        lambda s: audit_reads.list_events(s, caller, wanted)
-    )
+    events, next_cursor, seqs = await runtime.db.read(listing.list_events, caller, wanted)
     note_access("audit-events", [str(seq) for seq in seqs], [])
     page: dict[str, Any] = {"items": events, "next_cursor": next_cursor}
     return json_response(json.dumps(page, separators=(",", ":")))

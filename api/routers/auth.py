@@ -16,7 +16,7 @@ from api.throttle import source_of
 from auth.tokens import decode_token
 from core.errors import BadRequest, Unauthorized
 from models.tokens import Me, TokenResponse
-from services import tokens
+from services.registry import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -106,11 +106,11 @@ async def revoke(
         target = decode_token(token, runtime.keys)
     except Unauthorized:
         return {"revoked": False}
-    await audited_write(runtime, lambda session: tokens.revoke(session, caller, target))
+    await audited_write(runtime, tokens.revoke, caller, target)
     return {"revoked": True}
 
 
 @router.get("/me", summary="Who am I", response_model=Me, responses=problems(401, 429))
 async def me(caller: Caller, runtime: RuntimeDep) -> Me:
     """The client behind this token: agency, country, roles and granted scopes."""
-    return await runtime.db.read(lambda session: tokens.describe(session, caller))
+    return await runtime.db.read(tokens.describe, caller)

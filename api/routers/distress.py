@@ -13,8 +13,8 @@ from auth.principal import Principal
 from models.acks import CloseRequest
 from models.distress import DistressPatch, DistressRead
 from models.enums import Scope
-from services import records
-from services.kinds import DISTRESS
+from services.records import publishing
+from services.records.kinds import DISTRESS
 
 router = build_router(DISTRESS, DistressRead, DistressPatch)
 DistressWrite = Annotated[Principal, Security(authenticate, scopes=[Scope.DISTRESS_WRITE])]
@@ -37,6 +37,6 @@ async def close(
     changes = {"outcome": body.outcome.value, "close_note": body.note}
     expected = parse_if_match(if_match)
     saved = await audited_write(
-        runtime, lambda s: records.finish(s, caller, DISTRESS, str(record_id), changes, expected)
+        runtime, publishing.finish, caller, DISTRESS, str(record_id), changes, expected
     )
     return saved_response(DISTRESS, saved)

@@ -13,7 +13,7 @@ from api.errors import problems
 from api.params import json_response
 from auth.principal import Principal
 from models.enums import Scope
-from services import events
+from services.records import events
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=problems(401, 403, 422, 429))
 FeedReader = Annotated[Principal, Security(authenticate, scopes=[Scope.FEED_READ])]

@@ -11,9 +11,9 @@ from api.errors import problems
 from api.params import filter_dependency, json_response
 from auth.policy import READ_SCOPE
 from auth.principal import Principal
-from services import geo, record_reads
-from services.kinds import ALERTS, DISTRESS, KindSpec
-from services.record_reads import RecordFilter
+from services.records import geo, reading
+from services.records.kinds import ALERTS, DISTRESS, KindSpec
+from services.records.reading import RecordFilter
 
 router = APIRouter(prefix="/v1/geo", tags=["geo"], responses=problems(401, 403, 422, 429))
 GEOJSON: dict[int | str, dict[str, Any]] = {
@@ -33,9 +33,7 @@ def _route(spec: KindSpec) -> None:
     )
     async def features(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
         """The same list and filters, as a GeoJSON FeatureCollection of points ([lon, lat])."""
-        listing = await runtime.db.read(
-            lambda s: record_reads.list_records(s, caller, spec, wanted)
-        )
+        listing = await runtime.db.read(reading.list_records, caller, spec, wanted)
         note_access(spec.path, listing.ids, listing.countries)
         collection: dict[str, Any] = geo.feature_collection(listing.docs, listing.next_cursor)
         response = json_response(json.dumps(collection, separators=(",", ":")))

@@ -21,10 +21,10 @@ from auth.policy import READ_SCOPE, WRITE_SCOPE
 from auth.principal import Principal
 from models.acks import AckCreate, AckRead, AcksRead
 from models.enums import Scope
-from services import acks, record_reads, records
-from services.kinds import KindSpec
-from services.record_reads import RecordFilter
-from services.records import Saved
+from services.records import acks, publishing, reading
+from services.records.kinds import KindSpec
+from services.records.publishing import Saved
+from services.records.reading import RecordFilter
 
 T = TypeVar("T")
 
@@ -76,17 +76,13 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         key: IdempotencyKey = None,
     ) -> Response:
         """Publish as version 1 to whom `handling` names. Retry safely with `Idempotency-Key`."""
-        saved = await audited_write(
-            runtime, lambda s: records.publish(s, caller, spec, body, key), status=201
-        )
+        saved = await audited_write(runtime, publishing.publish, caller, spec, body, key)
         return saved_response(spec, saved, 201)
 
     @router.get("", response_model=page_model, responses=problems(422), summary=f"List {noun}s")
     async def list_records(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
         """Newest first, only what your agency may read. Follow `next_cursor` for more."""
-        listing = await runtime.db.read(
-            lambda s: record_reads.list_records(s, caller, spec, wanted)
-        )
+        listing = await runtime.db.read(reading.list_records, caller, spec, wanted)
         note_access(spec.path, listing.ids, listing.countries)
         return json_response(items_json(listing.docs, listing.next_cursor))
 
@@ -95,9 +91,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     )
     async def get(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
         """The current version; its number is the `ETag`."""
-        doc, version = await runtime.db.read(
-            lambda s: record_reads.get(s, caller, spec, str(record_id))
-        )
+        doc, version = await runtime.db.read(reading.get, caller, spec, str(record_id))
         return json_response(doc, version=version)
 
     @router.patch(
@@ -118,7 +112,12 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         expected = parse_if_match(if_match)
         saved = await audited_write(
             runtime,
-            lambda s: records.update_record(s, caller, spec, str(record_id), changes, expected),
+            publishing.update_record,
+            caller,
+            spec,
+            str(record_id),
+            changes,
+            expected,
         )
         return saved_response(spec, saved)
 
@@ -131,9 +130,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
         """Every version you may read, oldest first: each under the handling it was sent with,
         so a version sent more narrowly than today is left out (the numbers show the gap)."""
-        docs = await runtime.db.read(
-            lambda s: record_reads.versions(s, caller, spec, str(record_id))
-        )
+        docs = await runtime.db.read(reading.versions, caller, spec, str(record_id))
         return json_response(items_json(docs))
 
     @router.post(
@@ -148,7 +145,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     ) -> dict[str, Any]:
         """Once per agency; the sending agency does not acknowledge its own."""
         return await audited_write(
-            runtime, lambda s: acks.acknowledge(s, caller, spec, str(record_id), body.note), 201
+            runtime, acks.acknowledge, caller, spec, str(record_id), body.note
         )
 
     @router.get(
@@ -160,6 +157,6 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
         """Who acknowledged, and who may read it and has not yet
         (listed when the sender asked for acknowledgements)."""
-        return await runtime.db.read(lambda s: acks.list_acks(s, caller, spec, str(record_id)))
+        return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
     return router

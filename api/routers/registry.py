@@ -18,7 +18,7 @@ from models.registry import (
     CountryCreate,
     CountryRead,
 )
-from services import registry
+from services.registry import members
 
 router = APIRouter(prefix="/v1", tags=["registry"], responses=problems(401, 403, 429))
 AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, description="Agency code, e.g. TH-MECC")]
@@ -27,7 +27,7 @@ AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE, description="Agency code, 
 @router.get("/countries", summary="List member countries", response_model=list[CountryRead])
 async def list_countries(caller: Caller, runtime: RuntimeDep) -> list[CountryRead]:
     """The member countries, by ISO 3166-1 alpha-2 code."""
-    return await runtime.db.read(registry.list_countries)
+    return await runtime.db.read(members.list_countries)
 
 
 @router.post(
@@ -41,9 +41,7 @@ async def create_country(
     body: CountryCreate, caller: RegistryManager, runtime: RuntimeDep, response: Response
 ) -> CountryRead:
     """Platform admins only."""
-    created = await audited_write(
-        runtime, lambda session: registry.create_country(session, body), status=201
-    )
+    created = await audited_write(runtime, members.create_country, body)
     response.headers["Location"] = "/v1/countries"
     return created
 
@@ -55,7 +53,7 @@ async def list_agencies(
     country: Annotated[str | None, Query(pattern=COUNTRY_CODE)] = None,
 ) -> list[AgencyRead]:
     """Every agency of the network (filter by `country`); address records to their codes."""
-    return await runtime.db.read(lambda session: registry.list_agencies(session, country))
+    return await runtime.db.read(members.list_agencies, country)
 
 
 @router.post(
@@ -70,9 +68,7 @@ async def create_agency(
 ) -> AgencyRead:
     """Platform admins only. Register the country first. The agencies of its country (and
     every MRCC, for an MRCC) are told by an `agency.created` event."""
-    created = await audited_write(
-        runtime, lambda session: registry.create_agency(session, body, caller), status=201
-    )
+    created = await audited_write(runtime, members.create_agency, body, caller)
     response.headers["Location"] = f"/v1/agencies/{created.code}"
     return created
 
@@ -82,7 +78,7 @@ async def create_agency(
 )
 async def get_agency(code: AgencyCode, caller: Caller, runtime: RuntimeDep) -> AgencyRead:
     """One agency by its code."""
-    return await runtime.db.read(lambda session: registry.get_agency(session, code))
+    return await runtime.db.read(members.get_agency, code)
 
 
 @router.post(
@@ -105,9 +101,7 @@ async def create_client(
     client a platform admin creates for another agency is announced to that agency's admins
     (`client.created`) and flagged in the audit trail.
     """
-    created = await audited_write(
-        runtime, lambda session: registry.create_client(session, caller, code, body), status=201
-    )
+    created = await audited_write(runtime, members.create_client, caller, code, body)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Location"] = f"/v1/agencies/{code}/clients"
     return created
@@ -123,7 +117,7 @@ async def list_clients(
     code: AgencyCode, caller: ClientsManager, runtime: RuntimeDep
 ) -> list[ClientRead]:
     """Your agency's clients (platform admins: any agency's); secrets never again."""
-    return await runtime.db.read(lambda session: registry.list_clients(session, caller, code))
+    return await runtime.db.read(members.list_clients, caller, code)
 
 
 @router.delete(
@@ -136,6 +130,4 @@ async def deactivate_client(
     client_id: Annotated[str, Path(max_length=64)], caller: ClientsManager, runtime: RuntimeDep
 ) -> ClientRead:
     """Deactivate a client: every token it holds stops working at once."""
-    return await audited_write(
-        runtime, lambda session: registry.deactivate_client(session, caller, client_id)
-    )
+    return await audited_write(runtime, members.deactivate_client, caller, client_id)

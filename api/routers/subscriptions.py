@@ -1,6 +1,5 @@
 """Webhook subscriptions and their deliveries, for agency admins."""
 
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, Security
@@ -10,6 +9,7 @@ from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from auth.principal import Principal
 from core.resolver import vet_url
+from delivery import manual, reads, replays
 from models.enums import Scope
 from models.subscriptions import (
     DeliveryRead,
@@ -20,7 +20,7 @@ from models.subscriptions import (
     SubscriptionPatch,
     SubscriptionRead,
 )
-from services import replays, subscriptions
+from services.webhooks import subscriptions
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems(401, 403, 404, 429))
 Manager = Annotated[Principal, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_MANAGE])]
@@ -49,7 +49,7 @@ async def create(
     `secret` in this answer (shown once). https only; private addresses are refused."""
     await _vet(runtime, body.url)
     created = await audited_write(
-        runtime, lambda s: subscriptions.create(s, caller, body, runtime.webhooks.policy), 201
+        runtime, subscriptions.create, caller, body, runtime.webhooks.policy
     )
     response.headers.update({**NO_STORE, "Location": f"/v1/subscriptions/{created.id}"})
     return created
@@ -58,7 +58,7 @@ async def create(
 @router.get("/subscriptions", response_model=list[SubscriptionRead], summary="Your subscriptions")
 async def list_own(caller: Manager, runtime: RuntimeDep) -> list[SubscriptionRead]:
     """Your agency's subscriptions. Secrets are never shown again."""
-    return await runtime.db.read(lambda s: subscriptions.list_own(s, caller))
+    return await runtime.db.read(subscriptions.list_own, caller)
 
 
 @router.get(
@@ -66,9 +66,7 @@ async def list_own(caller: Manager, runtime: RuntimeDep) -> list[SubscriptionRea
 )
 async def get(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
     """One of your agency's subscriptions."""
-    return await runtime.db.read(
-        lambda s: subscriptions.read(subscriptions.own(s, caller, subscription_id))
-    )
+    return await runtime.db.read(subscriptions.get, caller, subscription_id)
 
 
 @router.patch(
@@ -83,9 +81,7 @@ async def update(
     """Change the URL, description, event types or filter; the secret stays."""
     if body.url is not None:
         await _vet(runtime, body.url)
-    return await audited_write(
-        runtime, lambda s: subscriptions.update(s, caller, subscription_id, body)
-    )
+    return await audited_write(runtime, subscriptions.update, caller, subscription_id, body)
 
 
 @router.delete(
@@ -95,7 +91,7 @@ async def update(
 )
 async def delete(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
     """Stop all deliveries to it for good."""
-    return await audited_write(runtime, lambda s: subscriptions.delete(s, caller, subscription_id))
+    return await audited_write(runtime, subscriptions.delete, caller, subscription_id)
 
 
 @router.post(
@@ -109,7 +105,10 @@ async def rotate(
     """A new secret, shown once. For 24 hours deliveries carry two signatures, one per secret."""
     rotated = await audited_write(
         runtime,
-        lambda s: subscriptions.rotate(s, caller, subscription_id, runtime.webhooks.policy),
+        subscriptions.rotate,
+        caller,
+        subscription_id,
+        runtime.webhooks.policy,
     )
     response.headers.update(NO_STORE)
     return rotated
@@ -119,9 +118,7 @@ async def rotate(
 async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
     """Queue a `ping` for this subscription alone: checks the receiver and its
     signature check."""
-    return await audited_write(
-        runtime, lambda s: subscriptions.ping(s, caller, subscription_id), 202
-    )
+    return await audited_write(runtime, manual.ping, caller, subscription_id)
 
 
 @router.post(
@@ -132,7 +129,7 @@ async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: Runtim
 async def enable(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
     """Resume a subscription disabled after a 410 or 72 hours of failures; its
     pending deliveries go out again."""
-    return await audited_write(runtime, lambda s: subscriptions.enable(s, caller, subscription_id))
+    return await audited_write(runtime, subscriptions.enable, caller, subscription_id)
 
 
 @router.post(
@@ -152,16 +149,9 @@ async def replay(
     """Queue again every matching event since `since` that your agency may see, a chunk at
     a time in the background (follow it with `GET` on this path). Duplicates keep their
     `webhook-id`, so receivers de-duplicate them. A new replay replaces one still running."""
+    limits = runtime.webhooks.replay_limits
     started = await audited_write(
-        runtime,
-        partial(
-            replays.start,
-            principal=caller,
-            subscription_id=subscription_id,
-            since=body.since,
-            limits=runtime.webhooks.replay_limits,
-        ),
-        202,
+        runtime, replays.start, caller, subscription_id, since=body.since, limits=limits
     )
     response.headers["Location"] = f"/v1/subscriptions/{subscription_id}/replay"
     return started
@@ -176,9 +166,7 @@ async def replay_progress(
     subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep
 ) -> ReplayRead:
     """The subscription's latest replay: events still to look at and deliveries queued."""
-    return await runtime.db.read(
-        partial(replays.get, principal=caller, subscription_id=subscription_id)
-    )
+    return await runtime.db.read(replays.get, caller, subscription_id)
 
 
 @router.get(
@@ -194,9 +182,7 @@ async def deliveries(
 ) -> Any:
     """The latest 200 deliveries with every attempt: time, status code, latency,
     error and the start of the answer."""
-    return await runtime.db.read(
-        lambda s: subscriptions.list_deliveries(s, caller, subscription_id, state)
-    )
+    return await runtime.db.read(reads.list_deliveries, caller, subscription_id, state)
 
 
 @router.post(
@@ -208,4 +194,4 @@ async def redeliver(
     delivery_id: Annotated[str, Path(max_length=36)], caller: Manager, runtime: RuntimeDep
 ) -> Any:
     """Send a delivery again now, whatever became of it (same `webhook-id`)."""
-    return await audited_write(runtime, lambda s: subscriptions.redeliver(s, caller, delivery_id))
+    return await audited_write(runtime, manual.redeliver, caller, delivery_id)

@@ -13,8 +13,8 @@ from auth.policy import can_see_audited_record, can_see_client_id, readable_audi
 from auth.principal import Principal
 from models.audit import AuditEvent
 from models.registry import Agency, Client
-from services.audit import rows
-from services.record_reads import decode_cursor, encode_cursor
+from services.audit.trail import rows
+from services.records.reading import decode_cursor, encode_cursor
 
 CLIENTS = "clients"  # the object type of a row about a client: its id is a client id
 

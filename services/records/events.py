@@ -4,20 +4,19 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
 from auth.policy import POLICY_COLUMNS, readable
 from auth.principal import Principal
 from core import bulk
-from core.clock import utcnow
+from core.clock import iso, utcnow
 from core.signals import EVENTS_EMITTED
 from models.events import Event
+from models.tables import EVENT
 
-EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 SCAN_WINDOW = 10_000  # events one feed read looks at, at most
 EVENT_COLUMNS = (*POLICY_COLUMNS, "category", "severity_rank", "lat", "lon")
 
@@ -41,14 +40,15 @@ def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) 
     return event_id
 
 
-def event_json(seq: int, event_id: str, event_type: str, at: datetime, data: str) -> str:
-    """`{"id","type","timestamp","cursor","data"}`, with the stored record as it is."""
+def event_json(seq: int | None, event_id: str, event_type: str, at: datetime, data: str) -> str:
+    """`{"id","type","timestamp","cursor","data"}`, with the stored record as it is: every
+    event a subscriber or feed reader gets is written here (a `ping` has no cursor)."""
     head = json.dumps(
         {
             "id": event_id,
             "type": event_type,
-            "timestamp": at.isoformat().replace("+00:00", "Z"),
-            "cursor": str(seq),
+            "timestamp": iso(at),
+            "cursor": None if seq is None else str(seq),
         },
         separators=(",", ":"),
     )

@@ -5,16 +5,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
 from auth.policy import POLICY_COLUMNS, can_modify, can_read, code_list
 from auth.principal import Principal
 from core import bulk
-from core.clock import utcnow
+from core.clock import iso, utcnow
 from core.errors import (
     Conflict,
     Forbidden,
@@ -24,22 +23,13 @@ from core.errors import (
     Unprocessable,
     field_errors,
 )
+from core.jsontext import dumps
 from models.envelope import Envelope, merge_patch
 from models.records import IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Country
-from services.events import emit
-from services.kinds import KindSpec
-
-RECORD = cast(Table, Record.__table__)  # type: ignore[attr-defined]
-VERSION = cast(Table, RecordVersion.__table__)  # type: ignore[attr-defined]
-
-
-def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+from models.tables import RECORD, VERSION
+from services.records.events import emit
+from services.records.kinds import KindSpec
 
 
 @dataclass(frozen=True)

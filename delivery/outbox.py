@@ -6,27 +6,20 @@ at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is hel
 """
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, or_, true
+from sqlalchemy import Connection, Row, and_, bindparam, or_, true
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from core.crypto import SecretBox
-from models.events import Event
-from models.registry import Agency
-from models.subscriptions import Delivery, DeliveryAttempt, Subscription
-from services import pacing
-from services.events import event_json
+from delivery import pacing
+from delivery.jobs import LEASE, RECORD_TYPES, Job
+from models.tables import AGENCY, DELIVERY, EVENT, SUBSCRIPTION
+from services.records.events import event_json
 
-DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
-SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
-ATTEMPT = cast(Table, DeliveryAttempt.__table__)  # type: ignore[attr-defined]
-EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
-AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
 DUE_COLUMNS = [
     DELIVERY.c[name]
     for name in ("id", "subscription_id", "event_seq", "event_id", "event_type", "payload")
@@ -78,47 +71,6 @@ _HEADS_SQLITE = (
     .select_from(SUBSCRIPTION.join(DELIVERY, DELIVERY.c.id.in_(_HEAD_IDS.scalar_subquery())))
     .where(_CHOSEN)
 )
-RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
-DISABLE_AFTER = timedelta(hours=72)
-LEASE = timedelta(seconds=60)
-RECORD_TYPES = {
-    "alert": "alerts",
-    "distress": "distress-reports",
-    "subscription": "subscriptions",
-    "registry": "agencies",
-}
-
-
-@dataclass(frozen=True)
-class Job:
-    """A claimed delivery, with all the sender needs and nothing it must look up."""
-
-    delivery_id: str
-    subscription_id: str
-    agency: str
-    url: str
-    secrets: tuple[str, ...]
-    event_id: str
-    event_type: str
-    body: str
-    attempt: int
-    record_id: str | None
-    record_type: str | None
-    record_country: str | None = None  # filed in the audit row without a SELECT
-    agency_country: str | None = None  # the recipient's: its auditors see the disclosure
-
-
-@dataclass(frozen=True)
-class Result:
-    status: int | None
-    latency_ms: float
-    error: str | None = None
-    excerpt: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
 
 def claim(

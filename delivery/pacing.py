@@ -14,14 +14,11 @@ delivery at a time (a probe) until one succeeds. Its backlog waits in the databa
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
-from models.subscriptions import Delivery, Subscription
+from models.tables import DELIVERY, SUBSCRIPTION
 
-DELIVERY = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
-SUBSCRIPTION = cast(Table, Subscription.__table__)  # type: ignore[attr-defined]
 CIRCUIT_THRESHOLD = 3  # failures in a row that open a subscription's circuit
 CIRCUIT_WAITS = (5, 30, 120, 300, 900)  # seconds between probes while it stays open
 RECOVERED_LIMIT = 1000  # failed deliveries brought forward when a circuit closes

@@ -4,23 +4,21 @@ agency may read it (the same policy as every read path). A writer unit each roun
 
 import uuid
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Table, bindparam
+from sqlalchemy import Connection, Row, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from auth.policy import Reader, can_agency_read
+from delivery import pacing
+from delivery.matching import matches
 from models.enums import AgencyType
-from models.registry import Agency
 from models.subscriptions import DispatcherState
-from services import pacing
-from services.dispatch import DELIVERY, EVENT, SUBSCRIPTION
-from services.events import EVENT_COLUMNS as COPIED_COLUMNS
-from services.matching import matches
+from models.tables import AGENCY, DELIVERY, EVENT, SUBSCRIPTION
+from models.tables import DISPATCHER_STATE as STATE
+from services.records.events import EVENT_COLUMNS as COPIED_COLUMNS
 
-AGENCY = cast(Table, Agency.__table__)  # type: ignore[attr-defined]
-STATE = cast(Table, DispatcherState.__table__)  # type: ignore[attr-defined]
 MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", *COPIED_COLUMNS)]

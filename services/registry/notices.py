@@ -14,12 +14,12 @@ from sqlmodel import Session, select
 
 from auth.policy import code_list
 from auth.principal import Principal
+from core.clock import iso
 from models.enums import AgencyType
 from models.envelope import Distribution, Kind, Status, Tlp
 from models.registry import Agency, Client
-from services import audit
-from services.events import emit
-from services.records import iso
+from services.audit import trail
+from services.records.events import emit
 
 GRANT = "platform_admin_grant"  # `detail.flag` of the audit row
 
@@ -61,7 +61,7 @@ def announce_client(session: Session, principal: Principal, agency: Agency, clie
     }
     columns = _columns(agency, Distribution.AGENCY, Tlp.RED, [])
     emit(session, "client.created", columns, _dumps(data))
-    audit.flag(session, GRANT, [agency.country])
+    trail.flag(session, GRANT, [agency.country])
 
 
 def announce_agency(session: Session, principal: Principal, agency: Agency) -> None:
@@ -83,4 +83,4 @@ def announce_agency(session: Session, principal: Principal, agency: Agency) -> N
     columns = _columns(agency, Distribution.NATIONAL, Tlp.AMBER, sorted(peers))
     emit(session, "agency.created", columns, _dumps(data))
     if mrcc:
-        audit.flag(session, GRANT, [agency.country])
+        trail.flag(session, GRANT, [agency.country])

@@ -8,7 +8,7 @@ from auth.passwords import hash_secret, verify_secret
 from core.clock import utcnow
 from models.enums import AgencyType, Role
 from models.registry import Agency, Client, ClientCreate, Country
-from services.registry import create_client
+from services.registry.members import create_client
 
 SECRETARIAT_CODE = "RSO"
 SECRETARIAT_NAME = "Bali Process Regional Support Office"

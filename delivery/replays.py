@@ -10,24 +10,21 @@ further back, the feed (`GET /v1/feed`) has every event the agency may see.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import NotFound, Unprocessable
-from models.events import Event
+from delivery import pacing
+from delivery.expansion import EXPANDED_EVENT_COLUMNS, delivery_row, find_subscriber, wants
 from models.subscriptions import Replay, ReplayRead
-from services import pacing
-from services.dispatch import DELIVERY
-from services.expansion import EXPANDED_EVENT_COLUMNS, delivery_row, find_subscriber, wants
-from services.subscriptions import own
+from models.tables import DELIVERY, EVENT, REPLAY
+from services.webhooks.subscriptions import own
 
-REPLAY = cast(Table, Replay.__table__)  # type: ignore[attr-defined]
-EVENT = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 CHUNK = 500  # events looked at in one writer unit
 
 

@@ -10,10 +10,10 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, text
 from sqlalchemy import select as core_select
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from core import bulk
@@ -23,9 +23,9 @@ from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
 from core.writer import DRIVER_OUTAGES
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
-from services.audit_fields import detail_json, fitted
+from models.tables import AUDIT
+from services.audit.fields import detail_json, fitted
 
-AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
 HEAD = "rilon_audit_head"  # (seq, hash) appended last in this transaction
 RECORD_TYPES = {"alerts": "alert", "distress-reports": "distress"}
 CANONICAL_FIELDS = (

@@ -15,10 +15,10 @@ from models.distress import DistressCreate
 from models.enums import AgencyType, Role
 from models.records import Record
 from models.registry import Agency, AgencyCreate, Client, ClientCreate, Country, CountryCreate
-from services.bootstrap import SECRETARIAT_CODE, ensure_secretariat
-from services.kinds import ALERTS, DISTRESS
-from services.records import publish
-from services.registry import create_agency, create_client, create_country, reset_secret
+from services.records.kinds import ALERTS, DISTRESS
+from services.records.publishing import publish
+from services.registry.bootstrap import SECRETARIAT_CODE, ensure_secretariat
+from services.registry.members import create_agency, create_client, create_country, reset_secret
 
 COUNTRIES = {
     "BD": "Bangladesh",

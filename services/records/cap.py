@@ -9,8 +9,8 @@ from sqlmodel import Session
 
 from auth.principal import Principal
 from models.inputs import FORBIDDEN
-from services.kinds import ALERTS
-from services.record_reads import get, versions
+from services.records.kinds import ALERTS
+from services.records.reading import get, versions
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 EVENTS = {

@@ -16,10 +16,10 @@ from auth.policy import can_read, readable
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import Hidden, NotFound, Unprocessable
+from core.jsontext import dumps
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
-from services.kinds import KindSpec
-from services.records import dumps
+from services.records.kinds import KindSpec
 
 
 @dataclass(frozen=True)

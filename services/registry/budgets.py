@@ -15,8 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.budgets import RateBucket
-
-BUCKET = RateBucket.__table__  # type: ignore[attr-defined]
+from models.tables import BUCKET
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,14 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
+from core.clock import iso
+from delivery import pacing
+from delivery.jobs import DISABLE_AFTER, RETRY_SCHEDULE, Job, Result
 from models.registry import Agency
 from models.subscriptions import Delivery, Subscription
-from services import audit, pacing
-from services.dispatch import (
-    ATTEMPT,
-    DELIVERY,
-    DISABLE_AFTER,
-    RETRY_SCHEDULE,
-    SUBSCRIPTION,
-    Job,
-    Result,
-)
-from services.events import emit
-from services.records import iso
+from models.tables import ATTEMPT, DELIVERY, SUBSCRIPTION
+from services.audit import trail
+from services.records.events import emit
 
 Finished = tuple[Job, Result, datetime]  # an attempt, what came of it, and when
 DELIVERED = (
@@ -83,7 +77,7 @@ def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
         when = max(at for _, _, at in delivered)
         pacing.recovered(connection, [job.subscription_id for job, _, _ in delivered], when)
         session.expire_all()  # ORM copies of those subscriptions are stale now
-    audit.append_many(session, [_disclosure(job, result) for job, result, _ in delivered])
+    trail.append_many(session, [_disclosure(job, result) for job, result, _ in delivered])
     return outcomes
 
 
@@ -132,7 +126,7 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
             outcome = "disabled"
     session.add(delivery)
     session.add(sub)
-    audit.append(session, _disclosure(job, result))
+    trail.append(session, _disclosure(job, result))
     return outcome
 
 
@@ -178,9 +172,9 @@ def _attempt(job: Job, result: Result, now: datetime) -> dict[str, object]:
     }
 
 
-def _disclosure(job: Job, result: Result) -> audit.Entry:
+def _disclosure(job: Job, result: Result) -> trail.Entry:
     """An attempt discloses the record to the recipient agency, delivered or not."""
-    return audit.Entry(
+    return trail.Entry(
         action=f"webhook {job.event_type}",
         outcome="success" if result.delivered else "error",
         status_code=result.status or 0,

@@ -7,13 +7,12 @@ permanent chain, and a bidi override makes a row read differently to an auditor 
 
 import json
 import unicodedata
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import String, Table
+from sqlalchemy import String
 
-from models.audit import AuditEvent
+from models.tables import AUDIT
 
-AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
 SIZES = {
     column.name: column.type.length
     for column in AUDIT.columns

@@ -1,14 +1,11 @@
-"""Webhook subscriptions of an agency: made, changed, rotated, pinged, replayed."""
+"""Webhook subscriptions of an agency: made, changed, rotated, enabled, deleted."""
 
 import base64
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
 
-from sqlalchemy import Table
 from sqlmodel import Session, col, func, select
 
 from auth.principal import Principal
@@ -16,21 +13,14 @@ from core.clock import utcnow
 from core.crypto import SecretBox
 from core.errors import Conflict, Hidden, NotFound
 from models.subscriptions import (
-    Delivery,
-    Replay,
     Subscription,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionPatch,
     SubscriptionRead,
 )
-from services import pacing
-from services.delivery_reads import deliveries_json, delivery_json
-from services.dispatch import ATTEMPT, DELIVERY, SUBSCRIPTION
-from services.records import iso
 
 ROTATION_OVERLAP = timedelta(hours=24)
-REPLAY = cast(Table, Replay.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -66,6 +56,10 @@ def own(session: Session, principal: Principal, subscription_id: str) -> Subscri
     if row.agency != principal.agency:
         raise Hidden(f"no subscription {subscription_id}")
     return row
+
+
+def get(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
+    return read(own(session, principal, subscription_id))
 
 
 def create(
@@ -120,7 +114,7 @@ def update(
 
 def delete(session: Session, principal: Principal, subscription_id: str) -> SubscriptionRead:
     """Stop deliveries for good; what was sent stays in the audit trail. The subscription's
-    deliveries are removed afterwards by the dispatcher, a chunk a round (`purge_deleted`):
+    deliveries are removed afterwards by the dispatcher, a chunk a round (`delivery/purge.py`):
     a subscription with a large backlog must not hold everyone's writes while it goes."""
     row = own(session, principal, subscription_id)
     shown = read(row)
@@ -128,27 +122,6 @@ def delete(session: Session, principal: Principal, subscription_id: str) -> Subs
     row.enabled, row.deleted_at, row.due_at, row.updated_at = False, now, None, now
     session.add(row)
     return shown
-
-
-def purge_deleted(session: Session, chunk: int = 1000) -> int:
-    """Remove up to `chunk` deliveries of deleted subscriptions (with their attempts), and a
-    deleted subscription itself once none is left; return the rows removed."""
-    run = session.connection().execute
-    gone = run(
-        select(Subscription.id).where(col(Subscription.deleted_at).is_not(None)).limit(1)
-    ).scalar()
-    if gone is None:
-        return 0
-    ids = list(
-        run(select(Delivery.id).where(col(Delivery.subscription_id) == gone).limit(chunk)).scalars()
-    )
-    if ids:
-        run(ATTEMPT.delete().where(ATTEMPT.c.delivery_id.in_(ids)))
-        run(DELIVERY.delete().where(DELIVERY.c.id.in_(ids)))
-        return len(ids)
-    run(REPLAY.delete().where(REPLAY.c.subscription_id == gone))
-    run(SUBSCRIPTION.delete().where(SUBSCRIPTION.c.id == gone))
-    return 1
 
 
 def rotate(
@@ -171,60 +144,3 @@ def enable(session: Session, principal: Principal, subscription_id: str) -> Subs
     row.updated_at = row.due_at
     session.add(row)
     return read(row)
-
-
-def ping(session: Session, principal: Principal, subscription_id: str) -> dict[str, Any]:
-    """Queue a `ping` event for this subscription alone."""
-    row = own(session, principal, subscription_id)
-    now = utcnow()
-    event_id = str(uuid.uuid4())
-    payload = json.dumps(
-        {
-            "id": event_id,
-            "type": "ping",
-            "timestamp": iso(now),
-            "cursor": None,
-            "data": {"subscription_id": row.id},
-        },
-        separators=(",", ":"),
-    )
-    delivery = Delivery(
-        id=str(uuid.uuid4()),
-        subscription_id=row.id,
-        event_id=event_id,
-        event_type="ping",
-        payload=payload,
-        state="pending",
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(delivery)
-    session.flush()
-    pacing.wake_now(session.connection(), row.id, now)
-    return {"delivery_id": delivery.id, "event_id": event_id}
-
-
-def list_deliveries(
-    session: Session, principal: Principal, subscription_id: str, state: str | None
-) -> list[dict[str, Any]]:
-    row = own(session, principal, subscription_id)
-    query = select(Delivery).where(col(Delivery.subscription_id) == row.id)
-    if state is not None:
-        query = query.where(col(Delivery.state) == state)
-    found = session.exec(query.order_by(col(Delivery.created_at).desc()).limit(200)).all()
-    return deliveries_json(session, found)
-
-
-def redeliver(session: Session, principal: Principal, delivery_id: str) -> dict[str, Any]:
-    """Send a delivery again now, whatever became of it."""
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None:
-        raise NotFound(f"no delivery {delivery_id}")
-    subscription = session.get(Subscription, delivery.subscription_id)
-    if subscription is None or subscription.agency != principal.agency:
-        raise Hidden(f"no delivery {delivery_id}")  # never name the other agency's subscription
-    delivery.state, delivery.next_attempt_at, delivery.lease_until = "pending", utcnow(), None
-    session.add(delivery)
-    session.flush()
-    pacing.wake_now(session.connection(), subscription.id, delivery.next_attempt_at)
-    return delivery_json(session, delivery)

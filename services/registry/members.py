@@ -22,7 +22,7 @@ from models.registry import (
     CountryCreate,
     CountryRead,
 )
-from services import notices
+from services.registry import notices
 
 
 def list_countries(session: Session) -> list[CountryRead]:

@@ -18,7 +18,7 @@ from models.enums import AgencyType, Role, Scope
 from models.inputs import FORBIDDEN
 from models.registry import Agency, Client
 from models.tokens import Me, RevokedToken, TokenResponse
-from services.registry import get_agency
+from services.registry.members import get_agency
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from sqlmodel import Session, col, select
 
 from auth.policy import Reader, can_acknowledge, can_agency_read, can_see_client_id
 from auth.principal import Principal
-from core.clock import utcnow
+from core.clock import iso, utcnow
 from core.errors import Conflict, Hidden
+from core.jsontext import dumps
 from models.enums import AgencyType
 from models.records import Ack
 from models.registry import Agency
-from services.events import EVENT_COLUMNS, emit
-from services.kinds import KindSpec
-from services.record_reads import load
-from services.records import dumps, iso
+from services.records.events import EVENT_COLUMNS, emit
+from services.records.kinds import KindSpec
+from services.records.reading import load
 
 
 def _ack_json(ack: Ack, shown_client: str) -> dict[str, Any]:

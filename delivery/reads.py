@@ -5,7 +5,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from auth.principal import Principal
 from models.subscriptions import Delivery, DeliveryAttempt
+from services.webhooks.subscriptions import own
 
 
 def delivery_json(session: Session, delivery: Delivery) -> dict[str, Any]:
@@ -47,3 +49,14 @@ def _json(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]
         "next_attempt_at": delivery.next_attempt_at if delivery.state == "pending" else None,
         "delivered_at": delivery.delivered_at,
     }
+
+
+def list_deliveries(
+    session: Session, principal: Principal, subscription_id: str, state: str | None
+) -> list[dict[str, Any]]:
+    row = own(session, principal, subscription_id)
+    query = select(Delivery).where(col(Delivery.subscription_id) == row.id)
+    if state is not None:
+        query = query.where(col(Delivery.state) == state)
+    found = session.exec(query.order_by(col(Delivery.created_at).desc()).limit(200)).all()
+    return deliveries_json(session, found)
