@@ -108,33 +108,6 @@ def _standing(session: Session, claims: Claims) -> str:
     return ""
 
 
-def note_access(object_type: str, ids: list[str], countries: list[str], **detail: Any) -> None:
-    """Record which records a list answer disclosed, and each one's country (`countries`
-    runs beside `ids`; empty where the ids are not of records): the row is filed under
-    those countries, and each country's auditors are shown only what concerns them."""
-    context = current_context()
-    if context is not None:
-        context.object_type = object_type
-        context.object_countries = sorted(set(countries))
-        context.detail = {"ids": ids, **detail}
-        if countries:
-            context.detail["id_countries"] = countries
-
-
-def note_token_request(client_id: str, scope: str | None) -> None:
-    """A token request names a client before it is proven: kept as detail, not as actor."""
-    context = current_context()
-    if context is not None:
-        context.object_type, context.object_id = "clients", client_id[:64]
-        context.detail = {"client_id": client_id[:64], "scope": (scope or "")[:300]}
-
-
-def note_actor(client_id: str, agency: str, country: str) -> None:
-    context = current_context()
-    if context is not None:
-        context.actor = (client_id, agency, country)
-
-
 async def _refuse(send: Send, scope: Scope, verdict: str) -> None:
     """The answer that goes out instead: 503 when the audit row could not be written, 400
     when only a stand-in row could be, 401 when the caller turned out to be no longer in good

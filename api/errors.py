@@ -14,8 +14,8 @@ from starlette.routing import compile_path
 
 from api.context import current_context
 from api.middleware import problem_body
+from core.driver import translate
 from core.errors import RilonError, Unprocessable, field_errors
-from core.writer import translate
 
 log = logging.getLogger(__name__)
 

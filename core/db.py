@@ -12,10 +12,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from core.driver import commit_or_discard, translate
 from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
 from core.walks import Walks
-from core.writer import Group, Writer, commit_or_discard, translate
+from core.writer import Group, Writer
 
 T = TypeVar("T")
 P = ParamSpec("P")

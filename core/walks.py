@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from core.driver import translate
 from core.errors import RETRY_AFTER_SECONDS, TooManyRequests
-from core.writer import translate
 
 T = TypeVar("T")
 # Walks at once per process; more wait their turn. Each is CPU-bound (hashing), so more

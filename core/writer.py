@@ -13,7 +13,6 @@ own savepoint: an item fails alone, as a unit does.
 """
 
 import asyncio
-import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -21,22 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import (
-    DisconnectionError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from core import bulk
-from core.errors import Conflict, DatabaseUnavailable, ServiceUnavailable
+from core.driver import DRIVER_OUTAGES, commit_or_discard, translate
+from core.errors import ServiceUnavailable
 
 T = TypeVar("T")
 Unit = Callable[[Session], Any]
 Group = Callable[[Session, list[Any]], list[Any]]  # items in, one result per item out
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,25 +39,6 @@ class _Job:
     outcome: tuple[bool, Any] = field(default=(False, None))
     group: Group | None = None
     item: Any = None
-
-
-# The database is away, locked, read-only or full: the caller may retry later. Data and
-# programming errors are ours, and stay errors rather than "try again".
-DRIVER_OUTAGES = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError)
-
-
-def translate(exc: BaseException) -> BaseException:
-    """Turn driver errors into the domain errors the API knows how to answer."""
-    if isinstance(exc, IntegrityError):
-        return Conflict("the request conflicts with existing data")
-    if isinstance(exc, DRIVER_OUTAGES):
-        orig = getattr(exc, "orig", None)
-        if orig is not None:
-            log.warning("database error: %s: %s", type(orig).__name__, str(orig)[:200])
-        else:
-            log.warning("database error: %s", type(exc).__name__)
-        return DatabaseUnavailable()
-    return exc
 
 
 class Writer:
@@ -183,22 +156,6 @@ class Writer:
             if self._on_commit is not None:
                 self._on_commit(session)
         return True
-
-
-def commit_or_discard(session: Session) -> None:
-    """Commit; if the COMMIT itself fails, close the connection instead of pooling it.
-
-    SQLAlchemy hands a connection whose COMMIT raised back to the pool without a ROLLBACK, and
-    a driver may keep the transaction open after a failed COMMIT (SQLite does after
-    SQLITE_BUSY, and may after SQLITE_FULL or an I/O error). Pooled like that, it would fail
-    every later BEGIN and, on SQLite, keep holding the write lock. Closing it rolls back.
-    """
-    connection = session.connection()
-    try:
-        session.commit()
-    except BaseException:
-        connection.invalidate()
-        raise
 
 
 OUTAGES = (*DRIVER_OUTAGES, ServiceUnavailable)  # and what the audit trail raises of them

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from api.routers import feed
 from models.enums import Role
-from services.records import events
+from services.records import feed
 from tests.backlog import add_events
 from tests.support import Network, alert_body, distress_body, handling
 
@@ -152,7 +151,7 @@ async def test_a_long_stretch_of_hidden_events_is_read_a_window_at_a_time(
 ) -> None:
     """A reader who may see few of a long log's events costs each request a bounded look:
     an empty page whose cursor moved on, then the event, with nothing skipped or repeated."""
-    monkeypatch.setattr(events, "SCAN_WINDOW", 100)
+    monkeypatch.setattr(feed, "SCAN_WINDOW", 100)
     monkeypatch.setattr(feed, "WINDOWS_PER_REQUEST", 3)
     await asyncio.to_thread(add_events, database_url, 1000, "agency")  # BD-CG's own
     sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")

@@ -19,8 +19,8 @@ from api.app import create_app
 from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
 from core.db import Database
+from core.driver import translate
 from core.errors import Conflict, DatabaseUnavailable, NotFound
-from core.writer import translate
 from models.alerts import AlertCreate
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, Security
 
-from api.auditing import note_access
+from api.context import note_access
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import json_response

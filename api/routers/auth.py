@@ -1,41 +1,25 @@
 """OAuth2 client credentials: token, revocation, and who am I."""
 
-import base64
-import binascii
 from functools import partial
 from typing import Annotated
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from api.auditing import audited_write, note_actor, note_token_request
+from api.auditing import audited_write
+from api.context import note_actor, note_token_request
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
 from api.parameters import ignores_unknown_query
 from api.throttle import source_of
+from auth import credentials
+from auth.credentials import CLIENT_ID_MAX, SECRET_MAX
 from auth.tokens import decode_token
-from core.errors import BadRequest, Unauthorized
+from core.errors import Unauthorized
 from models.tokens import Me, TokenResponse
 from services.registry import tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-CLIENT_ID_MAX, SECRET_MAX = 64, 200  # as stored: longer can be no client's
-
-
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthorized("malformed Basic credentials", error="invalid_client") from exc
-    client_id, sep, secret = decoded.partition(":")
-    client_id, secret = unquote(client_id), unquote(secret)
-    if not sep or len(secret) > SECRET_MAX:
-        raise Unauthorized("malformed Basic credentials", error="invalid_client")
-    return client_id, secret
 
 
 @router.post(
@@ -59,20 +43,13 @@ async def token(
     Send the credentials as form fields or as HTTP Basic. Ask for fewer scopes with `scope`.
     Swagger UI's **Authorize** button does this for you.
     """
-    if grant_type != "client_credentials":
-        raise BadRequest(
-            "grant_type must be client_credentials", extra={"error": "unsupported_grant_type"}
-        )
-    basic = _basic_credentials(request)
-    if basic is not None:
-        client_id, client_secret = basic
-    if not client_id or not client_secret:
-        raise Unauthorized("client_id and client_secret are required", error="invalid_client")
+    client_id, client_secret = credentials.presented(
+        grant_type, request.headers.get("authorization", ""), client_id, client_secret
+    )
     note_token_request(client_id, scope)
     source = source_of(request.client.host if request.client else None)
     await runtime.throttle.admit(source)
-    if len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
-        # No client has such an id; PostgreSQL could not even look a NUL up (a 500).
+    if not credentials.is_plausible_id(client_id):
         raise Unauthorized("invalid client credentials", error="invalid_client")
     verify = partial(runtime.throttle.verify, source, client_id)
     issued, claims = await tokens.issue(

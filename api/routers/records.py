@@ -6,7 +6,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Body, Depends, Response, Security
 from pydantic import BaseModel
 
-from api.auditing import audited_write, note_access
+from api.auditing import audited_write
+from api.context import note_access
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import (

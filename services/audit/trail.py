@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from core import bulk
 from core.clock import utcnow
 from core.db import WRITERS_LOCK
+from core.driver import DRIVER_OUTAGES
 from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
-from core.writer import DRIVER_OUTAGES
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
 from models.tables import AUDIT

@@ -1,23 +1,18 @@
-"""Emitting events with each change, and reading them back as the feed."""
+"""Events: emitted with each change, in its transaction, and written as JSON one way."""
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from auth.policy import POLICY_COLUMNS, readable
-from auth.principal import Principal
+from auth.policy import POLICY_COLUMNS
 from core import bulk
 from core.clock import iso, utcnow
 from core.signals import EVENTS_EMITTED
-from models.events import Event
 from models.tables import EVENT
 
-SCAN_WINDOW = 10_000  # events one feed read looks at, at most
 EVENT_COLUMNS = (*POLICY_COLUMNS, "category", "severity_rank", "lat", "lon")
 
 
@@ -53,65 +48,3 @@ def event_json(seq: int | None, event_id: str, event_type: str, at: datetime, da
         separators=(",", ":"),
     )
     return head[:-1] + ',"data":' + data + "}"
-
-
-@dataclass(frozen=True)
-class FeedPage:
-    """Visible events as JSON, the cursor to ask from next, and what the audit notes: each
-    event's record id and that record's country."""
-
-    events: list[str]
-    cursor: int
-    ids: list[str]
-    countries: list[str]  # one per id
-    caught_up: bool  # the cursor has reached the newest event: nothing more to look at
-
-
-def read_feed(
-    session: Session,
-    principal: Principal,
-    after: int,
-    limit: int,
-    include_exercise: bool,
-    window: int | None = None,
-) -> FeedPage:
-    """Visible events after `after`, oldest first, looking at no more than `window` events.
-
-    The newest seq is read first: everything up to it has been considered, so the cursor can
-    move past events the caller may not see, and nothing committed later is skipped. The
-    window keeps one read bounded for a caller who may see few of a long log's events: the
-    cursor then moves past the window and the caller reads on from there.
-    """
-    newest = latest_seq(session)
-    if after >= newest:  # nothing newer; and a cursor past any seq (an int4) never reaches SQL
-        return FeedPage([], after, [], [], caught_up=True)
-    upto = min(newest, after + (window or SCAN_WINDOW))
-    query = (
-        sa.select(
-            col(Event.seq),
-            col(Event.id),
-            col(Event.type),
-            col(Event.at),
-            col(Event.data),
-            col(Event.record_id),
-            col(Event.sender_country),
-        )
-        .where(col(Event.seq) > after, col(Event.seq) <= upto, readable(principal, Event))
-        .order_by(col(Event.seq))
-        .limit(limit)
-    )
-    if not include_exercise:
-        query = query.where(col(Event.status) == "actual")
-    found: list[Any] = list(session.connection().execute(query).all())
-    cursor: int = found[-1][0] if len(found) == limit else upto
-    return FeedPage(
-        [event_json(*row[:5]) for row in found],
-        cursor,
-        [row[5] for row in found],
-        [row[6] for row in found],
-        caught_up=cursor >= newest,
-    )
-
-
-def latest_seq(session: Session) -> int:
-    return session.exec(select(Event.seq).order_by(col(Event.seq).desc()).limit(1)).first() or 0

@@ -1,6 +1,5 @@
 """Publishing and changing alerts and distress reports; every change is a new version."""
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -25,9 +24,10 @@ from core.errors import (
 )
 from core.jsontext import dumps
 from models.envelope import Envelope, merge_patch
-from models.records import IdempotencyKey, Record, RecordVersion
+from models.records import Record
 from models.registry import Agency, Country
 from models.tables import RECORD, VERSION
+from services.records import idempotency
 from services.records.events import emit
 from services.records.kinds import KindSpec
 
@@ -52,11 +52,12 @@ def publish(
 ) -> Saved:
     """Publish a new record as version 1 (or replay the first answer to a retried POST)."""
     payload = data.model_dump(mode="json")
+    fingerprint = ""
     if idempotency_key is not None:
-        fingerprint = hashlib.sha256(dumps(payload).encode()).hexdigest()
-        replay = _replay(session, principal, spec, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
+        fingerprint = idempotency.fingerprint(payload)
+        first = idempotency.first_answer(session, principal, spec, idempotency_key, fingerprint)
+        if first is not None:  # no policy check: it goes back only to the client that sent it
+            return Saved(first.doc, first.record_id, 1, principal.country, replayed=True)
     _check_registry(session, payload)
     now = utcnow()
     record_id = str(uuid.uuid4())
@@ -78,16 +79,8 @@ def publish(
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, columns, now, text)
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                client_id=principal.client_id,
-                key=idempotency_key,
-                kind=spec.kind.value,
-                fingerprint=fingerprint,
-                record_id=record_id,
-                created_at=now,
-            )
-        )
+        key = idempotency_key
+        idempotency.remember(session, principal, spec, key, fingerprint, record_id, now)
     return Saved(text, record_id, 1, principal.country)
 
 
@@ -225,20 +218,6 @@ def _add_version(
             "doc": text,
         },
     )
-
-
-def _replay(
-    session: Session, principal: Principal, spec: KindSpec, key: str, fingerprint: str
-) -> Saved | None:
-    seen = session.get(IdempotencyKey, (principal.client_id, key))
-    if seen is None:
-        return None
-    if seen.fingerprint != fingerprint or seen.kind != spec.kind.value:
-        raise Conflict("this Idempotency-Key was used with a different request body")
-    # No policy check: version 1 goes back only to the client that sent it (sender agency).
-    first = session.get(RecordVersion, (seen.record_id, 1))
-    assert first is not None
-    return Saved(first.doc, seen.record_id, 1, principal.country, replayed=True)
 
 
 def _check_registry(session: Session, payload: dict[str, Any]) -> None:

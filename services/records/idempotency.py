@@ -1,0 +1,53 @@
+"""A retried POST with the same `Idempotency-Key` gets the first answer back, not a second
+record; the same key with another body (or kind) is a conflict."""
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from auth.principal import Principal
+from core.errors import Conflict
+from core.jsontext import dumps
+from models.records import IdempotencyKey, RecordVersion
+from services.records.kinds import KindSpec
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(dumps(payload).encode()).hexdigest()
+
+
+def first_answer(
+    session: Session, principal: Principal, spec: KindSpec, key: str, fingerprint: str
+) -> RecordVersion | None:
+    """The version 1 this client's key made, if it made one; Conflict if for another body."""
+    seen = session.get(IdempotencyKey, (principal.client_id, key))
+    if seen is None:
+        return None
+    if seen.fingerprint != fingerprint or seen.kind != spec.kind.value:
+        raise Conflict("this Idempotency-Key was used with a different request body")
+    first = session.get(RecordVersion, (seen.record_id, 1))
+    assert first is not None
+    return first
+
+
+def remember(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    key: str,
+    fingerprint: str,
+    record_id: str,
+    now: datetime,
+) -> None:
+    session.add(
+        IdempotencyKey(
+            client_id=principal.client_id,
+            key=key,
+            kind=spec.kind.value,
+            fingerprint=fingerprint,
+            record_id=record_id,
+            created_at=now,
+        )
+    )
