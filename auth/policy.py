@@ -71,6 +71,11 @@ def code_list(codes: list[str]) -> str:
     return "," + ",".join(codes) + "," if codes else ""
 
 
+def agency_reader(code: str, country: str, agency_type: str) -> Reader:
+    """An agency as a reader, from its registry row (whoever its client would be)."""
+    return Reader(code, country, AgencyType(agency_type))
+
+
 def reader_of(principal: Principal) -> Reader:
     return Reader(principal.agency, principal.country, principal.agency_type)
 

@@ -101,7 +101,7 @@ def make_engine(
 WRITERS_LOCK = 7351002
 
 
-def _serialize_writers(session: Session) -> None:
+def serialize_writers(session: Session) -> None:
     """PostgreSQL: one writing transaction at a time across every process, held to commit.
 
     This makes event seq order equal commit order (a feed reader never skips a late commit)
@@ -134,7 +134,7 @@ class Database:
         self.writer = Writer(
             self.write_engine,
             max_batch,
-            prologue=None if is_sqlite(url) else _serialize_writers,
+            prologue=None if is_sqlite(url) else serialize_writers,
             on_commit=self._after_commit,
         )
         self._readers = ThreadPoolExecutor(
@@ -213,7 +213,7 @@ class Database:
         try:
             with Session(self.write_engine, expire_on_commit=False) as session:
                 if not is_sqlite(self.url):
-                    _serialize_writers(session)
+                    serialize_writers(session)
                 result = unit(session, *args, **kwargs)
                 commit_or_discard(session)
                 self._after_commit(session)

@@ -10,10 +10,9 @@ from sqlalchemy import Connection, Row, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
-from auth.policy import Reader, can_agency_read
+from auth.policy import Reader, agency_reader, can_agency_read
 from delivery import pacing
 from delivery.matching import matches
-from models.enums import AgencyType
 from models.subscriptions import DispatcherState
 from models.tables import AGENCY, DELIVERY, EVENT, SUBSCRIPTION
 from models.tables import DISPATCHER_STATE as STATE
@@ -124,7 +123,7 @@ def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber 
 
 
 def _subscriber(sub: Any) -> Subscriber:
-    reader = Reader(sub.agency, sub.country, AgencyType(sub.type))
+    reader = agency_reader(sub.agency, sub.country, sub.type)
     return Subscriber(sub.id, sub.event_types, sub.filter, reader, sub.created_at)
 
 

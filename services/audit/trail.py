@@ -13,12 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select as core_select
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from core import bulk
 from core.clock import utcnow
-from core.db import WRITERS_LOCK
+from core.db import serialize_writers
 from core.driver import DRIVER_OUTAGES
 from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
 from models.audit import GENESIS_HASH, AuditEvent
@@ -123,7 +122,7 @@ def append_many(session: Session, entries: list[Entry]) -> list[int]:
     caller's transaction: `AuditUnavailable` if the database is away, else `RowRefused`."""
     try:
         if session.get_bind().dialect.name == "postgresql":
-            session.connection().execute(text(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})"))
+            serialize_writers(session)
         last = session.info.get(HEAD) or head(session)  # the head is ours till commit
         written: list[dict[str, Any]] = []
         for entry in entries:

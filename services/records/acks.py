@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from auth.policy import Reader, can_acknowledge, can_agency_read, can_see_client_id
+from auth.policy import agency_reader, can_acknowledge, can_agency_read, can_see_client_id
 from auth.principal import Principal
 from core.clock import iso, utcnow
 from core.errors import Conflict, Hidden
@@ -58,7 +58,7 @@ def list_acks(
     if row.ack_required:
         done = {ack.agency for ack in acks} | {row.sender_agency}
         for agency in session.exec(select(Agency).order_by(col(Agency.code))).all():
-            reader = Reader(agency.code, agency.country, AgencyType(agency.type))
+            reader = agency_reader(agency.code, agency.country, agency.type)
             if (
                 agency.code not in done
                 and reader.agency_type != AgencyType.SECRETARIAT

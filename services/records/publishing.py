@@ -9,15 +9,13 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from auth.policy import POLICY_COLUMNS, can_modify, can_read, code_list
+from auth.policy import POLICY_COLUMNS, can_modify, code_list
 from auth.principal import Principal
 from core import bulk
 from core.clock import iso, utcnow
 from core.errors import (
     Conflict,
     Forbidden,
-    Hidden,
-    NotFound,
     PreconditionFailed,
     Unprocessable,
     field_errors,
@@ -27,7 +25,7 @@ from models.envelope import Envelope, merge_patch
 from models.records import Record
 from models.registry import Agency, Country
 from models.tables import RECORD, VERSION
-from services.records import idempotency
+from services.records import idempotency, reading
 from services.records.events import emit
 from services.records.kinds import KindSpec
 
@@ -135,15 +133,7 @@ def finish(
 def _changeable(
     session: Session, principal: Principal, spec: KindSpec, record_id: str, if_match: int | None
 ) -> tuple[Record, dict[str, Any]]:
-    row = session.exec(
-        select(Record)
-        .where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"no {spec.kind.value} {record_id}")
-    if not can_read(principal, row):
-        raise Hidden(f"no {spec.kind.value} {record_id}")
+    row = reading.load(session, principal, spec, record_id, for_update=True)
     if not can_modify(principal, row):
         raise Forbidden("only the sending agency changes a record")
     if row.state == spec.final_state:

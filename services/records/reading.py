@@ -36,11 +36,18 @@ class RecordFilter:
     cursor: str | None = None
 
 
-def load(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> Record:
-    """The record if the caller may read it; otherwise 404, whether it exists or not."""
-    row = session.exec(
-        select(Record).where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
-    ).first()
+def load(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    record_id: str,
+    *,
+    for_update: bool = False,
+) -> Record:
+    """The record if the caller may read it; otherwise 404, whether it exists or not (locked
+    for the rest of the transaction `for_update`, where the database can)."""
+    query = select(Record).where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
+    row = session.exec(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no {spec.kind.value} {record_id}")
     if not can_read(principal, row):
