@@ -1,7 +1,7 @@
 """What a request's audit row says: built from the matched route and the request context.
 
 Nothing here is trusted to fit: `services/trail.py` cleans and clamps every field to its
-column (`services/audit_fields.py`) before the row is hashed.
+column (`services/audit/fields.py`) before the row is hashed.
 """
 
 from collections.abc import MutableMapping

@@ -1,6 +1,6 @@
 """Per-client request rate limit for the whole deployment, with no database trip per request.
 
-The bucket lives in the database (services/budgets.py), so N replicas grant what one would, not
+The bucket lives in the database (services/registry/budgets.py), so N replicas grant what one would, not
 N times as much. A process leases a chunk of it at a time (`lease_size`) and spends the chunk
 locally; when less than half a chunk is left it leases the next one in the background, so
 requests do not wait for the database. When the shared bucket is empty, the process refuses

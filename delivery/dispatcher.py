@@ -1,7 +1,7 @@
 """The dispatcher: expands events into deliveries, claims due ones, sends, records.
 
 It runs inside `rilon serve` (the default, right for SQLite) or as `rilon worker` processes.
-Subscriptions take turns (services/pacing.py): a slow, hanging or dead receiver holds only its
+Subscriptions take turns (delivery/pacing.py): a slow, hanging or dead receiver holds only its
 own subscription's few slots, and its backlog never hides anybody else's work.
 """
 

@@ -1,5 +1,5 @@
 """The outbox side of webhooks: deliveries are claimed, fairly across subscriptions (events
-become deliveries in `services/expansion.py`, turns and circuits are `services/pacing.py`).
+become deliveries in `delivery/expansion.py`, turns and circuits are `delivery/pacing.py`).
 
 Each function is one unit of work for the writer. On PostgreSQL several workers may run them
 at once: claiming uses FOR UPDATE SKIP LOCKED and a lease, so no delivery is held by two.
@@ -83,7 +83,7 @@ def claim(
     lease: timedelta = LEASE,
 ) -> list[Job]:
     """Lease due deliveries to this worker, fairly: the subscriptions that have waited
-    longest for their turn (services/pacing.py), each up to `per_subscription` in flight
+    longest for their turn (delivery/pacing.py), each up to `per_subscription` in flight
     here (one, as a probe, while its circuit is open), at most `limit` in all.
 
     Each subscription's queue is read at its head only, so one partner's backlog, however

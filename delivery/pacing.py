@@ -2,7 +2,7 @@
 
 Claiming goes subscription by subscription, not delivery by delivery: `subscription.due_at`
 is when a subscription next has work, and each round serves the subscriptions that have
-waited longest, a few deliveries each (services/dispatch.py). A subscription served goes to
+waited longest, a few deliveries each (delivery/outbox.py). A subscription served goes to
 the back of the line, so however large one partner's backlog, every other partner's turn
 comes within a round or two.
 

@@ -45,7 +45,7 @@ class Subscription(SQLModel, table=True):
     enabled: bool = True
     disabled_reason: str | None = SQLField(default=None, max_length=200)
     failing_since: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
-    # When the dispatcher next looks at it (services/pacing.py): null when nothing waits.
+    # When the dispatcher next looks at it (delivery/pacing.py): null when nothing waits.
     due_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime, index=True)
     consecutive_failures: int = SQLField(default=0, sa_column_kwargs={"server_default": "0"})
     # set by DELETE: its deliveries are purged a chunk a round, then the row itself
@@ -95,7 +95,7 @@ class DeliveryAttempt(SQLModel, table=True):
 
 
 class Replay(SQLModel, table=True):
-    """A subscription's replay, queued a chunk a dispatcher round (services/replays.py)."""
+    """A subscription's replay, queued a chunk a dispatcher round (delivery/replays.py)."""
 
     subscription_id: str = SQLField(primary_key=True, foreign_key="subscription.id", max_length=36)
     id: str = SQLField(max_length=36, unique=True)

@@ -1,1 +1,2 @@
-"""Domain operations. Each takes a Session as its first argument and never commits."""
+"""Domain operations, a package per domain (records, audit, registry, webhooks). Each takes a
+Session as its first argument and never commits: the caller's unit of work does."""
