@@ -1,7 +1,7 @@
 # RILON Liaison API. The default command migrates and serves; any other `rilon` verb runs in the
 # same image (`rilon worker` for webhook workers). Production sets RILON_DATABASE_URL
 # (PostgreSQL), RILON_JWT_KEYS or RILON_JWT_SECRET, and RILON_SECRETS_KEY (RILON_ENV=prod
-# refuses to start without them); see docs/OPERATIONS.md.
+# refuses to start without them); see docs/OPERATOR.md.
 
 ARG PYTHON_IMAGE=python:3.12-slim
 

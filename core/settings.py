@@ -19,7 +19,7 @@ DEV_SECRETS_FILE = "rilon-dev-secrets.key"
 
 
 class Settings(BaseSettings):
-    """Every knob of the service; see docs/OPERATIONS.md for what each one does."""
+    """Every knob of the service; see docs/OPERATOR.md for what each one does."""
 
     model_config = SettingsConfigDict(env_prefix="RILON_", extra="ignore")
 

@@ -1,6 +1,6 @@
 """The service as a newcomer sets it up from the docs alone, as real processes on 127.0.0.1.
 
-`rilon serve` on SQLite with a bootstrap platform admin (docs/OPERATIONS.md), then over HTTP
+`rilon serve` on SQLite with a bootstrap platform admin (docs/OPERATOR.md), then over HTTP
 only: register Malaysia, two agencies and their clients, get tokens with client credentials
 as the curl line in docs/INTEGRATION.md does (HTTP Basic), post alerts.
 """

@@ -1,4 +1,4 @@
-"""docs/OPERATOR.md lists every setting of core/settings.py, with its true default."""
+"""docs/OPERATOR.md lists every setting of core/settings.py once, with its true default."""
 
 import re
 from pathlib import Path
@@ -12,6 +12,11 @@ ROW = re.compile(r"^\| `(RILON_[A-Z_]+)` \| ([^|]+) \|", re.MULTILINE)
 
 def documented() -> dict[str, str]:
     return {name: default.strip() for name, default in ROW.findall(GUIDE.read_text())}
+
+
+def test_each_setting_has_one_row() -> None:
+    names = [name for name, _ in ROW.findall(GUIDE.read_text())]
+    assert sorted({name for name in names if names.count(name) > 1}) == [], "a setting listed twice"
 
 
 def shown(value: Any) -> str:
