@@ -5,15 +5,26 @@
 
 ARG PYTHON_IMAGE=python:3.12-slim
 
-# Build stage: install the project and its dependencies into a venv; the source, pip's build
-# tree and the build tools stay behind.
+# Build stage: install the versions uv.lock names (with their hashes; no dev extra) and then the
+# project itself, not editable, into a venv; the source, uv and its build tree stay behind.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/venv
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    UV_NO_CACHE=1 \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv
 WORKDIR /src
+COPY requirements-uv.txt pyproject.toml uv.lock ./
+# --locked: the build stops if pyproject.toml asks for something uv.lock does not hold. The
+# dependencies get their own layer, so a change to the source alone does not fetch them again.
+RUN pip install --require-hashes --only-binary :all: -r requirements-uv.txt \
+    && uv sync --locked --no-dev --no-editable --no-install-project
 COPY . .
-RUN /opt/venv/bin/pip install --no-cache-dir . \
+RUN uv sync --locked --no-dev --no-editable \
     && /opt/venv/bin/python -I -c "import api.app, cli.main; from core.migrations import MIGRATIONS_DIR as d; assert (d / 'script.py.mako').is_file() and any((d / 'versions').glob('*.py'))"
 
 # Runtime stage.
