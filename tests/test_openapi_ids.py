@@ -1,4 +1,4 @@
-"""The OpenAPI document as generated clients read it: operation ids."""
+"""The OpenAPI document as generated clients and /docs read it: operation ids and tag order."""
 
 import re
 from collections import Counter
@@ -64,6 +64,18 @@ OPERATION_IDS = {
     ("GET", "/v1/audit-events/verify"): "audit_events_verify_get",
 }
 
+TAG_ORDER = [
+    "alerts",
+    "distress-reports",
+    "feed",
+    "webhooks",
+    "geo",
+    "registry",
+    "auth",
+    "audit",
+    "operations",
+]
+
 
 @pytest.fixture
 async def spec(tmp_path: Path) -> dict[str, Any]:
@@ -100,3 +112,16 @@ async def test_schemas_are_named_after_operation_ids(spec: dict[str, Any]) -> No
     schemas = spec["components"]["schemas"]
     assert {"Body_auth_token", "Body_auth_revoke"} <= schemas.keys()
     assert [name for name in schemas if "_v1_" in name] == []
+
+
+async def test_tags_come_in_a_duty_officers_order(spec: dict[str, Any]) -> None:
+    tags = spec["tags"]
+    assert [tag["name"] for tag in tags] == TAG_ORDER
+    assert all(tag["description"] and "\n" not in tag["description"] for tag in tags)
+    used = {
+        tag
+        for operations in spec["paths"].values()
+        for op in operations.values()
+        for tag in op["tags"]
+    }
+    assert used == set(TAG_ORDER)
