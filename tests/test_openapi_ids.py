@@ -107,6 +107,14 @@ async def test_operation_ids_are_the_published_names(spec: dict[str, Any]) -> No
     assert _operation_ids(spec) == OPERATION_IDS
 
 
+async def test_the_integration_guide_quotes_real_ids(spec: dict[str, Any]) -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "INTEGRATION.md").read_text()
+    paragraph = next(part for part in guide.split("\n\n") if "operation id" in part)
+    quoted = set(re.findall(r"`([a-z0-9_]+_[a-z0-9_]+)`", paragraph))
+    assert quoted
+    assert quoted <= set(_operation_ids(spec).values())
+
+
 async def test_schemas_are_named_after_operation_ids(spec: dict[str, Any]) -> None:
     # FastAPI names form bodies after the id: a generated client shows these names too
     schemas = spec["components"]["schemas"]
