@@ -15,8 +15,8 @@ from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
-from bench.pyspy import require_py_spy
 from core.progress import progress
+from tools.profiling.pyspy import ProfilingError, require_py_spy
 
 
 def _compared(run: Callable[[Options], list[Comparison]]) -> Callable[[Options], Report]:
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         require_wrk()
         if args.profile is not None:
             require_py_spy()
-    except BenchError as exc:
+    except (BenchError, ProfilingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = False
@@ -94,7 +94,7 @@ def _run(name: str, args: argparse.Namespace) -> bool:
         )
         try:
             result = BENCHMARKS[name](options)
-        except BenchError as exc:
+        except (BenchError, ProfilingError) as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
             return False
     print(f"\n{name}\n\n{result.table}\n")
