@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour, soak
+from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
@@ -53,6 +53,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         metavar="DIR",
         help="also record py-spy profiles of the service into DIR",
     )
+    if argv[:1] == ["soak"]:
+        parser.error(
+            "the soak is not a benchmark; run: " + " ".join(["python -m tools.soak", *argv[1:]])
+        )
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
         parser.error("--seconds, --connections and --rounds must be at least 1")
@@ -63,8 +67,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["soak"]:  # a run of its own kind: minutes of mixed traffic, no wrk
-        return soak.main(argv[1:])
     args = _parse(argv)
     names = args.names or list(BENCHMARKS)
     try:
