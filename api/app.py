@@ -15,6 +15,7 @@ from api.deps import Runtime, Webhooks
 from api.errors import problems
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import ObservabilityMiddleware
+from api.operation_ids import operation_id
 from api.parameters import refuse_bad_parameters
 from api.ratelimit import Buckets, RateLimiter
 from api.routers import (
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
         responses=problems(400, 413, 422, 429, 500),  # 422: any bad query parameter
         dependencies=[Depends(refuse_bad_parameters)],
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     errors.install(app)

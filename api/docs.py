@@ -21,18 +21,10 @@ ASSETS_URL = "/static/docs"
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-# The sections of /docs, in the order a duty officer meets them.
+# The sections of /docs, in the order a duty officer needs them: the records and the ways to
+# follow them first, then looking up agencies and oneself, and what only auditors and load
+# balancers call last. Swagger UI and ReDoc both show tags in this order.
 TAGS = [
-    {"name": "operations", "description": "Probes for load balancers; no token needed."},
-    {
-        "name": "auth",
-        "description": "Tokens (the **Authorize** button does this for you) and who you are.",
-    },
-    {
-        "name": "registry",
-        "description": "Member countries, agencies (their codes address records) and API "
-        "clients. Changing them is for administrators.",
-    },
     {
         "name": "alerts",
         "description": "Incident alerts: people-smuggling departures, vessels at sea, landings, "
@@ -43,7 +35,6 @@ TAGS = [
         "description": "Vessel-in-distress reports (IMO SITREP short form). Every rescue "
         "centre (MRCC) of the network reads every `actual` report, whatever its handling.",
     },
-    {"name": "geo", "description": "The record lists as GeoJSON, for maps ([lon, lat] order)."},
     {
         "name": "feed",
         "description": "Every change you may see, in order, for systems that cannot take "
@@ -51,10 +42,21 @@ TAGS = [
     },
     {
         "name": "webhooks",
-        "description": "Agency admins: have events POSTed to your system, signed per "
-        "Standard Webhooks; see every delivery attempt.",
+        "description": "Subscriptions (agency admins): have events POSTed to your system, "
+        "signed per Standard Webhooks; see every delivery attempt.",
+    },
+    {"name": "geo", "description": "The record lists as GeoJSON, for maps ([lon, lat] order)."},
+    {
+        "name": "registry",
+        "description": "Member countries, agencies (their codes address records) and API "
+        "clients. Changing them is for administrators.",
+    },
+    {
+        "name": "auth",
+        "description": "Tokens (the **Authorize** button does this for you) and who you are.",
     },
     {"name": "audit", "description": "The tamper-evident audit trail (auditors, platform admins)."},
+    {"name": "operations", "description": "Probes for load balancers; no token needed."},
 ]
 
 

@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour, soak
+from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
-from bench.pyspy import require_py_spy
 from core.progress import progress
+from tools.profiling.pyspy import ProfilingError, require_py_spy
 
 
 def _compared(run: Callable[[Options], list[Comparison]]) -> Callable[[Options], Report]:
@@ -53,6 +53,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         metavar="DIR",
         help="also record py-spy profiles of the service into DIR",
     )
+    if argv[:1] == ["soak"]:
+        parser.error(
+            "the soak is not a benchmark; run: " + " ".join(["python -m tools.soak", *argv[1:]])
+        )
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
         parser.error("--seconds, --connections and --rounds must be at least 1")
@@ -63,15 +67,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["soak"]:  # a run of its own kind: minutes of mixed traffic, no wrk
-        return soak.main(argv[1:])
     args = _parse(argv)
     names = args.names or list(BENCHMARKS)
     try:
         require_wrk()
         if args.profile is not None:
             require_py_spy()
-    except BenchError as exc:
+    except (BenchError, ProfilingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = False
@@ -94,7 +96,7 @@ def _run(name: str, args: argparse.Namespace) -> bool:
         )
         try:
             result = BENCHMARKS[name](options)
-        except BenchError as exc:
+        except (BenchError, ProfilingError) as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
             return False
     print(f"\n{name}\n\n{result.table}\n")

@@ -10,7 +10,7 @@ from bench import servers
 from bench.compare import Comparison, Options, Side, compare
 from bench.harness import BenchError
 from bench.load import Request
-from bench.pyspy import profile_load
+from bench.profiling import profile_load
 
 CLIENT_ID = "demo-th-mecc-duty"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -19,7 +19,7 @@ from bench import servers
 from bench.compare import Comparison, Options, Side, compare
 from bench.harness import BenchError, Server
 from bench.load import Request, run_wrk
-from bench.pyspy import profile_load
+from bench.profiling import profile_load
 from models.alerts import EXAMPLE
 
 CLIENT_ID = "demo-bd-cg-duty"  # BD-CG may send the example to MY, TH and ID

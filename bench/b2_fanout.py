@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench import cputime, servers, webhooks
+from bench import servers, webhooks
 from bench.clients import CLIENTS, ClientRun, Target, run_client
 from bench.compare import Options, Report
 from bench.harness import BenchError, Server
-from bench.pyspy import profile, require_py_spy, wall_profile
 from bench.receivers import Receivers, receivers
-from bench.stacks import Window
 from bench.webhooks import Tokens
+from tools.profiling import cputime
+from tools.profiling.pyspy import profile, require_py_spy, wall_profile
+from tools.profiling.stacks import Window
 
 SUBSCRIPTIONS = 100
 ONE_BY_ONE, GAP_SECONDS, ONE_TIMEOUT = 20, 0.25, 30.0

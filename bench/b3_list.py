@@ -19,7 +19,7 @@ from bench import dataset, postgres, seed, servers
 from bench.compare import Comparison, Options, Side, compare
 from bench.harness import BenchError
 from bench.load import Request
-from bench.pyspy import profile_load
+from bench.profiling import profile_load
 
 CLIENT_ID = "demo-my-mmea-duty"  # reads what BD-CG sent: network, and countries naming MY
 SIZES = {"10k": 10_000, "100k": 100_000}

@@ -14,8 +14,16 @@ from typing import Any
 
 _request_id: ContextVar[str | None] = ContextVar("rilon_log_request_id", default=None)
 
-# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged,
+# except uvicorn's `color_message`: the message again with ANSI colours, for its own formatter.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_DROPPED = _STANDARD | {"color_message", "request_id"}
+# Control characters (C0 but tab and newline, DEL, C1) are written as escapes, so no line can
+# colour a terminal, move its cursor or forge a line ending: `\x1b` in text, `\u001b` in JSON
+# (json.dumps escapes C0 itself, but not DEL and C1 such as U+009B, the one-byte ANSI CSI).
+_CONTROLS = [code for code in [*range(0x20), *range(0x7F, 0xA0)] if code not in (9, 10)]
+_TEXT_ESCAPES = str.maketrans({code: f"\\x{code:02x}" for code in _CONTROLS})
+_JSON_ESCAPES = str.maketrans({code: f"\\u{code:04x}" for code in _CONTROLS if code >= 0x7F})
 
 
 def bind_request_id(request_id: str | None) -> None:
@@ -29,7 +37,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     if request_id:
         fields["request_id"] = request_id
     for key, value in vars(record).items():
-        if key not in _STANDARD and not key.startswith("_") and key != "request_id":
+        if key not in _DROPPED and not key.startswith("_"):
             fields[key] = value
     return fields
 
@@ -50,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return json.dumps(line, default=str, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 class TextFormatter(logging.Formatter):
@@ -62,7 +70,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         extra = " ".join(f"{key}={value}" for key, value in _fields(record).items())
-        return f"{text} [{extra}]" if extra else text
+        line = f"{text} [{extra}]" if extra else text
+        return line.translate(_TEXT_ESCAPES)
 
 
 def log_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Misbehaving receivers (tests/chaos_receiver.py): every attempt ends within the configured
+"""Misbehaving receivers (tools/chaos_receiver.py): every attempt ends within the configured
 timeouts, a failure is recorded with its error and retried later, a redirect is never followed,
 a 10 MB answer is not read into memory, and a healthy subscription is served meanwhile.
 
@@ -20,10 +20,10 @@ from core.netguard import networks
 from delivery.dispatcher import Dispatcher
 from delivery.transport import MAX_EXCERPT, MAX_READ, Transport
 from models.enums import Role
-from tests.chaos_receiver import ChaosReceiver, running
 from tests.hooks import Clock
 from tests.support import Network, alert_body, handling
 from tests.test_ssrf import _ping
+from tools.chaos_receiver import ChaosReceiver, running
 
 CONNECT, TOTAL = 1.0, 2.0
 FAILING = ("hang", "drip-head", "reset", "redirect", "500")

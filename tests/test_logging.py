@@ -128,6 +128,42 @@ def test_text_lines_carry_the_same_fields() -> None:
     assert parsed["status"] == 200
 
 
+def test_no_line_carries_colour_or_control_characters() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, "Started \x1b[31m%d\r\x9b", (7,), None
+    )
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"  # as uvicorn adds it
+    text = TextFormatter().format(record)
+    assert "color_message" not in text
+    assert text.endswith("Started \\x1b[31m7\\x0d\\x9b")
+    line = JsonFormatter().format(record)
+    assert "color_message" not in line
+    assert not any("\x7f" <= char <= "\x9f" for char in line)
+    assert json.loads(line)["message"] == "Started \x1b[31m7\r\x9b"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_serve_writes_plain_lines(tmp_path: Path, fmt: str) -> None:
+    """A real `rilon serve`, from start to a clean stop: uvicorn's coloured copies of its
+    messages (`color_message`) never reach the log, nor does any ANSI escape."""
+    env = child_env(f"sqlite:///{tmp_path / 'rilon.db'}", tmp_path, RILON_LOG_FORMAT=fmt)
+    with supervised(tmp_path, env) as processes:
+        api = processes.add("api", "serve", "--no-dispatcher")
+        await api.start()
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(api.url("/v1/nothing"))).status_code == 404
+        assert api.popen is not None
+        api.popen.terminate()
+        await asyncio.to_thread(api.popen.wait, 20)
+    output = api.log().read_text()
+    for expected in ("Started server process", "Uvicorn running on", "Finished server process"):
+        assert expected in output
+    assert "color_message" not in output
+    assert "\x1b[" not in output
+    if fmt == "json":
+        assert _lines(api.log())
+
+
 def _requests(metrics: str, route: str) -> float:
     return sum(
         sample.value

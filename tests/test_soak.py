@@ -1,7 +1,7 @@
 """A short soak in CI: a minute of mixed traffic against a real `rilon serve`, on SQLite (the
 dispatcher in the API process) and on PostgreSQL (the API and one `rilon worker`).
 
-`python -m bench soak --minutes 10` is the long form (figures in docs/RELIABILITY.md); this one
+`python -m tools.soak --minutes 10` is the long form (figures in docs/RELIABILITY.md); this one
 asserts the same things on a shorter run: nothing lost, every delivery to a failing receiver
 kept and each failing receiver probed, no request failed, memory flat and descriptors within
 their pools, lag bounded, and no background post (a category nobody subscribed to) delivered.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.soak import run
-from bench.soak_judge import judge
+from tools.soak.driver import run
+from tools.soak.judge import judge
 
 SECONDS = 60.0
 RATE = 0.5  # alerts a second, each to 100 receivers: well inside a loaded 2-core machine

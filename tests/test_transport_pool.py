@@ -1,6 +1,6 @@
 """The webhook transport's connections: never more than its limit at once, and reused.
 
-The soak's descriptor check relies on this bound (bench/soak_judge.py): sockets to receivers
+The soak's descriptor check relies on this bound (tools/soak/judge.py): sockets to receivers
 may rise to the limit under a burst and stay there, but never beyond it.
 """
 

@@ -1,6 +1,6 @@
 """The soak's figures and its verdict: what must hold after minutes of mixed traffic.
 
-Descriptors are judged by what they are open on (bench/soak_probes.py), because a count alone
+Descriptors are judged by what they are open on (tools/soak/probes.py), because a count alone
 cannot tell a pool from a leak. The 2026-12-02 full soak showed why: the server's descriptors
 stepped from 139 to 226 once and stayed there, which a pool reaching a new high-water mark and a
 leak's first step both look like. So:
@@ -20,8 +20,8 @@ leak's first step both look like. So:
 from dataclasses import dataclass, field
 from statistics import mean
 
-from bench.soak_probes import ProcessSample
-from bench.soak_traffic import Failure
+from tools.soak.probes import ProcessSample
+from tools.soak.traffic import Failure
 
 RSS_GROWTH_LIMIT = 0.20  # second half over its start
 REST_SLACK = 4

@@ -12,7 +12,7 @@
 Anything after the mode is ignored (`/500/7` answers like `/500`), so one receiver can stand
 behind many subscriptions. Point a subscription at it by hand with
 
-    python -m tests.chaos_receiver --port 9100      # then subscribe http://127.0.0.1:9100/hang
+    python -m tools.chaos_receiver --port 9100      # then subscribe http://127.0.0.1:9100/hang
 """
 
 import argparse
@@ -150,7 +150,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m tests.chaos_receiver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.chaos_receiver", description=__doc__)
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--slow", type=float, default=5.0, help="seconds /slow-ok waits")
     parser.add_argument("--redirect-to", help="where /redirect points (default its /redirected)")

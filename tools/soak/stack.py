@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from bench import servers
 from bench.harness import BenchError, Server, log_tail, running, venv_script
 from bench.postgres import scratch_database
-from bench.soak_probes import Ports
 from core.db import POOL_OVERFLOW, POSTGRES_POOL_SIZE, READ_THREADS, is_sqlite
+from tools.soak.probes import Ports
 
 WORKER_START_SECONDS = 30.0
 SQLITE_FDS_PER_CONNECTION = 3  # the database file, its -wal and its -shm

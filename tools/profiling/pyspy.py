@@ -15,11 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cputime
-from bench.compare import Options, Side
-from bench.harness import BenchError, log_tail
-from bench.load import LoadResult, run_wrk
-from bench.stacks import Window, summarise, wall
+from tools.profiling.stacks import Window, summarise, wall
 
 # Hz. Blocking mode: py-spy pauses the server for each sample, which costs it a few per cent at
 # this rate (the summary prints the req/s under the profiler); non-blocking mode lost 40 % of
@@ -30,35 +26,18 @@ SAMPLE_RATE = 100
 WALL_RATE = 25
 
 
+class ProfilingError(RuntimeError):
+    """py-spy is missing, or failed to record."""
+
+
 def require_py_spy() -> str:
     beside = Path(sys.executable).parent / "py-spy"
     path = str(beside) if beside.exists() else shutil.which("py-spy")
     if path is None:
-        raise BenchError("py-spy is not installed; install it with: .venv/bin/pip install py-spy")
-    return path
-
-
-def profile_load(side: Side, options: Options, out: Path) -> LoadResult:
-    """Record the server of `side` while wrk replays its request; write and print a summary."""
-    seconds = max(1, round(options.seconds))
-    loads: list[LoadResult] = []
-
-    def load() -> Window:
-        print(f"  {side.request.path}: profiling the {side.server.name} ...", flush=True)
-        result = run_wrk(
-            side.server.base_url,
-            side.request,
-            seconds=seconds,
-            connections=options.connections,
-            workdir=options.workdir,
+        raise ProfilingError(
+            "py-spy is not installed; install it with: .venv/bin/pip install py-spy"
         )
-        loads.append(result)
-        return Window(result.brief(), result.requests)
-
-    cpu = cputime.measure(side, options, require_py_spy())
-    profile(side.server.pid, seconds, out, load, cpu, side.request.path)
-    wall_profile(side.server.pid, seconds, out.with_name(out.stem + "-wall.txt"), load)
-    return loads[0]
+    return path
 
 
 def profile(
@@ -92,7 +71,7 @@ def profile(
             spy.kill()
             spy.wait()
     if spy.returncode != 0 or not out.exists():
-        raise BenchError(f"py-spy failed ({spy.returncode}):\n{log_tail(log)}")
+        raise ProfilingError(f"py-spy failed ({spy.returncode}):\n{_tail(log)}")
     stacks = summarise(out.read_text().splitlines(), SAMPLE_RATE, window.count, window.unit)
     head = f"profiled run: {window.brief}; py-spy: {_spy_counts(log)}"
     summary = "\n".join([*cpu, head, stacks])
@@ -127,7 +106,7 @@ def wall_profile(pid: int, seconds: int, out: Path, work: Callable[[], Window]) 
             spy.kill()
             spy.wait()
     if spy.returncode != 0 or not out.exists():
-        raise BenchError(f"py-spy --native failed ({spy.returncode}):\n{log_tail(log)}")
+        raise ProfilingError(f"py-spy --native failed ({spy.returncode}):\n{_tail(log)}")
     lines = out.read_text().splitlines()
     summary = [f"wall-clock run: {window.brief}; py-spy: {_spy_counts(log)}"]
     summary += wall(lines, WALL_RATE)
@@ -140,3 +119,7 @@ def _spy_counts(log: Path) -> str:
     """py-spy's own count of samples and of samples it failed to read."""
     found = re.search(r"Samples: \d+ Errors: \d+", log.read_text(errors="replace"))
     return found.group(0) if found else "no sample count"
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

@@ -1,25 +1,10 @@
-"""`python -m bench soak --minutes 10`: mixed traffic against a real `rilon serve` for a while.
+"""Drive a soak: serve the demo network, subscribe the receivers, send the traffic, sample,
+drain and count (what the counts must be: tools/soak/judge.py)."""
 
-Posts at a fixed rate, lists, feed long-polls, and fan-out of every alert to 100 local
-receivers of which 5 always answer 500; on SQLite (one `rilon serve`, dispatcher inside) or
-on PostgreSQL (`--postgres URL`: a scratch database, `rilon serve --no-dispatcher` and one
-`rilon worker`). Every few seconds: each process's RSS and open descriptors by what they are
-open on (/proc/<pid>), the outbox (events not yet expanded, deliveries never tried) and how
-late deliveries arrive. At the end, after a drain (until all has arrived, nothing arrives for
-30 s, or 5 minutes): every (alert, healthy receiver) pair delivered ("lost" counts those that
-have not), every delivery to a failing receiver kept for later (their circuits are open: one
-probe at a time) and each of them probed, no request failed, memory flat and descriptors
-within their pools (bench/soak_judge.py). `judge` names whatever did not hold.
-"""
-
-import argparse
 import asyncio
 import json
 import os
-import tempfile
 import time
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,16 +12,19 @@ from sqlalchemy import Engine, create_engine
 from standardwebhooks.webhooks import Webhook
 
 from bench.harness import BenchError
-from bench.soak_judge import Bounds, Sample, SoakResult, judge
-from bench.soak_probes import (
+from core.db import normalize_url
+from delivery.transport import MAX_CONNECTIONS
+from models.alerts import EXAMPLE
+from tools.soak.judge import Bounds, Sample, SoakResult
+from tools.soak.probes import (
     Ports,
     failing_outcome,
     outbox_sample,
     process_sample,
     sessions_opened,
 )
-from bench.soak_stack import Stack, service
-from bench.soak_traffic import (
+from tools.soak.stack import Stack, service
+from tools.soak.traffic import (
     BULK_CATEGORY,
     CLIENT_KEEPALIVE_SECONDS,
     CLIENT_TIMEOUT_SECONDS,
@@ -44,9 +32,6 @@ from bench.soak_traffic import (
     Receivers,
     Traffic,
 )
-from core.db import normalize_url
-from delivery.transport import MAX_CONNECTIONS
-from models.alerts import EXAMPLE
 
 DRAIN_SECONDS = 300.0  # at most; the drain ends sooner once nothing arrives for STALL_SECONDS
 STALL_SECONDS = 30.0
@@ -193,44 +178,3 @@ def run(
     server `postgres` names), serve it, soak it."""
     with service(workdir, postgres) as stack:
         return asyncio.run(drive(stack, seconds, rate, every, background))
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=1.0, help="alerts posted a second")
-    parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
-    parser.add_argument(
-        "--postgres",
-        metavar="URL",
-        help="run on PostgreSQL: a scratch database made (and dropped) on this server, e.g. "
-        "postgresql+psycopg://postgres@127.0.0.1:5432/test; the API and one worker",
-    )
-    parser.add_argument(
-        "--background",
-        type=float,
-        default=0.0,
-        metavar="RATE",
-        help="also post this many alerts a second that no subscription matches (at most "
-        f"{BULK_IN_FLIGHT} at once, like B1): the total near B1's rate, the fan-out unchanged",
-    )
-    parser.add_argument("--json", type=Path, help="also write every sample here")
-    args = parser.parse_args(argv)
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")
-    with tempfile.TemporaryDirectory(prefix="rilon-soak-") as tmp:
-        result = run(
-            Path(tmp), args.minutes * 60, args.rate, args.every, args.postgres, args.background
-        )
-    print("\n".join(result.table()))
-    print(result.summary())
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(asdict(result), indent=1))
-    problems = judge(result)
-    for problem in problems:
-        print(f"FAIL: {problem}")
-    return 1 if problems else 0
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -13,9 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.compare import Options, Side
-from bench.load import run_wrk
-from bench.stacks import Window, thread_group
+from tools.profiling.stacks import Window, thread_group
 
 _NAMED = re.compile(r'^Thread (?P<tid>\d+) \([^)]*\): "(?P<name>.*)"$', re.MULTILINE)
 
@@ -85,21 +83,3 @@ def during(pid: int, py_spy: str, work: Callable[[], Window]) -> list[str]:
     return [f"unprofiled run: {window.brief}"] + summarise(
         before, after, names, window.count, window.unit
     )
-
-
-def measure(side: Side, options: Options, py_spy: str) -> list[str]:
-    """One load run of `options.seconds` on `side`, and its CPU time by thread."""
-
-    def load() -> Window:
-        print(f"  {side.request.path}: CPU time by thread ... ", end="", flush=True)
-        result = run_wrk(
-            side.server.base_url,
-            side.request,
-            seconds=options.seconds,
-            connections=options.connections,
-            workdir=options.workdir,
-        )
-        print(result.brief())
-        return Window(result.brief(), result.requests)
-
-    return during(side.server.pid, py_spy, load)

@@ -1,9 +1,9 @@
 """Run the crash test by hand: SIGKILL `rilon serve` (or a `rilon worker`) three times mid
 fan-out, restart it, and check nothing answered 201 or due to a receiver was lost.
 
-    .venv/bin/python -m tests.crash_driver                           # SQLite, kill the service
-    .venv/bin/python -m tests.crash_driver --postgres postgresql+psycopg://postgres@127.0.0.1/test
-    .venv/bin/python -m tests.crash_driver --postgres URL --victim worker --repeat 5
+    .venv/bin/python -m tools.crash_driver                           # SQLite, kill the service
+    .venv/bin/python -m tools.crash_driver --postgres postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python -m tools.crash_driver --postgres URL --victim worker --repeat 5
 
 The same steps as tests/test_crash.py, in a scratch directory (SQLite) or a scratch database
 made on the server the URL names and dropped afterwards. Exit 0 when every round held.
@@ -50,7 +50,7 @@ async def one_round(postgres: str | None, victim: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.crash_driver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.crash_driver", description=__doc__)
     parser.add_argument("--postgres", metavar="URL", help="use a scratch database on this server")
     parser.add_argument("--victim", choices=["serve", "worker"], default="serve")
     parser.add_argument("--repeat", type=int, default=1, help="rounds to run")
