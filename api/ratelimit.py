@@ -1,8 +1,8 @@
 """Per-client request rate limit for the whole deployment, with no database trip per request.
 
-The bucket lives in the database (services/registry/budgets.py), so N replicas grant what one would, not
-N times as much. A process leases a chunk of it at a time (`lease_size`) and spends the chunk
-locally; when less than half a chunk is left it leases the next one in the background, so
+The bucket lives in the database (services/registry/budgets.py), so N replicas grant what one
+would, not N times as much. A process leases a chunk of it at a time (`lease_size`) and spends
+the chunk locally; when less than half a chunk is left it leases the next one in the background, so
 requests do not wait for the database. When the shared bucket is empty, the process refuses
 locally until a token is due back, without asking again. The slack is in the leased chunks:
 each of P processes may hold up to one and a half chunks the others cannot use, so a client is

@@ -13,8 +13,9 @@
 - An unknown id takes exactly the same steps (a dummy hash), so neither the answer nor its cost
   says whether an id exists.
 
-Buckets are shared by every process (services/registry/budgets.py). Successes never touch them; what a
-client may spend on successes is the request limiter's `token:<id>` bucket (api/routers/auth.py).
+Buckets are shared by every process (services/registry/budgets.py). Successes never touch them;
+what a client may spend on successes is the request limiter's `token:<id>` bucket
+(api/routers/auth.py).
 """
 
 import ipaddress

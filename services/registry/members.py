@@ -51,7 +51,7 @@ def get_agency(session: Session, code: str) -> AgencyRead:
 def create_agency(
     session: Session, data: AgencyCreate, principal: Principal | None = None
 ) -> AgencyRead:
-    """Register an agency; one a platform admin registers is announced (services/registry/notices.py).
+    """Register an agency; one a platform admin registers is announced (registry/notices.py).
 
     `principal` is None for the operator's own tools (CLI, bootstrap).
     """
