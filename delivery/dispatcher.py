@@ -10,7 +10,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 
 from sqlmodel import Session
 
@@ -92,26 +91,16 @@ class Dispatcher:
         # receiver cannot fill a claim and stop the others' events.
         expand = not self._saturated
 
-        def expand_and_claim(session: Session) -> tuple[int, list[Job]]:
-            """One writer unit, so a round waits for one group commit, not two."""
-            if not expand:
-                expansion.beat(session, now)  # `/readyz` and /metrics read it
-            work = expansion.expand(session, now) if expand else 0
-            # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows
-            work += replays.advance(session, now) + purge.deleted(session)
-            if wanted <= 0:
-                return work, []
-            return work, outbox.claim(
-                session,
-                self.box,
-                now,
-                limit=wanted,
-                per_subscription=self.per_subscription,
-                busy=busy,
-                lease=self.lease,
-            )
-
-        work, jobs = await self.db.write(expand_and_claim)
+        work, jobs = await self.db.write(
+            expand_and_claim,
+            now,
+            expand=expand,
+            box=self.box,
+            limit=wanted,
+            per_subscription=self.per_subscription,
+            busy=busy,
+            lease=self.lease,
+        )
         self._saturated = len(jobs) >= wanted
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
@@ -158,7 +147,7 @@ class Dispatcher:
                 done = [(job, result, now) for job, result, now, _ in batch]
                 outcomes: Sequence[str | Exception]
                 try:
-                    outcomes = await self.db.write(partial(settling.settle_many, finished=done))
+                    outcomes = await self.db.write(settling.settle_many, done)
                 except ServiceUnavailable as exc:  # an outage: every lease will expire
                     outcomes = [exc for _ in batch]
                 except Exception:  # one bad attempt must not fail the others
@@ -177,9 +166,36 @@ class Dispatcher:
 
     async def _settle_alone(self, job: Job, result: Result, now: datetime) -> str | Exception:
         try:
-            return await self.db.write(partial(settling.settle, job=job, result=result, now=now))
+            return await self.db.write(settling.settle, job, result, now)
         except Exception as exc:
             return exc
+
+
+def expand_and_claim(
+    session: Session,
+    now: datetime,
+    *,
+    expand: bool,
+    box: SecretBox,
+    limit: int,
+    per_subscription: int,
+    busy: dict[str, int],
+    lease: timedelta,
+) -> tuple[int, list[Job]]:
+    """A dispatcher round's one writer unit (one group commit, not two): new events become
+    deliveries, a chunk of housekeeping, then due deliveries are claimed. The work done
+    (rows written) and the claimed jobs."""
+    if not expand:
+        expansion.beat(session, now)  # `/readyz` and /metrics read it
+    work = expansion.expand(session, now) if expand else 0
+    # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows
+    work += replays.advance(session, now) + purge.deleted(session)
+    if limit <= 0:
+        return work, []
+    jobs = outbox.claim(
+        session, box, now, limit=limit, per_subscription=per_subscription, busy=busy, lease=lease
+    )
+    return work, jobs
 
 
 def build(settings: Settings, db: Database, metrics: Metrics | None = None) -> Dispatcher:
