@@ -2,7 +2,6 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -67,7 +66,7 @@ async def issue(
     verify: Verify,
 ) -> tuple[TokenResponse, Claims]:
     """Exchange client credentials for an access token (RFC 6749 §4.4)."""
-    credential = await db.read(partial(_find_credential, client_id=client_id))
+    credential = await db.read(_find_credential, client_id)
     usable = credential if credential is not None and credential.active else None
     if not await verify(usable.secret_hash if usable else None, secret) or usable is None:
         raise Unauthorized("invalid client credentials", error="invalid_client")
