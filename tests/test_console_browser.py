@@ -7,11 +7,13 @@ CI=true (`.ci/run` installs it), where it fails.
 """
 
 import asyncio
+import hashlib
 import os
 import shutil
 import signal
 import struct
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import lxml.html
 import pytest
 
 from tests.newcomer import newcomer
+from tests.support import distress_body
 
 HEADLINE = "Unlit trawler with about 60 persons heading for Langkawi"
 HIDDEN_HEADLINE = "Thai national matter: not for Malaysia"
@@ -123,3 +126,66 @@ async def test_console_shows_what_the_token_may_see(tmp_path: Path) -> None:
         assert "sign in again" in texts(tree, '//*[@id="error"]')[0]
     # The fragment never reaches the server, so no log of it holds the token.
     assert token not in rig.api.log().read_text(errors="replace")
+
+
+async def test_console_map_shows_the_picture_and_the_picked_case(tmp_path: Path) -> None:
+    """The map: coasts from the vendored basemap, a marker for each record the token may see
+    (none for the one it may not), a stale position flagged with its age, and the record
+    named in the fragment opened with its history."""
+    browser = chromium()
+    async with newcomer(tmp_path) as rig:
+        alert = await rig.post_alert(HEADLINE)
+        hidden = await rig.post_alert(HIDDEN_HEADLINE, distribution="national")
+        fixed = (datetime.now(UTC) - timedelta(hours=8)).isoformat().replace("+00:00", "Z")
+        body = distress_body(coordinating_rcc=None, case_id=None)
+        body["position"] = {**body["position"], "lat": 5.9, "lon": 97.1, "fix_time": fixed}
+        body["handling"] = {
+            "distribution": "countries",
+            "tlp": "amber",
+            "recipient_countries": ["MY"],
+        }
+        report = await rig.created("/v1/distress-reports", body, "mecc-watch")
+        token = await rig.token("mmea-watch", scope="alerts:read distress:read")
+        page = rig.api.url(f"/console#token={token}&select={report['id']}")
+
+        dom = await asyncio.to_thread(browse, browser, tmp_path / "profile-1", "--dump-dom", page)
+        tree = lxml.html.fromstring(dom)
+        assert texts(tree, '//*[@id="error"]') == [""]
+        countries = texts(
+            tree, '//*[@id="map"]//*[contains(@class, "country")]/*[local-name()="title"]'
+        )
+        assert {"Malaysia", "Thailand", "Indonesia", "Bangladesh", "Myanmar"} <= set(countries)
+        markers = tree.xpath('//*[@id="map"]//*[local-name()="circle"]/@data-id')
+        assert sorted(markers) == sorted([alert["id"], report["id"]])
+        assert hidden["id"] not in dom
+        [row] = tree.xpath('//table[@id="distress"]/tbody/tr')
+        position = row.xpath("td")[2]
+        assert texts(row, "td")[2] == "5.900, 97.100 · 8 h ago"
+        assert "stale" in position.get("class").split()
+        assert "selected" in row.get("class").split()
+        assert not tree.xpath('//*[@id="case"]/@hidden'), "the record named in #select= is open"
+        assert texts(tree, '//*[@id="case-title"]') == [f"Distress report {report['id'][:8]}"]
+        [entry] = texts(tree, '//*[@id="case-events"]/li')
+        assert entry.endswith("v1 · TH-MECC · distress phase · 180 persons")
+
+        screenshot = tmp_path / "console-map.png"
+        await asyncio.to_thread(
+            browse,
+            browser,
+            tmp_path / "profile-2",
+            f"--screenshot={screenshot}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            page,
+        )
+        assert png_size(screenshot) == (WIDTH, HEIGHT)
+        assert screenshot.stat().st_size > 60_000  # coasts and markers, not a blank frame
+
+
+def test_the_vendored_basemap_is_what_its_readme_says() -> None:
+    vendor = Path(__file__).resolve().parents[1] / "api" / "static" / "vendor"
+    readme = (vendor / "README.md").read_text()
+    for name in ("countries-50m.json", "topojson-client.min.js"):
+        digest = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
+        assert f"`{name}` {digest}" in readme.replace("\n", " "), name
+    assert (vendor / "LICENSE-world-atlas").is_file()
+    assert (vendor / "LICENSE-topojson-client").is_file()

@@ -6,6 +6,9 @@ let myAgency = null;
 const $ = (selector) => document.querySelector(selector);
 const MAX_RECORDS = 1000; // per table: a watch floor needs the picture, not an archive
 const ACK_READS_AT_ONCE = 6;
+const STALE_HOURS = 6; // a position older than this is flagged: the boat has moved on
+let picked = null; // the record id to show once the tables are filled (`#select=` too)
+let shown = { distress: [], alerts: [] };
 
 function cell(text, className, title) {
   const td = document.createElement("td");
@@ -55,8 +58,10 @@ async function acks(kind, record) {
     const named = waiting.slice(0, 4).join(", ");
     parts.push(`waiting for ${named}` + (waiting.length > 4 ? ` and ${waiting.length - 4} more` : ""));
   }
+  if (state.overdue) parts.push(`overdue since ${state.due_at.replace("T", " ").slice(0, 16)}`);
   const detail = `Acknowledged: ${done.join(", ") || "none"}\nWaiting for: ${waiting.join(", ") || "none"}`;
-  return [parts.join(" · "), waiting.includes(myAgency) ? "pending" : "", detail];
+  const flag = state.overdue ? "overdue" : waiting.includes(myAgency) ? "pending" : "";
+  return [parts.join(" · "), flag, detail];
 }
 
 // Acknowledgement states of many records, a few requests at a time, in the records' order.
@@ -77,6 +82,22 @@ function where(point) {
   return `${point.lat.toFixed(3)}, ${point.lon.toFixed(3)}`;
 }
 
+// "6.120, 95.310 · 3 h ago", flagged stale past STALE_HOURS; the age is the fix's, not the post's.
+function positionCell(point, fixedAt) {
+  if (!fixedAt) return [where(point), "nowrap"];
+  const hours = (Date.now() - Date.parse(fixedAt)) / 3.6e6;
+  const age = hours < 1 ? `${Math.max(0, Math.round(hours * 60))} min ago` : `${Math.round(hours)} h ago`;
+  return [`${where(point)} · ${age}`, hours > STALE_HOURS ? "nowrap stale" : "nowrap"];
+}
+
+function pick(kind, record) {
+  picked = record.id;
+  for (const row of document.querySelectorAll("tr[data-id]")) {
+    row.classList.toggle("selected", row.dataset.id === record.id);
+  }
+  showCase(record, kind);
+}
+
 async function fill(tableId, kind, list, columns) {
   const table = $(`#${tableId}`);
   const body = table.tBodies[0];
@@ -92,6 +113,8 @@ async function fill(tableId, kind, list, columns) {
   list.items.forEach((record, i) => {
     const row = body.insertRow();
     row.dataset.id = record.id;
+    row.tabIndex = 0;
+    row.addEventListener("click", () => pick(kind, record));
     for (const [text, className] of columns(record)) row.append(cell(text, className));
     row.append(cell(...states[i]));
   });
@@ -108,7 +131,7 @@ async function refresh() {
     await fill("distress", "distress-reports", distress, (r) => [
       [r.updated_at.replace("T", " ").slice(0, 16), "nowrap"],
       [r.sar_phase, r.sar_phase === "alert" ? "alert-phase" : r.sar_phase],
-      [where(r.position), "nowrap"],
+      positionCell(r.position, r.position.fix_time),
       [String(r.persons_on_board.estimate) + (r.persons_on_board.children ? ` (${r.persons_on_board.children} children)` : "")],
       [r.nature_of_distress.map((n) => n.replaceAll("_", " ")).join(", ")],
       [r.sender_agency, "nowrap"],
@@ -120,10 +143,15 @@ async function refresh() {
       [r.severity, r.severity],
       [r.category.replaceAll("_", " ")],
       [r.headline],
-      [where(r.location), "nowrap"],
+      positionCell(r.location, r.location.observed_at || r.observed_at),
       [r.sender_agency, "nowrap"],
       [r.handling.tlp.toUpperCase()],
     ]);
+    shown = { distress: distress.items, alerts: alerts.items };
+    ConsoleMap.drawRecords(distress.items, alerts.items, (record) =>
+      pick(record.kind === "alert" ? "alerts" : "distress-reports", record));
+    const again = [...distress.items, ...alerts.items].find((r) => r.id === picked);
+    if (again) pick(again.kind === "alert" ? "alerts" : "distress-reports", again);
     $("#updated").textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC`;
   } catch (error) {
     $("#error").textContent = error.message;
@@ -143,6 +171,9 @@ async function start(newToken) {
   }
   $("#signin").hidden = true;
   $("main").hidden = false;
+  await ConsoleMap.init($("#map-frame")).catch((error) => {
+    $("#error").textContent = `The map could not be drawn: ${error.message}`;
+  });
   await refresh();
 }
 
@@ -150,9 +181,10 @@ async function start(newToken) {
 // wall displays and automation. Browsers never send the fragment to a server (so it reaches
 // no access log or Referer); it is removed from the address bar and history entry at once.
 function tokenFromFragment() {
-  const handed = new URLSearchParams(location.hash.slice(1)).get("token");
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  picked = fragment.get("select"); // a record to open at once, e.g. from a link in an alert
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
-  return handed;
+  return fragment.get("token");
 }
 
 $("#signin").addEventListener("submit", async (event) => {
