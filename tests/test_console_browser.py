@@ -20,6 +20,7 @@ from typing import Any
 import lxml.html
 import pytest
 
+from models.distress import EXAMPLE as DISTRESS_EXAMPLE
 from tests.newcomer import newcomer
 from tests.support import distress_body
 
@@ -138,7 +139,8 @@ async def test_console_map_shows_the_picture_and_the_picked_case(tmp_path: Path)
         hidden = await rig.post_alert(HIDDEN_HEADLINE, distribution="national")
         fixed = (datetime.now(UTC) - timedelta(hours=8)).isoformat().replace("+00:00", "Z")
         body = distress_body(coordinating_rcc=None, case_id=None)
-        body["position"] = {**body["position"], "lat": 5.9, "lon": 97.1, "fix_time": fixed}
+        position = {**DISTRESS_EXAMPLE["position"], "lat": 5.9, "lon": 97.1, "fix_time": fixed}
+        body["position"] = position
         body["handling"] = {
             "distribution": "countries",
             "tlp": "amber",
@@ -159,9 +161,9 @@ async def test_console_map_shows_the_picture_and_the_picked_case(tmp_path: Path)
         assert sorted(markers) == sorted([alert["id"], report["id"]])
         assert hidden["id"] not in dom
         [row] = tree.xpath('//table[@id="distress"]/tbody/tr')
-        position = row.xpath("td")[2]
+        cell = row.xpath("td")[2]
         assert texts(row, "td")[2] == "5.900, 97.100 · 8 h ago"
-        assert "stale" in position.get("class").split()
+        assert "stale" in cell.get("class").split()
         assert "selected" in row.get("class").split()
         assert not tree.xpath('//*[@id="case"]/@hidden'), "the record named in #select= is open"
         assert texts(tree, '//*[@id="case-title"]') == [f"Distress report {report['id'][:8]}"]
