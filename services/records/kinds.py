@@ -2,12 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from models import alerts, distress
 from models.alerts import SEVERITY_RANK, AlertCreate
 from models.distress import PHASE_RANK, DistressCreate
 from models.envelope import Envelope, Kind
+from services.records.search import normalise
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,11 @@ class KindSpec:
 
 
 def _words(*values: Any) -> str:
-    return " ".join(str(v) for v in values if v).lower()
+    return normalise(" ".join(str(v) for v in values if v))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _alert_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +47,7 @@ def _alert_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "severity_rank": SEVERITY_RANK[doc["severity"]],
         "lat": doc["location"]["lat"],
         "lon": doc["location"]["lon"],
+        "position_at": _time(doc["observed_at"]),
         "search_text": _words(
             doc["headline"],
             doc["description"],
@@ -60,6 +67,7 @@ def _distress_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "severity_rank": PHASE_RANK[doc["sar_phase"]],
         "lat": doc["position"]["lat"],
         "lon": doc["position"]["lon"],
+        "position_at": _time(doc["position"]["fix_time"]),
         "search_text": _words(
             doc["case_id"],
             doc["actions_taken"],

@@ -19,6 +19,7 @@ from core.errors import Hidden, NotFound, Unprocessable
 from core.jsontext import dumps
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
+from services.records import search
 from services.records.kinds import KindSpec
 
 
@@ -124,7 +125,7 @@ class _Shape:
     sender_country: bool
     bbox: str | None  # "box", "antimeridian" (the box crosses it) or None
     updated_since: bool
-    q: bool
+    q_words: int  # every word of `q` must match
     cursor: bool
 
 
@@ -140,7 +141,7 @@ def _shape(wanted: RecordFilter) -> _Shape:
         sender_country=wanted.sender_country is not None,
         bbox=bbox,
         updated_since=wanted.updated_since is not None,
-        q=bool(wanted.q),
+        q_words=len(search.words(wanted.q or "")),
         cursor=wanted.cursor is not None,
     )
 
@@ -158,9 +159,8 @@ def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
     }
     if wanted.bbox is not None:
         values.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), wanted.bbox, strict=True))
-    if wanted.q:
-        escaped = wanted.q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
-        values["q"] = f"%{escaped}%"
+    for number, word in enumerate(search.words(wanted.q or "")):
+        values[f"q{number}"] = search.like_pattern(word)
     if wanted.cursor is not None:
         values["before"] = decode_cursor(wanted.cursor)
     return values
@@ -211,8 +211,8 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         conditions.append(_in_bbox(crosses_antimeridian=shape.bbox == "antimeridian"))
     if shape.updated_since:
         conditions.append(col(Record.updated_at) >= bindparam("updated_since"))
-    if shape.q:
-        conditions.append(col(Record.search_text).like(bindparam("q"), escape="/"))
+    for number in range(shape.q_words):  # on PostgreSQL, ix_record_search finds each word
+        conditions.append(col(Record.search_text).like(bindparam(f"q{number}"), escape="/"))
     return conditions
 
 
