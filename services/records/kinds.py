@@ -22,6 +22,7 @@ class KindSpec:
     extras: dict[str, Any]
     columns: Callable[[dict[str, Any]], dict[str, Any]]
     examples: dict[str, Any]  # request bodies shown in /docs, in reading order
+    happened: tuple[tuple[str, ...], ...]  # times of what happened: never in the future
 
     @property
     def initial_state(self) -> str:
@@ -89,6 +90,7 @@ ALERTS = KindSpec(
     extras={"cancel_reason": None},
     columns=_alert_columns,
     examples=alerts.OPENAPI_EXAMPLES,
+    happened=(("observed_at",),),
 )
 DISTRESS = KindSpec(
     kind=Kind.DISTRESS,
@@ -99,5 +101,6 @@ DISTRESS = KindSpec(
     extras={"sitrep_number": 1, "outcome": None, "close_note": None},
     columns=_distress_columns,
     examples=distress.OPENAPI_EXAMPLES,
+    happened=(("position", "fix_time"),),
 )
 SPECS = {Kind.ALERT: ALERTS, Kind.DISTRESS: DISTRESS}
