@@ -9,6 +9,7 @@ from pydantic import WithJsonSchema
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
 from models.envelope import Kind, Status, Timestamp
+from services.records import search
 from services.records.kinds import KindSpec
 from services.records.reading import RecordFilter
 
@@ -107,7 +108,15 @@ def filter_dependency(spec: KindSpec) -> Any:
             Timestamp | None, Query(description="RFC 3339 with a time zone")
         ] = None,
         q: Annotated[
-            str | None, Query(min_length=1, max_length=100, description="Text search")
+            str | None,
+            Query(
+                min_length=1,
+                max_length=search.MAX_LENGTH,
+                description="Text search: every word must match (at most "
+                f"{search.MAX_WORDS}), ignoring case, accents and apostrophes; "
+                "`cox bazar` finds Cox's Bazar, `ha tien` finds Hà Tiên",
+                examples=["teknaf trawler"],
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
         cursor: Annotated[
@@ -118,6 +127,8 @@ def filter_dependency(spec: KindSpec) -> Any:
         errors = []
         if category is not None and spec.kind != Kind.ALERT:
             errors.append({"field": "category", "message": "category filters alerts only"})
+        if q is not None:
+            errors += [{"field": "query.q", "message": m} for m in search.problems(q)]
         if errors:
             raise Unprocessable(errors)
         return RecordFilter(

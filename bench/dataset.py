@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from auth.policy import Reader, can_agency_read, code_list
@@ -110,6 +111,9 @@ def as_doc(i: int, body: dict[str, Any]) -> str:
         **payload,
         "cancel_reason": None,
     }
+    observed = payload.get("observed_at")
+    seen = datetime.fromisoformat(observed) if observed else None
+    doc["position_age_seconds"] = int((datetime.now(UTC) - seen).total_seconds()) if seen else None
     return dumps(doc)
 
 

@@ -9,7 +9,7 @@ from models.inputs import Input
 
 class AckCreate(Input):
     note: str | None = Field(
-        default=None, max_length=1000, examples=["MMEA vessel KM Pekan tasked"]
+        default=None, max_length=1000, examples=["EXERCISE: MMEA vessel KM Pekan tasked"]
     )
 
 
@@ -32,7 +32,7 @@ class AcksRead(BaseModel):
 
 class CancelRequest(Input):
     reason: str = Field(
-        min_length=1, max_length=1000, examples=["Vessel identified as a fishing boat"]
+        min_length=1, max_length=1000, examples=["EXERCISE: vessel identified as a fishing boat"]
     )
 
 
@@ -40,4 +40,6 @@ class CloseRequest(Input):
     outcome: Outcome = Field(
         description="`rescued`, `assisted`, `reached_shore`, `false_alert`, `lost`, `unknown`"
     )
-    note: str | None = Field(default=None, max_length=2000, examples=["All 184 persons rescued"])
+    note: str | None = Field(
+        default=None, max_length=2000, examples=["EXERCISE: all 184 persons rescued"]
+    )

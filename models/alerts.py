@@ -82,16 +82,24 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+EXERCISE: dict[str, Any] = {
+    **EXAMPLE,
+    "headline": "EXERCISE: " + EXAMPLE["headline"],
+    "status": "exercise",
+    "case_id": "EX-ANDAMAN-2026-01",
+}
+
+# The exercise comes first, so pressing Execute in /docs never posts an actual alert.
 OPENAPI_EXAMPLES: dict[str, Any] = {
-    "departure": {
-        "summary": "Departure off Cox's Bazar (actual)",
-        "value": EXAMPLE,
-    },
     "exercise": {
-        "summary": "The same as exercise traffic",
+        "summary": "EXERCISE: departure off Cox's Bazar",
         "description": "`status: exercise` keeps it out of actual lists, feeds and webhooks "
-        "unless a reader asks for exercise traffic.",
-        "value": {**EXAMPLE, "status": "exercise", "case_id": "EX-ANDAMAN-2026-01"},
+        "unless a reader asks for exercise traffic. Try the API with this one.",
+        "value": EXERCISE,
+    },
+    "departure": {
+        "summary": "Departure off Cox's Bazar (ACTUAL: reaches real duty officers)",
+        "value": EXAMPLE,
     },
 }
 
@@ -117,13 +125,15 @@ class AlertBody(BaseModel):
     area: Polygon | None = Field(default=None, description="GeoJSON Polygon ([lon, lat] order)")
     place_name: str | None = Field(default=None, max_length=200)
     sea_area: str | None = Field(default=None, max_length=100)
-    observed_at: Timestamp | None = None
+    observed_at: Timestamp | None = Field(
+        default=None, description="When it was seen (RFC 3339); at most 5 minutes in the future"
+    )
     vessels: list[Vessel] = Field(default_factory=list, max_length=50)
     persons: Persons | None = None
 
 
 class AlertCreate(Envelope, AlertBody, Input):
-    model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
+    model_config = {"json_schema_extra": {"examples": [EXERCISE]}}
 
 
 class AlertPatch(EnvelopePatch):
@@ -131,7 +141,15 @@ class AlertPatch(EnvelopePatch):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"severity": "extreme", "persons": {"estimate": 190, "max": 220}}]
+            # `status` cannot change: with it, the first example only patches exercise alerts
+            "examples": [
+                {
+                    "status": "exercise",
+                    "severity": "extreme",
+                    "persons": {"estimate": 190, "max": 220},
+                },
+                {"severity": "extreme", "persons": {"estimate": 190, "max": 220}},
+            ]
         }
     }
 

@@ -70,16 +70,25 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+EXERCISE: dict[str, Any] = {
+    **EXAMPLE,
+    "actions_taken": "EXERCISE: " + EXAMPLE["actions_taken"],
+    "status": "exercise",
+    "case_id": "EX-ANDAMAN-2026-01",
+}
+
+# The exercise comes first, so pressing Execute in /docs never posts an actual report.
 OPENAPI_EXAMPLES: dict[str, Any] = {
-    "overcrowded": {
-        "summary": "Overcrowded wooden boat adrift west of Aceh (actual)",
-        "value": EXAMPLE,
-    },
     "exercise": {
-        "summary": "The same as exercise traffic",
+        "summary": "EXERCISE: overcrowded wooden boat adrift west of Aceh",
         "description": "`status: exercise` keeps it out of actual lists, feeds and webhooks, "
-        "and the safety-of-life floor (every MRCC reads actual reports) does not apply.",
-        "value": {**EXAMPLE, "status": "exercise", "case_id": "EX-ANDAMAN-2026-01"},
+        "and the safety-of-life floor (every MRCC reads actual reports) does not apply. "
+        "Try the API with this one.",
+        "value": EXERCISE,
+    },
+    "overcrowded": {
+        "summary": "Overcrowded boat adrift west of Aceh (ACTUAL: reaches every MRCC)",
+        "value": EXAMPLE,
     },
 }
 
@@ -112,14 +121,20 @@ class DistressBody(BaseModel):
 
 
 class DistressCreate(Envelope, DistressBody, Input):
-    model_config = {"json_schema_extra": {"examples": [EXAMPLE]}}
+    model_config = {"json_schema_extra": {"examples": [EXERCISE]}}
 
 
 class DistressPatch(EnvelopePatch):
     """Any subset of the fields of a new report; objects merge (RFC 7396), null removes."""
 
     model_config = {
-        "json_schema_extra": {"examples": [{"persons_on_board": {"estimate": 190, "deceased": 2}}]}
+        # `status` cannot change: with it, the first example only patches exercise reports
+        "json_schema_extra": {
+            "examples": [
+                {"status": "exercise", "persons_on_board": {"estimate": 190, "deceased": 2}},
+                {"persons_on_board": {"estimate": 190, "deceased": 2}},
+            ]
+        }
     }
 
     position: dict[str, Any] | None = None

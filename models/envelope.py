@@ -70,6 +70,10 @@ def _utc(value: datetime) -> datetime:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_utc)]
 
+# BCP 47 in the shape used in practice: language, script, region, variants (`en`, `ms-MY`,
+# `zh-Hant-TW`); also a valid CAP `xs:language`.
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-[0-9]{3})?(-[A-Za-z0-9]{5,8})*$"
+
 
 class Handling(Input):
     distribution: Distribution = Field(
@@ -121,6 +125,13 @@ class Envelope(Input):
     )
     expires_at: Timestamp | None = Field(default=None, description="RFC 3339, with a time zone")
     labels: list[Label] = Field(default_factory=list, max_length=20)
+    language: str = Field(
+        default="en",
+        max_length=35,
+        pattern=LANGUAGE_TAG,
+        description="BCP 47 tag of the language the text is written in, e.g. `en`, `ms`, `th`, "
+        "`vi`, `id`, `bn`; CAP `info/language`",
+    )
     handling: Handling = Field(description="Who may read it, and whether to acknowledge")
 
 
@@ -132,6 +143,7 @@ class EnvelopePatch(Input):
     references: list[str] | None = None
     expires_at: str | None = None
     labels: list[str] | None = None
+    language: str | None = None
     handling: dict[str, Any] | None = None
 
 
@@ -151,7 +163,14 @@ class EnvelopeRead(BaseModel):
     references: list[UUID] = []
     expires_at: Timestamp | None = None
     labels: list[str] = []
+    language: str = Field(default="en", description="BCP 47 tag of the text's language")
     handling: Handling
+    position_age_seconds: int | None = Field(
+        default=None,
+        description="Seconds since the record's position was true (a distress report's "
+        "`position.fix_time`, an alert's `observed_at`), as of this answer; null when the "
+        "record gives no such time. Not stored: events carry the times themselves",
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

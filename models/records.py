@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, false
 from sqlmodel import Field, SQLModel
 
 from models.base import Handled, UTCDateTime
@@ -18,8 +18,18 @@ class Record(Handled, table=True):
 
     # Lists walk this index newest first and filter on its other columns without touching the
     # table, so a page costs the same at 10k and 100k records (see docs/PERFORMANCE.md, B3).
+    # `q` finds each word with LIKE '%word%': on PostgreSQL a trigram index (pg_trgm) serves
+    # that; SQLite has no such index, so there it is a partial index that holds no row, and a
+    # text search scans the list index, bounded by the page.
     __table_args__ = (
         Index("ix_record_list", "kind", "status", "seq", "severity_rank", "lat", "lon"),
+        Index(
+            "ix_record_search",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            sqlite_where=false(),
+        ),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -37,6 +47,9 @@ class Record(Handled, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # when the record's position was true (a distress fix, an alert's observation): its age
+    # is shown at read time as `position_age_seconds`
+    position_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     search_text: str = Field(sa_column=Column(Text, nullable=False))
     doc: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -134,7 +134,9 @@ FixSource = Literal[
 class Position(Input):
     lat: StrictFloat = Latitude
     lon: StrictFloat = Longitude
-    fix_time: Timestamp = Field(description="When the position was true (RFC 3339)")
+    fix_time: Timestamp = Field(
+        description="When the position was true (RFC 3339); at most 5 minutes in the future"
+    )
     fix_source: FixSource | None = Field(
         default=None,
         description="How the position was fixed: `gps`, `ais`, `satellite_phone`, `epirb`, "

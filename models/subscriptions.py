@@ -147,19 +147,35 @@ class SubscriptionCreate(Input):
 
     model_config = {
         "json_schema_extra": {
+            # first an exercise: `.example` never resolves (RFC 2606), so nothing is sent
             "examples": [
+                {
+                    "url": "https://exercise.example/hooks/rilon",
+                    "description": "EXERCISE: try subscriptions; nothing is delivered",
+                    "event_types": ["alert.created", "distress.created"],
+                    "filter": {"include_exercise": True},
+                },
                 {
                     "url": "https://ops.mmea.example.my/hooks/rilon",
                     "description": "MMEA operations centre",
                     "event_types": ["alert.created", "alert.updated", "distress.created"],
                     "filter": {"min_severity": "severe", "bbox": [90, 0, 100, 15]},
-                }
+                },
             ]
         }
     }
 
 
 class SubscriptionPatch(Input):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"description": "EXERCISE: renamed from /docs"},
+                {"filter": {"min_severity": "extreme", "include_exercise": False}},
+            ]
+        }
+    }
+
     # url and event_types may be left out, not cleared: documented as not nullable
     url: str | SkipJsonSchema[None] = Field(default=None, min_length=8, max_length=2000)
     description: str | None = Field(default=None, max_length=500)

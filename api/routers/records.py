@@ -20,9 +20,10 @@ from api.params import (
 )
 from auth.policy import READ_SCOPE, WRITE_SCOPE
 from auth.principal import Principal
+from core import clock
 from models.acks import AckCreate, AckRead, AcksRead
 from models.enums import Scope
-from services.records import acks, publishing, reading
+from services.records import acks, publishing, reading, rendering
 from services.records.kinds import KindSpec
 from services.records.publishing import Saved
 from services.records.reading import RecordFilter
@@ -43,7 +44,8 @@ def saved_response(spec: KindSpec, saved: Saved, status: int = 200) -> Response:
     headers = {"Location": f"/v1/{spec.path}/{saved.id}"} if status == 201 else {}
     if saved.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(saved.doc, status, saved.version, **headers)
+    doc = rendering.with_position_age(saved.doc, saved.position_at, clock.utcnow())
+    return json_response(doc, status, saved.version, **headers)
 
 
 def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) -> APIRouter:
@@ -82,7 +84,9 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
 
     @router.get("", response_model=page_model, responses=problems(422), summary=f"List {noun}s")
     async def list_records(caller: Reader, runtime: RuntimeDep, wanted: Filter) -> Response:
-        """Newest first, only what your agency may read. Follow `next_cursor` for more."""
+        """Newest first, only what your agency may read. Follow `next_cursor` for more.
+        `q`: every word must match, ignoring case and accents. Each record shows
+        `position_age_seconds`, the age of its position now."""
         listing = await runtime.db.read(reading.list_records, caller, spec, wanted)
         note_access(spec.path, listing.ids, listing.countries)
         return json_response(items_json(listing.docs, listing.next_cursor))
@@ -91,7 +95,8 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}", response_model=read, responses=problems(404, 422), summary=f"Get {a_noun}"
     )
     async def get(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
-        """The current version; its number is the `ETag`."""
+        """The current version; its number is the `ETag`. `position_age_seconds` is the age
+        of its position now."""
         doc, version = await runtime.db.read(reading.get, caller, spec, str(record_id))
         return json_response(doc, version=version)
 

@@ -100,7 +100,7 @@ def _restriction(doc: dict[str, Any]) -> str:
 
 def _info(doc: dict[str, Any]) -> ET.Element:
     info = ET.Element(f"{{{CAP_NS}}}info")
-    _add(info, "language", "en")
+    _add(info, "language", doc.get("language") or "en")  # older records have none: en
     _add(info, "category", "Security")
     _add(info, "event", EVENTS[doc["category"]])
     _add(info, "urgency", doc["urgency"].capitalize())

@@ -2,12 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from models import alerts, distress
 from models.alerts import SEVERITY_RANK, AlertCreate
 from models.distress import PHASE_RANK, DistressCreate
 from models.envelope import Envelope, Kind
+from services.records.search import normalise
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class KindSpec:
     extras: dict[str, Any]
     columns: Callable[[dict[str, Any]], dict[str, Any]]
     examples: dict[str, Any]  # request bodies shown in /docs, in reading order
+    happened: tuple[tuple[str, ...], ...]  # times of what happened: never in the future
 
     @property
     def initial_state(self) -> str:
@@ -31,7 +34,11 @@ class KindSpec:
 
 
 def _words(*values: Any) -> str:
-    return " ".join(str(v) for v in values if v).lower()
+    return normalise(" ".join(str(v) for v in values if v))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _alert_columns(doc: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +48,7 @@ def _alert_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "severity_rank": SEVERITY_RANK[doc["severity"]],
         "lat": doc["location"]["lat"],
         "lon": doc["location"]["lon"],
+        "position_at": _time(doc["observed_at"]),
         "search_text": _words(
             doc["headline"],
             doc["description"],
@@ -60,6 +68,7 @@ def _distress_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "severity_rank": PHASE_RANK[doc["sar_phase"]],
         "lat": doc["position"]["lat"],
         "lon": doc["position"]["lon"],
+        "position_at": _time(doc["position"]["fix_time"]),
         "search_text": _words(
             doc["case_id"],
             doc["actions_taken"],
@@ -81,6 +90,7 @@ ALERTS = KindSpec(
     extras={"cancel_reason": None},
     columns=_alert_columns,
     examples=alerts.OPENAPI_EXAMPLES,
+    happened=(("observed_at",),),
 )
 DISTRESS = KindSpec(
     kind=Kind.DISTRESS,
@@ -91,5 +101,6 @@ DISTRESS = KindSpec(
     extras={"sitrep_number": 1, "outcome": None, "close_note": None},
     columns=_distress_columns,
     examples=distress.OPENAPI_EXAMPLES,
+    happened=(("position", "fix_time"),),
 )
 SPECS = {Kind.ALERT: ALERTS, Kind.DISTRESS: DISTRESS}

@@ -28,6 +28,7 @@ from models.tables import RECORD, VERSION
 from services.records import idempotency, reading
 from services.records.events import emit
 from services.records.kinds import KindSpec
+from services.records.timing import check_happened
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Saved:
     version: int
     country: str
     replayed: bool = False
+    position_at: datetime | None = None  # when its position was true, for its age
 
 
 def publish(
@@ -55,7 +57,9 @@ def publish(
         fingerprint = idempotency.fingerprint(payload)
         first = idempotency.first_answer(session, principal, spec, idempotency_key, fingerprint)
         if first is not None:  # no policy check: it goes back only to the client that sent it
-            return Saved(first.doc, first.record_id, 1, principal.country, replayed=True)
+            at = spec.columns(json.loads(first.doc))["position_at"]
+            return Saved(first.doc, first.record_id, 1, principal.country, True, at)
+    check_happened(spec.happened, payload)
     _check_registry(session, payload)
     now = utcnow()
     record_id = str(uuid.uuid4())
@@ -79,7 +83,7 @@ def publish(
     if idempotency_key is not None:
         key = idempotency_key
         idempotency.remember(session, principal, spec, key, fingerprint, record_id, now)
-    return Saved(text, record_id, 1, principal.country)
+    return Saved(text, record_id, 1, principal.country, position_at=columns["position_at"])
 
 
 def update_record(
@@ -92,7 +96,7 @@ def update_record(
 ) -> Saved:
     """Apply a merge patch as version n+1; the result is validated as a whole."""
     row, current = _changeable(session, principal, spec, record_id, if_match)
-    inputs = {name: current[name] for name in spec.create.model_fields}
+    inputs = _inputs(spec, current)
     try:
         data = spec.create.model_validate(merge_patch(inputs, patch))
     except ValidationError as exc:
@@ -104,6 +108,7 @@ def update_record(
         raise Unprocessable(
             [{"field": "status", "message": f"stays {current['status']}; post a new record"}]
         )
+    check_happened(spec.happened, payload)
     _check_registry(session, payload)
     return _save(session, principal, spec, row, {**current, **payload}, data, "updated")
 
@@ -119,15 +124,13 @@ def finish(
     """Cancel an alert or close a distress report, as a new version in its final state."""
     row, current = _changeable(session, principal, spec, record_id, if_match)
     doc = {**current, **changes, "state": spec.final_state}
-    return _save(
-        session,
-        principal,
-        spec,
-        row,
-        doc,
-        spec.create.model_validate({name: doc[name] for name in spec.create.model_fields}),
-        spec.final_event,
-    )
+    data = spec.create.model_validate(_inputs(spec, doc))
+    return _save(session, principal, spec, row, doc, data, spec.final_event)
+
+
+def _inputs(spec: KindSpec, doc: dict[str, Any]) -> dict[str, Any]:
+    """What a sender gave of `doc`; a field added since it was stored takes its default."""
+    return {name: doc[name] for name in spec.create.model_fields if name in doc}
 
 
 def _changeable(
@@ -167,7 +170,8 @@ def _save(
     )
     emit(session, f"{spec.kind.value}.{change}", columns, text)
     _add_version(session, principal, columns, now, text)
-    return Saved(text, row.id, doc["version"], row.sender_country)
+    at = columns["position_at"]
+    return Saved(text, row.id, doc["version"], row.sender_country, position_at=at)
 
 
 def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, Any]:

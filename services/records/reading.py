@@ -2,7 +2,6 @@
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -14,12 +13,13 @@ from sqlmodel import Session, col, select
 
 from auth.policy import can_read, readable
 from auth.principal import Principal
-from core.clock import utcnow
+from core import clock
 from core.errors import Hidden, NotFound, Unprocessable
-from core.jsontext import dumps
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
+from services.records import search
 from services.records.kinds import KindSpec
+from services.records.rendering import render
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,9 @@ def load(
     return row
 
 
-def render(doc: str, state: str, expires_at: datetime | None, now: datetime) -> str:
-    """The stored JSON, with an active alert past its expiry shown as `expired`."""
-    if state != "active" or expires_at is None or expires_at > now:
-        return doc
-    data: dict[str, Any] = json.loads(doc)
-    data["state"] = "expired"
-    return dumps(data)
-
-
 def get(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> tuple[str, int]:
     row = load(session, principal, spec, record_id)
-    return render(row.doc, row.state, row.expires_at, utcnow()), row.version
+    return render(row.doc, row.state, row.expires_at, row.position_at, clock.utcnow()), row.version
 
 
 def versions(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> list[str]:
@@ -98,7 +89,7 @@ def list_records(
     session: Session, principal: Principal, spec: KindSpec, wanted: RecordFilter
 ) -> Listing:
     """Newest first, keyset-paginated on the insertion sequence: stable under new inserts."""
-    now = utcnow()
+    now = clock.utcnow()
     values = _values(wanted, now)
     query = _list_query(spec.kind.value, readable(principal), _shape(wanted))
     rows = session.connection().execute(query, values).all()
@@ -106,7 +97,7 @@ def list_records(
     more = len(rows) > wanted.limit
     last_seq = page[-1][0] if page else None
     return Listing(
-        docs=[render(doc, state, expires, now) for _s, doc, state, expires, _i, _c in page],
+        docs=[render(doc, state, expires, at, now) for _s, doc, state, expires, _i, _c, at in page],
         next_cursor=encode_cursor(last_seq) if more and last_seq is not None else None,
         ids=[row[4] for row in page],
         countries=[row[5] for row in page],
@@ -124,7 +115,7 @@ class _Shape:
     sender_country: bool
     bbox: str | None  # "box", "antimeridian" (the box crosses it) or None
     updated_since: bool
-    q: bool
+    q_words: int  # every word of `q` must match
     cursor: bool
 
 
@@ -140,7 +131,7 @@ def _shape(wanted: RecordFilter) -> _Shape:
         sender_country=wanted.sender_country is not None,
         bbox=bbox,
         updated_since=wanted.updated_since is not None,
-        q=bool(wanted.q),
+        q_words=len(search.words(wanted.q or "")),
         cursor=wanted.cursor is not None,
     )
 
@@ -158,9 +149,8 @@ def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
     }
     if wanted.bbox is not None:
         values.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), wanted.bbox, strict=True))
-    if wanted.q:
-        escaped = wanted.q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
-        values["q"] = f"%{escaped}%"
+    for number, word in enumerate(search.words(wanted.q or "")):
+        values[f"q{number}"] = search.like_pattern(word)
     if wanted.cursor is not None:
         values["before"] = decode_cursor(wanted.cursor)
     return values
@@ -177,6 +167,7 @@ def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Execu
             col(Record.expires_at),
             col(Record.id),
             col(Record.sender_country),
+            col(Record.position_at),
         )
         .where(col(Record.kind) == kind, visible)
         .where(*_conditions(shape))
@@ -211,8 +202,8 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         conditions.append(_in_bbox(crosses_antimeridian=shape.bbox == "antimeridian"))
     if shape.updated_since:
         conditions.append(col(Record.updated_at) >= bindparam("updated_since"))
-    if shape.q:
-        conditions.append(col(Record.search_text).like(bindparam("q"), escape="/"))
+    for number in range(shape.q_words):  # on PostgreSQL, ix_record_search finds each word
+        conditions.append(col(Record.search_text).like(bindparam(f"q{number}"), escape="/"))
     return conditions
 
 

@@ -1,0 +1,54 @@
+"""Text search: one normal form for what is stored and what is asked, so every word of `q`
+is found whatever its case, accents or apostrophes, on SQLite and PostgreSQL alike.
+
+The normal form: Unicode NFKD, accents (Latin, Greek, Cyrillic diacritics) dropped, `đ` read
+as `d` and the like, casefolded, apostrophes removed (`Cox's` is `coxs`), and the punctuation
+that closes or brackets a word read as a space. Hyphens, slashes, `%` and `_` stay inside a
+word: `BDCG-2026-07` is one word, and `%` or `_` in `q` are matched as themselves.
+"""
+
+import re
+import unicodedata
+
+MAX_WORDS = 8
+MAX_LENGTH = 200
+
+# Combining diacritical marks (the accents NFKD splits off); other scripts' vowel signs stay.
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Letters NFKD keeps whole that readers type without their stroke.
+_LETTERS = str.maketrans("đĐðÐøØłŁħĦıŀĿŧŦ", "ddddoollhhilltt")
+_APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u02bb`\u00b4]")
+_BRACKETS = re.compile(r"[\s,;!?()\[\]{}<>\"\u201c\u201d\u00ab\u00bb\u2039\u203a\u3001\u3002]+")
+_STOPS = re.compile(r"[.:]+(?= |$)")
+
+
+def normalise(text: str) -> str:
+    """Words separated by single spaces, in the normal form above."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = _ACCENTS.sub("", text).translate(_LETTERS)
+    text = _APOSTROPHES.sub("", text.casefold())
+    return " ".join(_STOPS.sub("", _BRACKETS.sub(" ", text)).split())
+
+
+def words(q: str) -> list[str]:
+    """The distinct words of a query, in order."""
+    return list(dict.fromkeys(normalise(q).split()))
+
+
+def like_pattern(word: str) -> str:
+    """A LIKE pattern finding `word` anywhere, its `%`, `_` and `/` (the escape) literal."""
+    escaped = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def problems(q: str) -> list[str]:
+    """Why `q` cannot be searched for, if it cannot."""
+    if len(q) > MAX_LENGTH:
+        return [f"at most {MAX_LENGTH} characters"]
+    found = words(q)
+    if not found:
+        return ["needs a word to search for"]
+    if len(found) > MAX_WORDS:
+        return [f"at most {MAX_WORDS} words; every word must match"]
+    return []
