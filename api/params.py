@@ -9,6 +9,7 @@ from pydantic import WithJsonSchema
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
 from models.envelope import Kind, Status, Timestamp
+from models.vessels import parse_key
 from services.records.kinds import KindSpec
 from services.records.reading import RecordFilter
 
@@ -40,6 +41,7 @@ IfMatch = Annotated[
     WithJsonSchema({"type": "string", "pattern": ETAG}),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
+CASE_ID = r"^[\w.:/-]+$"  # as records' `case_id`
 
 
 def json_response(
@@ -71,6 +73,20 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     ):
         raise Unprocessable([{"field": "bbox", "message": "bbox outside WGS-84 ranges"}])
     return min_lon, min_lat, max_lon, max_lat
+
+
+def vessel_filter(named: dict[str, str | None]) -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """The vessel keys of `?mmsi=&imo=&call_sign=`, and what is wrong with any of them."""
+    keys, errors = [], []
+    for prefix, value in named.items():
+        if value is None:
+            continue
+        try:
+            keys.append(parse_key(f"{prefix}:{value}"))
+        except ValueError as exc:
+            field = "query.call_sign" if prefix == "callsign" else f"query.{prefix}"
+            errors.append({"field": field, "message": str(exc)})
+    return tuple(keys), errors
 
 
 def filter_dependency(spec: KindSpec) -> Any:
@@ -109,6 +125,16 @@ def filter_dependency(spec: KindSpec) -> Any:
         q: Annotated[
             str | None, Query(min_length=1, max_length=100, description="Text search")
         ] = None,
+        case_id: Annotated[
+            str | None, Query(max_length=64, pattern=CASE_ID, description="Records of one case")
+        ] = None,
+        mmsi: Annotated[
+            str | None, Query(pattern=r"^\d{9}$", description="Naming this MMSI")
+        ] = None,
+        imo: Annotated[str | None, Query(pattern=r"^\d{7}$", description="Naming this IMO")] = None,
+        call_sign: Annotated[
+            str | None, Query(max_length=30, description="Naming this call sign (any case)")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
         cursor: Annotated[
             str | None,
@@ -118,6 +144,9 @@ def filter_dependency(spec: KindSpec) -> Any:
         errors = []
         if category is not None and spec.kind != Kind.ALERT:
             errors.append({"field": "category", "message": "category filters alerts only"})
+        named = {"mmsi": mmsi, "imo": imo, "callsign": call_sign}
+        keys, key_errors = vessel_filter(named)
+        errors += key_errors
         if errors:
             raise Unprocessable(errors)
         return RecordFilter(
@@ -129,6 +158,8 @@ def filter_dependency(spec: KindSpec) -> Any:
             bbox=parse_bbox(bbox) if bbox is not None else None,
             updated_since=updated_since,
             q=q,
+            case_id=case_id,
+            vessel_keys=keys,
             limit=limit,
             cursor=cursor,
         )

@@ -135,6 +135,14 @@ class EnvelopePatch(Input):
     handling: dict[str, Any] | None = None
 
 
+class Related(BaseModel):
+    id: UUID
+    kind: str = Field(description="`alert` or `distress`", examples=["alert"])
+    matched: list[str] = Field(
+        description="The vessel keys both records name", examples=[["mmsi:533123456"]]
+    )
+
+
 class EnvelopeRead(BaseModel):
     """What every record returns beside its body: ids, sender, times, handling."""
 
@@ -152,6 +160,11 @@ class EnvelopeRead(BaseModel):
     expires_at: Timestamp | None = None
     labels: list[str] = []
     handling: Handling
+    related: list[Related] = Field(
+        default=[],
+        description="Only in the answer to a create or update, and only when there are any: "
+        "earlier records you may read naming the same MMSI, IMO or call sign (at most 20)",
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -20,6 +20,8 @@ class Record(Handled, table=True):
     # table, so a page costs the same at 10k and 100k records (see docs/PERFORMANCE.md, B3).
     __table_args__ = (
         Index("ix_record_list", "kind", "status", "seq", "severity_rank", "lat", "lon"),
+        # a case's records, in order: `?case_id=` lists and the case views
+        Index("ix_record_case", "case_id", "seq"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

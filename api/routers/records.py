@@ -18,6 +18,7 @@ from api.params import (
     json_response,
     parse_if_match,
 )
+from api.routers.sightings import add_sighting_routes
 from auth.policy import READ_SCOPE, WRITE_SCOPE
 from auth.principal import Principal
 from models.acks import AckCreate, AckRead, AcksRead
@@ -43,7 +44,10 @@ def saved_response(spec: KindSpec, saved: Saved, status: int = 200) -> Response:
     headers = {"Location": f"/v1/{spec.path}/{saved.id}"} if status == 201 else {}
     if saved.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(saved.doc, status, saved.version, **headers)
+    doc = saved.doc
+    if saved.related:  # per reader, so never stored; left out when empty (its default)
+        doc = doc[:-1] + ',"related":' + json.dumps(list(saved.related)) + "}"
+    return json_response(doc, status, saved.version, **headers)
 
 
 def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) -> APIRouter:
@@ -160,4 +164,5 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         (listed when the sender asked for acknowledgements)."""
         return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
+    add_sighting_routes(router, spec, a_noun)
     return router

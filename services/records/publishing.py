@@ -25,7 +25,7 @@ from models.envelope import Envelope, merge_patch
 from models.records import Record
 from models.registry import Agency, Country
 from models.tables import RECORD, VERSION
-from services.records import idempotency, reading
+from services.records import idempotency, reading, vessels
 from services.records.events import emit
 from services.records.kinds import KindSpec
 
@@ -39,6 +39,7 @@ class Saved:
     version: int
     country: str
     replayed: bool = False
+    related: tuple[dict[str, Any], ...] = ()  # earlier readable records naming its vessels
 
 
 def publish(
@@ -55,7 +56,8 @@ def publish(
         fingerprint = idempotency.fingerprint(payload)
         first = idempotency.first_answer(session, principal, spec, idempotency_key, fingerprint)
         if first is not None:  # no policy check: it goes back only to the client that sent it
-            return Saved(first.doc, first.record_id, 1, principal.country, replayed=True)
+            earlier = vessels.related_to(session, principal, first.record_id, first.doc)
+            return Saved(first.doc, first.record_id, 1, principal.country, True, earlier)
     _check_registry(session, payload)
     now = utcnow()
     record_id = str(uuid.uuid4())
@@ -76,10 +78,11 @@ def publish(
     bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, columns, now, text)
+    earlier = vessels.relink(session, principal, record_id, doc, None)
     if idempotency_key is not None:
         key = idempotency_key
         idempotency.remember(session, principal, spec, key, fingerprint, record_id, now)
-    return Saved(text, record_id, 1, principal.country)
+    return Saved(text, record_id, 1, principal.country, related=earlier)
 
 
 def update_record(
@@ -167,7 +170,8 @@ def _save(
     )
     emit(session, f"{spec.kind.value}.{change}", columns, text)
     _add_version(session, principal, columns, now, text)
-    return Saved(text, row.id, doc["version"], row.sender_country)
+    earlier = vessels.relink(session, principal, row.id, doc, row.seq)
+    return Saved(text, row.id, doc["version"], row.sender_country, related=earlier)
 
 
 def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from core.errors import Hidden, NotFound, Unprocessable
 from core.jsontext import dumps
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
+from services.records.filters import linked
 from services.records.kinds import KindSpec
 
 
@@ -32,6 +33,8 @@ class RecordFilter:
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
     updated_since: datetime | None = None
     q: str | None = None
+    case_id: str | None = None
+    vessel_keys: tuple[str, ...] = ()  # `mmsi:…`, `imo:…`, `callsign:…`: it names them all
     limit: int = 50
     cursor: str | None = None
 
@@ -126,6 +129,8 @@ class _Shape:
     updated_since: bool
     q: bool
     cursor: bool
+    case_id: bool = False
+    vessels: int = 0
 
 
 def _shape(wanted: RecordFilter) -> _Shape:
@@ -142,6 +147,8 @@ def _shape(wanted: RecordFilter) -> _Shape:
         updated_since=wanted.updated_since is not None,
         q=bool(wanted.q),
         cursor=wanted.cursor is not None,
+        case_id=wanted.case_id is not None,
+        vessels=len(wanted.vessel_keys),
     )
 
 
@@ -163,6 +170,8 @@ def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
         values["q"] = f"%{escaped}%"
     if wanted.cursor is not None:
         values["before"] = decode_cursor(wanted.cursor)
+    values["case_id"] = wanted.case_id
+    values.update((f"vessel_{n}", key) for n, key in enumerate(wanted.vessel_keys))
     return values
 
 
@@ -180,10 +189,11 @@ def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Execu
         )
         .where(col(Record.kind) == kind, visible)
         .where(*_conditions(shape))
-        .with_hint(Record, "INDEXED BY ix_record_list", "sqlite")  # see models/records.py
         .order_by(col(Record.seq).desc())
         .limit(bindparam("page_size", type_=sa.Integer))
     )
+    if not (shape.case_id or shape.vessels):  # else their own index leads (models/records.py)
+        query = query.with_hint(Record, "INDEXED BY ix_record_list", "sqlite")
     if shape.cursor:
         query = query.where(col(Record.seq) < bindparam("before", type_=sa.Integer))
     return query
@@ -213,6 +223,7 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         conditions.append(col(Record.updated_at) >= bindparam("updated_since"))
     if shape.q:
         conditions.append(col(Record.search_text).like(bindparam("q"), escape="/"))
+    conditions += linked(case_id=shape.case_id, vessels=shape.vessels)
     return conditions
 
 

@@ -1,0 +1,153 @@
+"""Cases: the records sharing a `case_id`, as the caller may read them.
+
+No case table decides anything: every view is built from the records the one policy lets the
+caller read, so a case never shows a record (or a sighting, a vessel or a position of one)
+its caller could not read on its own.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from auth.policy import readable
+from auth.principal import Principal
+from core.clock import iso, utcnow
+from core.errors import NotFound
+from models.records import Record
+from models.vessels import keys_of_vessel, vessels_of
+from services.records import tracks
+from services.records.reading import decode_cursor, encode_cursor, render
+from services.records.vessels import naming
+
+MAX_CASE_RECORDS = 500  # a case is a handful of records; a runaway reuse of one id is cut here
+
+
+@dataclass(frozen=True)
+class CaseView:
+    doc: dict[str, Any]
+    ids: list[str]
+    countries: list[str]  # beside `ids`, for the audit row
+
+
+def get_case(session: Session, principal: Principal, case_id: str, status: str) -> CaseView:
+    """The case as the caller may read it: records oldest first, their sightings, vessels,
+    last position and whether a distress report is open. 404 when it may read none."""
+    query = (
+        sa.select(
+            col(Record.doc),
+            col(Record.state),
+            col(Record.expires_at),
+            col(Record.id),
+            col(Record.sender_country),
+        )
+        .where(col(Record.case_id) == case_id, col(Record.status) == status, readable(principal))
+        .order_by(col(Record.seq))
+        .limit(MAX_CASE_RECORDS)
+    )
+    rows = session.connection().execute(query).all()
+    if not rows:
+        raise NotFound(f"no case {case_id}")
+    now = utcnow()
+    records = [json.loads(render(doc, state, expires, now)) for doc, state, expires, *_ in rows]
+    ids = [row[3] for row in rows]
+    sightings = tracks.sighting_docs(session, ids)
+    fixes = [tracks.fix_of_record(doc) for doc in records]
+    fixes += [tracks.fix_of_sighting(doc) for doc in sightings]
+    positions = tracks.in_time_order(fixes)
+    doc = {
+        "case_id": case_id,
+        "records": records,
+        "sightings": sightings,
+        "vessels": _vessels(records),
+        "last_position": positions[-1] if positions else None,
+        "open_distress": any(r["kind"] == "distress" and r["state"] == "open" for r in records),
+    }
+    return CaseView(doc, ids, [row[4] for row in rows])
+
+
+def _vessels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each vessel once: those sharing a key are one boat (described as the latest record
+    has it); those with no key, once per distinct description."""
+    found: list[dict[str, Any]] = []
+    for record in records:
+        for vessel in vessels_of(record):
+            keys = keys_of_vessel(vessel)
+            same = next(
+                (
+                    entry
+                    for entry in found
+                    if (keys and set(keys) & set(entry["keys"]))
+                    or (not keys and not entry["keys"] and entry["vessel"] == vessel)
+                ),
+                None,
+            )
+            if same is None:
+                found.append({"keys": keys, "vessel": vessel, "named_by": [record["id"]]})
+                continue
+            same["keys"] = sorted(set(same["keys"]) | set(keys))
+            same["vessel"] = vessel
+            if record["id"] not in same["named_by"]:
+                same["named_by"].append(record["id"])
+    return found
+
+
+def list_cases(
+    session: Session,
+    principal: Principal,
+    vessel: str | None,
+    updated_since: datetime | None,
+    status: str,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The cases with a record the caller may read, the most recently joined first (keyset
+    on the newest such record), each summarised from those records only."""
+    visible = (col(Record.status) == status, readable(principal))
+    newest = sa.func.max(col(Record.seq))
+    query = (
+        sa.select(
+            col(Record.case_id),
+            newest,
+            sa.func.count(),
+            sa.func.max(col(Record.updated_at)),
+            _any(col(Record.kind) == "alert"),
+            _any(col(Record.kind) == "distress"),
+            _any(sa.and_(col(Record.kind) == "distress", col(Record.state) == "open")),
+        )
+        .where(col(Record.case_id).is_not(None), *visible)
+        .group_by(col(Record.case_id))
+        .order_by(newest.desc())
+        .limit(limit + 1)
+    )
+    if vessel is not None:
+        named = sa.select(col(Record.case_id)).where(
+            col(Record.id).in_(naming(vessel)), col(Record.case_id).is_not(None), *visible
+        )
+        cases = list(session.connection().execute(named.distinct()).scalars())
+        query = query.where(col(Record.case_id).in_(cases))
+    if updated_since is not None:
+        query = query.having(sa.func.max(col(Record.updated_at)) >= updated_since)
+    if cursor is not None:
+        query = query.having(newest < decode_cursor(cursor))
+    rows = session.connection().execute(query).all()
+    page = rows[:limit]
+    items = [
+        {
+            "case_id": case_id,
+            "records": count,
+            "kinds": [k for k, has in (("alert", alerts), ("distress", distress)) if has],
+            "updated_at": iso(updated),
+            "open_distress": bool(open_distress),
+        }
+        for case_id, _seq, count, updated, alerts, distress, open_distress in page
+    ]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": encode_cursor(page[-1][1]) if more else None}
+
+
+def _any(condition: Any) -> Any:
+    return sa.func.max(sa.case((condition, 1), else_=0))
