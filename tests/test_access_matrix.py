@@ -184,7 +184,8 @@ def _operations(routes: list[Any]) -> set[tuple[str, str]]:
         if contexts is not None:
             found |= _operations(list(contexts()))
         elif getattr(route, "methods", None):
-            found |= {(method, route.path) for method in route.methods if method != "HEAD"}
+            path = re.sub(r":\w+}", "}", route.path)  # `{case_id:path}` is `{case_id}`
+            found |= {(method, path) for method in route.methods if method != "HEAD"}
         else:
             found.add(("MOUNT", route.path))
     return found

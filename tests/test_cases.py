@@ -90,6 +90,10 @@ async def test_a_case_brings_its_records_together(network: Network) -> None:
     assert case["open_distress"] is False
     assert case["records"][1]["version"] == 2
     assert (await _get(network, "/v1/cases/NOBODY", "TH-MECC")).status_code == 404
+    slashed = alert_body(handling=NETWORK, case_id="ID/BASARNAS/2026/11")
+    await _post(network, "alerts", slashed, "BD-CG")
+    by_slashes = await _get(network, "/v1/cases/ID/BASARNAS/2026/11", "TH-MECC")
+    assert by_slashes.json()["case_id"] == "ID/BASARNAS/2026/11"
     listed = await _get(network, "/v1/alerts?case_id=BDCG-7", "TH-MECC")
     assert [a["id"] for a in listed.json()["items"]] == [departure["id"]]
 

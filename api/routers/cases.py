@@ -66,7 +66,7 @@ async def list_cases(
 
 
 @router.get(
-    "/cases/{case_id}", response_model=CaseRead, responses=problems(404), summary="One case"
+    "/cases/{case_id:path}", response_model=CaseRead, responses=problems(404), summary="One case"
 )
 async def get_case(
     case_id: Annotated[str, Path(max_length=64, pattern=CASE_ID, description="A `case_id`")],
