@@ -4,8 +4,11 @@ sightings: none of them ever shows a record (or its sighting) its caller cannot 
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core.clock import iso, utcnow
 from models.enums import Role
+from services.records import cases as cases_service
 from tests.support import Network, alert_body, distress_body, handling
 
 MMSI = "533123456"
@@ -262,3 +265,28 @@ async def test_a_track_leaves_out_versions_sent_more_narrowly(network: Network) 
     assert other["track"]["coordinates"] == [[102.0, 2.0], [103.0, 3.0]]
     own = (await _get(network, f"/v1/vessels/mmsi:{MMSI}", "BD-CG")).json()
     assert own["track"]["coordinates"] == [[101.0, 1.0], [102.0, 2.0], [103.0, 3.0]]
+
+
+async def test_case_pages_walk_records_in_small_steps(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages come out whole and in order however few records one step of the walk reads."""
+    monkeypatch.setattr(cases_service, "WALK", 2)
+    order = ["A", "B", "C", "A", "D", "E", "B"]  # keys: B 7, E 6, D 5, A 4, C 3
+    for case in order:
+        body = alert_body(handling=NETWORK, case_id=f"W-{case}")
+        await _post(network, "alerts", body, "BD-CG")
+    red = alert_body(handling=RED, case_id="W-C")  # after all, but not TH-MECC's to read
+    await _post(network, "alerts", red, "BD-CG")
+    seen: list[list[str]] = []
+    cursor = ""
+    while True:
+        url = "/v1/cases?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = (await _get(network, url, "TH-MECC")).json()
+        seen.append([c["case_id"] for c in page["items"]])
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    assert seen == [["W-B", "W-E"], ["W-D", "W-A"], ["W-C"]]
+    own = (await _get(network, "/v1/cases?limit=1", "BD-CG")).json()
+    assert [c["case_id"] for c in own["items"]] == ["W-C"]  # its red record joined last

@@ -95,6 +95,9 @@ def _vessels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+WALK = 500  # records read at a time while looking for the next page's cases
+
+
 def list_cases(
     session: Session,
     principal: Principal,
@@ -104,49 +107,84 @@ def list_cases(
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
-    """The cases with a record the caller may read, the most recently joined first (keyset
-    on the newest such record), each summarised from those records only."""
-    visible = (col(Record.status) == status, readable(principal))
-    newest = sa.func.max(col(Record.seq))
-    query = (
-        sa.select(
-            col(Record.case_id),
-            newest,
-            sa.func.count(),
-            sa.func.max(col(Record.updated_at)),
-            _any(col(Record.kind) == "alert"),
-            _any(col(Record.kind) == "distress"),
-            _any(sa.and_(col(Record.kind) == "distress", col(Record.state) == "open")),
-        )
-        .where(col(Record.case_id).is_not(None), *visible)
-        .group_by(col(Record.case_id))
-        .order_by(newest.desc())
-        .limit(limit + 1)
-    )
+    """The cases with a record the caller may read (changed since `updated_since`), the one
+    such record joined most recently first, each summed up from the readable records only.
+
+    Walks the readable records newest first (the primary key), a few hundred at a time, and
+    sums up the cases it meets: a page costs about its own cases, not every case there is.
+    A case comes first at its newest matching record, its key; the cursor is the last key
+    given, and a case met again below it, whose key is above it, was given already.
+    """
+    connection = session.connection()
+    visible = [
+        col(Record.case_id).is_not(None),
+        col(Record.status) == status,
+        readable(principal),
+    ]
     if vessel is not None:
-        named = sa.select(col(Record.case_id)).where(
-            col(Record.id).in_(naming(vessel)), col(Record.case_id).is_not(None), *visible
+        named = sa.select(col(Record.case_id)).where(col(Record.id).in_(naming(vessel)), *visible)
+        visible.append(
+            col(Record.case_id).in_(connection.execute(named.distinct()).scalars().all())
         )
-        cases = list(session.connection().execute(named.distinct()).scalars())
-        query = query.where(col(Record.case_id).in_(cases))
-    if updated_since is not None:
-        query = query.having(sa.func.max(col(Record.updated_at)) >= updated_since)
-    if cursor is not None:
-        query = query.having(newest < decode_cursor(cursor))
-    rows = session.connection().execute(query).all()
-    page = rows[:limit]
+    matching = [*visible, col(Record.updated_at) >= updated_since] if updated_since else visible
+    ceiling = before = decode_cursor(cursor) if cursor is not None else None
+    found: list[Any] = []
+    met: set[str] = set()
+    while len(found) <= limit:
+        walk = sa.select(col(Record.seq), col(Record.case_id)).where(*matching)
+        if before is not None:
+            walk = walk.where(col(Record.seq) < before)
+        rows = connection.execute(walk.order_by(col(Record.seq).desc()).limit(WALK)).all()
+        fresh = list(dict.fromkeys(str(case) for _seq, case in rows if case not in met))
+        met.update(fresh)
+        sums = _summaries(connection, visible, fresh, updated_since)
+        found += [sums[case] for case in fresh if ceiling is None or sums[case].key < ceiling]
+        if len(rows) < WALK:
+            break
+        before = rows[-1][0]
+    page = found[:limit]
     items = [
         {
-            "case_id": case_id,
-            "records": count,
-            "kinds": [k for k, has in (("alert", alerts), ("distress", distress)) if has],
-            "updated_at": iso(updated),
-            "open_distress": bool(open_distress),
+            "case_id": row.case_id,
+            "records": row.count,
+            "kinds": [k for k, has in (("alert", row.alerts), ("distress", row.distress)) if has],
+            "updated_at": iso(row.updated),
+            "open_distress": bool(row.open_distress),
         }
-        for case_id, _seq, count, updated, alerts, distress, open_distress in page
+        for row in page
     ]
-    more = len(rows) > limit
-    return {"items": items, "next_cursor": encode_cursor(page[-1][1]) if more else None}
+    more = len(found) > limit
+    return {"items": items, "next_cursor": encode_cursor(page[-1].key) if more else None}
+
+
+def _summaries(
+    connection: sa.Connection,
+    visible: list[Any],
+    cases: list[str],
+    updated_since: datetime | None,
+) -> dict[str, Any]:
+    """Each case summed up over the records the caller may read, with its key: the newest
+    such record's seq (changed since `updated_since`)."""
+    if not cases:
+        return {}
+    seq = col(Record.seq)
+    key = sa.case((col(Record.updated_at) >= updated_since, seq)) if updated_since else seq
+    query = (
+        sa.select(
+            col(Record.case_id).label("case_id"),
+            sa.func.max(key).label("key"),
+            sa.func.count().label("count"),
+            sa.func.max(col(Record.updated_at)).label("updated"),
+            _any(col(Record.kind) == "alert").label("alerts"),
+            _any(col(Record.kind) == "distress").label("distress"),
+            _any(sa.and_(col(Record.kind) == "distress", col(Record.state) == "open")).label(
+                "open_distress"
+            ),
+        )
+        .where(col(Record.case_id).in_(cases), *visible)
+        .group_by(col(Record.case_id))
+    )
+    return {row.case_id: row for row in connection.execute(query)}
 
 
 def _any(condition: Any) -> Any:

@@ -1,5 +1,7 @@
 """The list filters that follow a record's links: its case and the vessels it names."""
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, bindparam, select
 from sqlmodel import col
 
@@ -18,3 +20,11 @@ def linked(*, case_id: bool, vessels: int) -> list[ColumnElement[bool]]:
         named = select(VESSEL_LINK.c.record_id).where(VESSEL_LINK.c.key == bindparam(f"vessel_{n}"))
         conditions.append(col(Record.id).in_(named))
     return conditions
+
+
+def linked_values(case_id: str | None, vessel_keys: tuple[str, ...]) -> dict[str, Any]:
+    """What `linked` binds."""
+    values: dict[str, Any] = {f"vessel_{n}": key for n, key in enumerate(vessel_keys)}
+    if case_id is not None:
+        values["case_id"] = case_id
+    return values

@@ -19,7 +19,7 @@ from core.errors import Hidden, NotFound, Unprocessable
 from core.jsontext import dumps
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
-from services.records.filters import linked
+from services.records.filters import linked, linked_values
 from services.records.kinds import KindSpec
 
 
@@ -170,8 +170,7 @@ def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
         values["q"] = f"%{escaped}%"
     if wanted.cursor is not None:
         values["before"] = decode_cursor(wanted.cursor)
-    values["case_id"] = wanted.case_id
-    values.update((f"vessel_{n}", key) for n, key in enumerate(wanted.vessel_keys))
+    values.update(linked_values(wanted.case_id, wanted.vessel_keys))
     return values
 
 
