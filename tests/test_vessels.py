@@ -201,3 +201,15 @@ async def test_a_call_sign_is_found_however_it_was_written(network: Network) -> 
         assert view.status_code == 200, (key, view.text)
         assert [r["id"] for r in view.json()["items"]] == [alert["id"]]
         assert view.json()["track"] is None  # one position is no line
+
+
+async def test_a_replayed_post_answers_with_its_related_records(network: Network) -> None:
+    first = await _post(network, "alerts", alert_body(handling=NETWORK, vessels=[boat(imo=IMO)]))
+    duty = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    body = distress_body(handling=NETWORK, vessel=boat(imo=IMO))
+    headers = {**duty, "Idempotency-Key": "sitrep-1"}
+    sent = await network.http.post("/v1/distress-reports", json=body, headers=headers)
+    again = await network.http.post("/v1/distress-reports", json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    expected = [{"id": first["id"], "kind": "alert", "matched": [f"imo:{IMO}"]}]
+    assert sent.json()["related"] == again.json()["related"] == expected
