@@ -46,7 +46,8 @@ def saved_response(spec: KindSpec, saved: Saved, status: int = 200) -> Response:
         headers["Idempotent-Replayed"] = "true"
     doc = saved.doc
     if saved.related:  # per reader, so never stored; left out when empty (its default)
-        doc = doc[:-1] + ',"related":' + json.dumps(list(saved.related)) + "}"
+        related = json.dumps(list(saved.related), separators=(",", ":"))
+        doc = doc[:-1] + ',"related":' + related + "}"
     return json_response(doc, status, saved.version, **headers)
 
 
