@@ -22,6 +22,7 @@ from api.routers import (
     alerts,
     audit,
     auth,
+    cases,
     distress,
     feed,
     geo,
@@ -125,7 +126,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     docs.install(app)
     console.install(app)
-    routers = (health, metrics, auth, registry, alerts, distress, geo, feed, subscriptions, audit)
+    routers = (
+        health,
+        metrics,
+        auth,
+        registry,
+        alerts,
+        distress,
+        cases,
+        geo,
+        feed,
+        subscriptions,
+        audit,
+    )
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -36,6 +36,11 @@ TAGS = [
         "centre (MRCC) of the network reads every `actual` report, whatever its handling.",
     },
     {
+        "name": "cases",
+        "description": "One boat, one picture: the records sharing a `case_id`, a vessel's "
+        "records and track by MMSI, IMO or call sign; only what you may read.",
+    },
+    {
         "name": "feed",
         "description": "Every change you may see, in order, for systems that cannot take "
         "webhooks: long-poll with `wait` and keep `next_cursor`.",

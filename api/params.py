@@ -9,6 +9,7 @@ from pydantic import WithJsonSchema
 from core.errors import PreconditionFailed, Unprocessable
 from models.alerts import SEVERITY_RANK, Category, Severity
 from models.envelope import Kind, Status, Timestamp
+from models.vessels import parse_key
 from services.records import search
 from services.records.kinds import KindSpec
 from services.records.reading import RecordFilter
@@ -41,6 +42,7 @@ IfMatch = Annotated[
     WithJsonSchema({"type": "string", "pattern": ETAG}),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
+CASE_ID = r"^[\w.:/-]+$"  # as records' `case_id`
 
 
 def json_response(
@@ -72,6 +74,20 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     ):
         raise Unprocessable([{"field": "bbox", "message": "bbox outside WGS-84 ranges"}])
     return min_lon, min_lat, max_lon, max_lat
+
+
+def vessel_filter(named: dict[str, str | None]) -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """The vessel keys of `?mmsi=&imo=&call_sign=`, and what is wrong with any of them."""
+    keys, errors = [], []
+    for prefix, value in named.items():
+        if value is None:
+            continue
+        try:
+            keys.append(parse_key(f"{prefix}:{value}"))
+        except ValueError as exc:
+            field = "query.call_sign" if prefix == "callsign" else f"query.{prefix}"
+            errors.append({"field": field, "message": str(exc)})
+    return tuple(keys), errors
 
 
 def filter_dependency(spec: KindSpec) -> Any:
@@ -118,6 +134,16 @@ def filter_dependency(spec: KindSpec) -> Any:
                 examples=["teknaf trawler"],
             ),
         ] = None,
+        case_id: Annotated[
+            str | None, Query(max_length=64, pattern=CASE_ID, description="Records of one case")
+        ] = None,
+        mmsi: Annotated[
+            str | None, Query(pattern=r"^\d{9}$", description="Naming this MMSI")
+        ] = None,
+        imo: Annotated[str | None, Query(pattern=r"^\d{7}$", description="Naming this IMO")] = None,
+        call_sign: Annotated[
+            str | None, Query(max_length=30, description="Naming this call sign (any case)")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
         cursor: Annotated[
             str | None,
@@ -129,6 +155,9 @@ def filter_dependency(spec: KindSpec) -> Any:
             errors.append({"field": "category", "message": "category filters alerts only"})
         if q is not None:
             errors += [{"field": "query.q", "message": m} for m in search.problems(q)]
+        named = {"mmsi": mmsi, "imo": imo, "callsign": call_sign}
+        keys, key_errors = vessel_filter(named)
+        errors += key_errors
         if errors:
             raise Unprocessable(errors)
         return RecordFilter(
@@ -140,6 +169,8 @@ def filter_dependency(spec: KindSpec) -> Any:
             bbox=parse_bbox(bbox) if bbox is not None else None,
             updated_since=updated_since,
             q=q,
+            case_id=case_id,
+            vessel_keys=keys,
             limit=limit,
             cursor=cursor,
         )

@@ -5,7 +5,12 @@ from collections.abc import Iterable
 from models.enums import Role, Scope
 
 _VIEWER = {Scope.ALERTS_READ, Scope.DISTRESS_READ, Scope.FEED_READ}
-_DUTY_OFFICER = _VIEWER | {Scope.ALERTS_WRITE, Scope.DISTRESS_WRITE, Scope.ACKS_WRITE}
+_DUTY_OFFICER = _VIEWER | {
+    Scope.ALERTS_WRITE,
+    Scope.DISTRESS_WRITE,
+    Scope.ACKS_WRITE,
+    Scope.SIGHTINGS_WRITE,
+}
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.VIEWER: frozenset(_VIEWER),
@@ -23,6 +28,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.DISTRESS_READ: "Read vessel-in-distress reports visible to your agency",
     Scope.DISTRESS_WRITE: "Publish, update and close your agency's distress reports",
     Scope.ACKS_WRITE: "Acknowledge alerts and distress reports",
+    Scope.SIGHTINGS_WRITE: "Report sightings of the vessels of records you may read",
     Scope.FEED_READ: "Read the change feed",
     Scope.SUBSCRIPTIONS_MANAGE: "Manage your agency's webhook subscriptions",
     Scope.CLIENTS_MANAGE: "Manage API clients (your agency's; all for platform admins)",

@@ -5,6 +5,7 @@ from models.budgets import RateBucket
 from models.events import Event
 from models.records import Ack, IdempotencyKey, Record, RecordVersion
 from models.registry import Agency, Client, Country
+from models.sightings import Sighting
 from models.subscriptions import (
     Delivery,
     DeliveryAttempt,
@@ -13,6 +14,7 @@ from models.subscriptions import (
     Subscription,
 )
 from models.tokens import RevokedToken
+from models.vessels import VesselLink
 
 __all__ = [
     "Ack",
@@ -30,5 +32,7 @@ __all__ = [
     "RecordVersion",
     "Replay",
     "RevokedToken",
+    "Sighting",
     "Subscription",
+    "VesselLink",
 ]

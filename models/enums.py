@@ -28,6 +28,7 @@ class Scope(StrEnum):
     DISTRESS_READ = "distress:read"
     DISTRESS_WRITE = "distress:write"
     ACKS_WRITE = "acks:write"
+    SIGHTINGS_WRITE = "sightings:write"
     FEED_READ = "feed:read"
     SUBSCRIPTIONS_MANAGE = "subscriptions:manage"
     CLIENTS_MANAGE = "clients:manage"

@@ -147,6 +147,14 @@ class EnvelopePatch(Input):
     handling: dict[str, Any] | None = None
 
 
+class Related(BaseModel):
+    id: UUID
+    kind: str = Field(description="`alert` or `distress`", examples=["alert"])
+    matched: list[str] = Field(
+        description="The vessel keys both records name", examples=[["mmsi:533123456"]]
+    )
+
+
 class EnvelopeRead(BaseModel):
     """What every record returns beside its body: ids, sender, times, handling."""
 
@@ -170,6 +178,11 @@ class EnvelopeRead(BaseModel):
         description="Seconds since the record's position was true (a distress report's "
         "`position.fix_time`, an alert's `observed_at`), as of this answer; null when the "
         "record gives no such time. Not stored: events carry the times themselves",
+    )
+    related: list[Related] = Field(
+        default=[],
+        description="Only in the answer to a create or update, and only when there are any: "
+        "earlier records you may read naming the same MMSI, IMO or call sign (at most 20)",
     )
 
 

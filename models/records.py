@@ -30,6 +30,8 @@ class Record(Handled, table=True):
             postgresql_ops={"search_text": "gin_trgm_ops"},
             sqlite_where=false(),
         ),
+        # a case's records, in order: `?case_id=` lists and the case views
+        Index("ix_record_case", "case_id", "seq"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

@@ -25,6 +25,7 @@ EventType = Literal[
     "distress.updated",
     "distress.closed",
     "distress.acknowledged",
+    "sighting.created",
     "subscription.disabled",
     "client.created",
     "agency.created",

@@ -10,7 +10,9 @@ from models.budgets import RateBucket
 from models.events import Event
 from models.records import Record, RecordVersion
 from models.registry import Agency
+from models.sightings import Sighting
 from models.subscriptions import Delivery, DeliveryAttempt, DispatcherState, Replay, Subscription
+from models.vessels import VesselLink
 
 
 def _table(model: type) -> Table:
@@ -28,3 +30,5 @@ RECORD = _table(Record)
 REPLAY = _table(Replay)
 SUBSCRIPTION = _table(Subscription)
 VERSION = _table(RecordVersion)
+SIGHTING = _table(Sighting)
+VESSEL_LINK = _table(VesselLink)

@@ -82,6 +82,12 @@ POST   /v1/{kind}/{record_id}/acks                        other  403  404  404  
 GET    /v1/{kind}/{record_id}/acks                        own    200  200  200  403  403  401
 GET    /v1/{kind}/{record_id}/acks                        same   200  200  200  403  403  401
 GET    /v1/{kind}/{record_id}/acks                        other  404  404  404  403  403  401
+POST   /v1/{kind}/{record_id}/sightings                   own    403  201  201  403  403  401
+POST   /v1/{kind}/{record_id}/sightings                   same   403  201  201  403  403  401
+POST   /v1/{kind}/{record_id}/sightings                   other  403  404  404  403  403  401
+GET    /v1/{kind}/{record_id}/sightings                   own    200  200  200  403  403  401
+GET    /v1/{kind}/{record_id}/sightings                   same   200  200  200  403  403  401
+GET    /v1/{kind}/{record_id}/sightings                   other  404  404  404  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    own    403  200  200  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    same   403  403  403  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    other  403  404  404  403  403  401
@@ -90,6 +96,16 @@ CAP_TABLE = """
 GET    /v1/alerts/{record_id}/cap                         own    200  200  200  403  403  401
 GET    /v1/alerts/{record_id}/cap                         same   200  200  200  403  403  401
 GET    /v1/alerts/{record_id}/cap                         other  404  404  404  403  403  401
+"""
+# A case or a vessel "belongs" to the agency whose record (red v1, then national) names it.
+CASE_TABLE = """
+GET    /v1/cases                                          -      200  200  200  403  403  401
+GET    /v1/cases/{case_id}                                own    200  200  200  403  403  401
+GET    /v1/cases/{case_id}                                same   200  200  200  403  403  401
+GET    /v1/cases/{case_id}                                other  404  404  404  403  403  401
+GET    /v1/vessels/{key}                                  own    200  200  200  403  403  401
+GET    /v1/vessels/{key}                                  same   200  200  200  403  403  401
+GET    /v1/vessels/{key}                                  other  404  404  404  403  403  401
 """
 # Subscriptions and deliveries belong to one agency: anyone else's is a 404.
 SUBSCRIPTION_ROUTES = [
@@ -155,6 +171,7 @@ ROWS: list[Row] = [
     *_parse(RECORD_TABLE, kind="alerts", finish="cancel"),
     *_parse(RECORD_TABLE, kind="distress-reports", finish="close"),
     *_parse(CAP_TABLE),
+    *_parse(CASE_TABLE),
     *_parse(SUBSCRIPTION_TABLE),
 ]
 
@@ -167,7 +184,8 @@ def _operations(routes: list[Any]) -> set[tuple[str, str]]:
         if contexts is not None:
             found |= _operations(list(contexts()))
         elif getattr(route, "methods", None):
-            found |= {(method, route.path) for method in route.methods if method != "HEAD"}
+            path = re.sub(r":\w+}", "}", route.path)  # `{case_id:path}` is `{case_id}`
+            found |= {(method, path) for method in route.methods if method != "HEAD"}
         else:
             found.add(("MOUNT", route.path))
     return found
@@ -235,14 +253,20 @@ class World:
     async def _make(self, kind: str, agency: str) -> str:
         http, network = self.network.http, self.network
         self.serial += 1
+        asked = kind
         if kind == "code":
             return agency
         if kind == "client_id":
             return network.add_client(f"victim-{self.serial}", agency, Role.VIEWER).client_id
         if kind == "token":
             return await network.token(network.add_client(f"rv-{self.serial}", agency, Role.VIEWER))
-        if kind in ("alerts", "distress-reports"):
-            body = (alert_body if kind == "alerts" else distress_body)(handling=AGENCY_RED)
+        if kind in ("alerts", "distress-reports", "case_id", "key"):
+            case, mmsi = f"CASE-{agency}-{self.serial}", f"{self.serial:09d}"
+            if kind in ("case_id", "key"):  # an alert in a case, naming a vessel
+                kind = "alerts"
+                body = alert_body(handling=AGENCY_RED, case_id=case, vessels=[{"mmsi": mmsi}])
+            else:
+                body = (alert_body if kind == "alerts" else distress_body)(handling=AGENCY_RED)
             duty = await network.headers(Role.DUTY_OFFICER, agency)
             response = await http.post(
                 f"/v1/{kind}", json={**body, TEXT[kind]: HIDDEN}, headers=duty
@@ -251,6 +275,8 @@ class World:
             widened = {"handling": NATIONAL, TEXT[kind]: "Redacted."}  # the natural downgrade
             record = f"/v1/{kind}/{response.json()['id']}"
             assert (await http.patch(record, json=widened, headers=duty)).status_code == 200
+            if asked in ("case_id", "key"):
+                return case if asked == "case_id" else f"mmsi:{mmsi}"
         else:
             admin = await network.headers(Role.AGENCY_ADMIN, agency)
             if kind == "delivery_id":
@@ -306,6 +332,11 @@ def _json_body(method: str, path: str) -> dict[str, Any] | None:
         "alerts": alert_body(),
         "distress-reports": distress_body(),
         "acks": {},
+        "sightings": {
+            "observed_at": utcnow().isoformat(),
+            "position": {"lat": 7.9, "lon": 95.6},
+            "source": "aircraft",
+        },
         "cancel": {"reason": "a fishing boat"},
         "close": {"outcome": "rescued"},
         "subscriptions": {"url": "http://127.0.0.1:9/new", "event_types": ["*"]},

@@ -103,6 +103,11 @@ OPERATIONS = [
     # which version is current
     accepting("422", "412", name="^PATCH /v1/(alerts|distress-reports)/[^/]+$"),
     accepting("412", name="^POST /v1/(alerts|distress-reports)/[^/]+/(cancel|close)$"),
+    # a sighting seen more than 5 minutes ahead of the server's clock: the clock decides
+    accepting("422", name="^POST /v1/(alerts|distress-reports)/[^/]+/sightings$"),
+    # cursors again; and a vessel key's digits (the IMO check digit) no pattern states
+    accepting("422", name="^GET /v1/(alerts|distress-reports)/[^/]+/sightings$"),
+    accepting("422", name="^GET /v1/(cases|vessels/[^/]+)$"),
 ]
 
 

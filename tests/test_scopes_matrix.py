@@ -15,6 +15,7 @@ EXPECTED_SCOPES = {
         "alerts:write",
         "distress:write",
         "acks:write",
+        "sightings:write",
     },
     Role.AGENCY_ADMIN: {
         "alerts:read",
@@ -23,6 +24,7 @@ EXPECTED_SCOPES = {
         "alerts:write",
         "distress:write",
         "acks:write",
+        "sightings:write",
         "subscriptions:manage",
         "clients:manage",
     },

@@ -18,6 +18,7 @@ from api.params import (
     json_response,
     parse_if_match,
 )
+from api.routers.sightings import add_sighting_routes
 from auth.policy import READ_SCOPE, WRITE_SCOPE
 from auth.principal import Principal
 from core import clock
@@ -45,6 +46,9 @@ def saved_response(spec: KindSpec, saved: Saved, status: int = 200) -> Response:
     if saved.replayed:
         headers["Idempotent-Replayed"] = "true"
     doc = rendering.with_position_age(saved.doc, saved.position_at, clock.utcnow())
+    if saved.related:  # per reader, so never stored; left out when empty (its default)
+        related = json.dumps(list(saved.related), separators=(",", ":"))
+        doc = doc[:-1] + ',"related":' + related + "}"
     return json_response(doc, status, saved.version, **headers)
 
 
@@ -165,4 +169,5 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         (listed when the sender asked for acknowledgements)."""
         return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
+    add_sighting_routes(router, spec, a_noun)
     return router

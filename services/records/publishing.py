@@ -25,7 +25,7 @@ from models.envelope import Envelope, merge_patch
 from models.records import Record
 from models.registry import Agency, Country
 from models.tables import RECORD, VERSION
-from services.records import idempotency, reading
+from services.records import idempotency, reading, vessels
 from services.records.events import emit
 from services.records.kinds import KindSpec
 from services.records.timing import check_happened
@@ -41,6 +41,7 @@ class Saved:
     country: str
     replayed: bool = False
     position_at: datetime | None = None  # when its position was true, for its age
+    related: tuple[dict[str, Any], ...] = ()  # earlier readable records naming its vessels
 
 
 def publish(
@@ -58,7 +59,8 @@ def publish(
         first = idempotency.first_answer(session, principal, spec, idempotency_key, fingerprint)
         if first is not None:  # no policy check: it goes back only to the client that sent it
             at = spec.columns(json.loads(first.doc))["position_at"]
-            return Saved(first.doc, first.record_id, 1, principal.country, True, at)
+            earlier = vessels.related_to(session, principal, first.record_id, first.doc)
+            return Saved(first.doc, first.record_id, 1, principal.country, True, at, earlier)
     check_happened(spec.happened, payload)
     _check_registry(session, payload)
     now = utcnow()
@@ -80,10 +82,12 @@ def publish(
     bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, columns, now, text)
+    earlier = vessels.relink(session, principal, record_id, doc, None)
     if idempotency_key is not None:
         key = idempotency_key
         idempotency.remember(session, principal, spec, key, fingerprint, record_id, now)
-    return Saved(text, record_id, 1, principal.country, position_at=columns["position_at"])
+    at = columns["position_at"]
+    return Saved(text, record_id, 1, principal.country, position_at=at, related=earlier)
 
 
 def update_record(
@@ -170,8 +174,9 @@ def _save(
     )
     emit(session, f"{spec.kind.value}.{change}", columns, text)
     _add_version(session, principal, columns, now, text)
+    earlier = vessels.relink(session, principal, row.id, doc, row.seq)
     at = columns["position_at"]
-    return Saved(text, row.id, doc["version"], row.sender_country, position_at=at)
+    return Saved(text, row.id, doc["version"], row.sender_country, position_at=at, related=earlier)
 
 
 def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from core.errors import Hidden, NotFound, Unprocessable
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
 from services.records import search
+from services.records.filters import linked, linked_values
 from services.records.kinds import KindSpec
 from services.records.rendering import render
 
@@ -32,6 +33,8 @@ class RecordFilter:
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
     updated_since: datetime | None = None
     q: str | None = None
+    case_id: str | None = None
+    vessel_keys: tuple[str, ...] = ()  # `mmsi:…`, `imo:…`, `callsign:…`: it names them all
     limit: int = 50
     cursor: str | None = None
 
@@ -117,6 +120,8 @@ class _Shape:
     updated_since: bool
     q_words: int  # every word of `q` must match
     cursor: bool
+    case_id: bool = False
+    vessels: int = 0
 
 
 def _shape(wanted: RecordFilter) -> _Shape:
@@ -133,6 +138,8 @@ def _shape(wanted: RecordFilter) -> _Shape:
         updated_since=wanted.updated_since is not None,
         q_words=len(search.words(wanted.q or "")),
         cursor=wanted.cursor is not None,
+        case_id=wanted.case_id is not None,
+        vessels=len(wanted.vessel_keys),
     )
 
 
@@ -153,6 +160,7 @@ def _values(wanted: RecordFilter, now: datetime) -> dict[str, Any]:
         values[f"q{number}"] = search.like_pattern(word)
     if wanted.cursor is not None:
         values["before"] = decode_cursor(wanted.cursor)
+    values.update(linked_values(wanted.case_id, wanted.vessel_keys))
     return values
 
 
@@ -171,10 +179,11 @@ def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Execu
         )
         .where(col(Record.kind) == kind, visible)
         .where(*_conditions(shape))
-        .with_hint(Record, "INDEXED BY ix_record_list", "sqlite")  # see models/records.py
         .order_by(col(Record.seq).desc())
         .limit(bindparam("page_size", type_=sa.Integer))
     )
+    if not (shape.case_id or shape.vessels):  # else their own index leads (models/records.py)
+        query = query.with_hint(Record, "INDEXED BY ix_record_list", "sqlite")
     if shape.cursor:
         query = query.where(col(Record.seq) < bindparam("before", type_=sa.Integer))
     return query
@@ -204,6 +213,7 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         conditions.append(col(Record.updated_at) >= bindparam("updated_since"))
     for number in range(shape.q_words):  # on PostgreSQL, ix_record_search finds each word
         conditions.append(col(Record.search_text).like(bindparam(f"q{number}"), escape="/"))
+    conditions += linked(case_id=shape.case_id, vessels=shape.vessels)
     return conditions
 
 
