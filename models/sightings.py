@@ -1,6 +1,6 @@
 """Sightings: a boat seen again, by an aircraft, a patrol, a radar or a fisherman."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictFloat
@@ -13,7 +13,6 @@ from models.envelope import Timestamp
 from models.inputs import Input
 from models.shapes import JsonIntOrNone, Location
 
-FUTURE_LEEWAY = timedelta(minutes=5)  # clocks on patrol aircraft drift; more is a typo
 Source = Literal["aircraft", "vessel", "coastal_radar", "ais", "report", "other"]
 SOURCES = "`aircraft`, `vessel`, `coastal_radar`, `ais`, `report` (second hand), `other`"
 

@@ -16,7 +16,10 @@ from services.records import sightings
 from services.records.kinds import KindSpec
 
 EXAMPLES = {
-    "aircraft": {"summary": "Seen from a patrol aircraft", "value": EXAMPLE},
+    "aircraft": {
+        "summary": "Seen from a patrol aircraft (exercise note)",
+        "value": {**EXAMPLE, "note": "EXERCISE: " + EXAMPLE["note"]},
+    },
     "radar": {
         "summary": "A coastal radar contact",
         "value": {

@@ -11,13 +11,13 @@ from sqlmodel import Session
 from auth.principal import Principal
 from core import bulk
 from core.clock import iso, utcnow
-from core.errors import Unprocessable
 from core.jsontext import dumps
-from models.sightings import FUTURE_LEEWAY, SightingCreate
+from models.sightings import SightingCreate
 from models.tables import SIGHTING
 from services.records.events import EVENT_COLUMNS, emit
 from services.records.kinds import KindSpec
 from services.records.reading import decode_cursor, encode_cursor, load
+from services.records.timing import check_happened
 
 SIGHTINGS = SIGHTING
 EVENT_TYPE = "sighting.created"
@@ -29,10 +29,9 @@ def create(
     """Add a sighting to a record the caller can read (404 otherwise), with its event: the
     record's handling decides who gets it, the sighting's own position where it is."""
     now = utcnow()
-    if data.observed_at > now + FUTURE_LEEWAY:
-        raise Unprocessable([{"field": "observed_at", "message": "more than 5 minutes ahead"}])
-    record = load(session, principal, spec, record_id)
     body = data.model_dump(mode="json")
+    check_happened((("observed_at",),), body)
+    record = load(session, principal, spec, record_id)
     doc = {
         "id": str(uuid.uuid4()),
         "record_id": record.id,
