@@ -82,10 +82,11 @@ function where(point) {
   return `${point.lat.toFixed(3)}, ${point.lon.toFixed(3)}`;
 }
 
-// "6.120, 95.310 · 3 h ago", flagged stale past STALE_HOURS; the age is the fix's, not the post's.
-function positionCell(point, fixedAt) {
-  if (!fixedAt) return [where(point), "nowrap"];
-  const hours = (Date.now() - Date.parse(fixedAt)) / 3.6e6;
+// "6.120, 95.310 · 3 h ago", flagged stale past STALE_HOURS: the age of the fix (or sighting
+// of an alert), as the service computed it when it answered (`position_age_seconds`).
+function positionCell(point, ageSeconds) {
+  if (ageSeconds === null || ageSeconds === undefined) return [where(point), "nowrap"];
+  const hours = ageSeconds / 3600;
   const age = hours < 1 ? `${Math.max(0, Math.round(hours * 60))} min ago` : `${Math.round(hours)} h ago`;
   return [`${where(point)} · ${age}`, hours > STALE_HOURS ? "nowrap stale" : "nowrap"];
 }
@@ -131,7 +132,7 @@ async function refresh() {
     await fill("distress", "distress-reports", distress, (r) => [
       [r.updated_at.replace("T", " ").slice(0, 16), "nowrap"],
       [r.sar_phase, r.sar_phase === "alert" ? "alert-phase" : r.sar_phase],
-      positionCell(r.position, r.position.fix_time),
+      positionCell(r.position, r.position_age_seconds),
       [String(r.persons_on_board.estimate) + (r.persons_on_board.children ? ` (${r.persons_on_board.children} children)` : "")],
       [r.nature_of_distress.map((n) => n.replaceAll("_", " ")).join(", ")],
       [r.sender_agency, "nowrap"],
@@ -143,7 +144,7 @@ async function refresh() {
       [r.severity, r.severity],
       [r.category.replaceAll("_", " ")],
       [r.headline],
-      positionCell(r.location, r.location.observed_at || r.observed_at),
+      positionCell(r.location, r.position_age_seconds),
       [r.sender_agency, "nowrap"],
       [r.handling.tlp.toUpperCase()],
     ]);
