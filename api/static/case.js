@@ -27,7 +27,7 @@ async function caseEntries(record, kind) {
         at: r.updated_at, what: `${r.kind} v${r.version}`, who: r.sender_agency, text: summary(r),
       }));
       const sightings = (found.sightings || []).map((s) => ({
-        at: s.observed_at, what: "sighting", who: s.agency || s.sender_agency || "",
+        at: s.observed_at, what: "sighting", who: s.reported_by,
         text: `${s.source} at ${where(s.position)}` + (s.persons_seen ? ` · ${s.persons_seen} persons seen` : ""),
       }));
       return [`Case ${record.case_id}`, [...records, ...sightings]];
