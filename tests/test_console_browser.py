@@ -20,9 +20,10 @@ from typing import Any
 import lxml.html
 import pytest
 
+from models.alerts import EXAMPLE as ALERT_EXAMPLE
 from models.distress import EXAMPLE as DISTRESS_EXAMPLE
 from tests.newcomer import newcomer
-from tests.support import distress_body
+from tests.support import alert_body, distress_body, handling
 
 HEADLINE = "Unlit trawler with about 60 persons heading for Langkawi"
 HIDDEN_HEADLINE = "Thai national matter: not for Malaysia"
@@ -191,3 +192,65 @@ def test_the_vendored_basemap_is_what_its_readme_says() -> None:
         assert f"`{name}` {digest}" in readme.replace("\n", " "), name
     assert (vendor / "LICENSE-world-atlas").is_file()
     assert (vendor / "LICENSE-topojson-client").is_file()
+
+
+def _ago(hours: float) -> str:
+    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+async def test_console_opens_a_case_with_its_timeline_and_the_vessels_track(
+    tmp_path: Path,
+) -> None:
+    """A boat seen by two agencies over a day: the picked distress report opens its case
+    (alert, sighting and report in time order) and the map draws the vessel's track through
+    every position the reader may see."""
+    browser = chromium()
+    case, mmsi = "ANDAMAN-2026-07", "533000123"
+    countries = handling("countries", recipient_countries=["MY"])
+    async with newcomer(tmp_path) as rig:
+        vessel = {**ALERT_EXAMPLE["vessels"][0], "mmsi": mmsi}
+        alert_doc = alert_body(
+            headline=HEADLINE,
+            case_id=case,
+            vessels=[vessel],
+            observed_at=_ago(20),
+            location={"lat": 8.2, "lon": 96.4},
+            handling=countries,
+        )
+        alert = await rig.created("/v1/alerts", alert_doc, "mecc-watch")
+        seen = {"observed_at": _ago(9), "position": {"lat": 7.1, "lon": 96.9}, "source": "aircraft"}
+        await rig.created(f"/v1/alerts/{alert['id']}/sightings", seen, "mecc-watch")
+        position = {**DISTRESS_EXAMPLE["position"], "lat": 5.9, "lon": 97.1, "fix_time": _ago(1)}
+        body = distress_body(
+            coordinating_rcc=None, case_id=case, position=position, handling=countries
+        )
+        body["vessel"] = {**DISTRESS_EXAMPLE["vessel"], "mmsi": mmsi}
+        report = await rig.created("/v1/distress-reports", body, "mecc-watch")
+        token = await rig.token("mmea-watch", scope="alerts:read distress:read")
+        page = rig.api.url(f"/console#token={token}&select={report['id']}")
+
+        dom = await asyncio.to_thread(browse, browser, tmp_path / "profile-1", "--dump-dom", page)
+        tree = lxml.html.fromstring(dom)
+        assert texts(tree, '//*[@id="error"]') == [""]
+        assert texts(tree, '//*[@id="case-title"]') == [f"Case {case}"]
+        events = texts(tree, '//*[@id="case-events"]/li')
+        assert [event.split(" · ")[0][17:] for event in events] == [
+            "alert v1",
+            "sighting",
+            "distress v1",
+        ]
+        assert texts(tree, '//*[@id="case-vessel"]') == [f"Track of mmsi:{mmsi}"]
+        [track] = tree.xpath('//*[@id="map"]//*[local-name()="polyline"]/@points')
+        assert len(track.split()) == 3  # the alert, the sighting, the distress fix
+
+        screenshot = tmp_path / "console-case.png"
+        await asyncio.to_thread(
+            browse,
+            browser,
+            tmp_path / "profile-2",
+            f"--screenshot={screenshot}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            page,
+        )
+        assert png_size(screenshot) == (WIDTH, HEIGHT)
+        assert screenshot.stat().st_size > 60_000

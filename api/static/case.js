@@ -19,12 +19,18 @@ function summary(record) {
   return [record.sar_phase && `${record.sar_phase} phase`, persons, record.outcome].filter(Boolean).join(" · ");
 }
 
+// When what a record reports happened (its sighting or fix), else when it was last posted:
+// a case is read as the boat's story, not the order reports reached the service.
+function happened(record) {
+  return record.observed_at || (record.position && record.position.fix_time) || record.updated_at;
+}
+
 async function caseEntries(record, kind) {
   if (record.case_id) {
     const found = await api(`/v1/cases/${encodeURIComponent(record.case_id)}`).catch(() => null);
     if (found) {
       const records = found.records.map((r) => ({
-        at: r.updated_at, what: `${r.kind} v${r.version}`, who: r.sender_agency, text: summary(r),
+        at: happened(r), what: `${r.kind} v${r.version}`, who: r.sender_agency, text: summary(r),
       }));
       const sightings = (found.sightings || []).map((s) => ({
         at: s.observed_at, what: "sighting", who: s.reported_by,
