@@ -20,6 +20,8 @@ class Record(Handled, table=True):
     # table, so a page costs the same at 10k and 100k records (see docs/PERFORMANCE.md, B3).
     __table_args__ = (
         Index("ix_record_list", "kind", "status", "seq", "severity_rank", "lat", "lon"),
+        # the dispatcher's overdue-acknowledgement round reads only the records still to check
+        Index("ix_record_ack_check_at", "ack_check_at"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -38,6 +40,10 @@ class Record(Handled, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     search_text: str = Field(sa_column=Column(Text, nullable=False))
+    coordinator: str | None = Field(default=None, max_length=32)  # a distress report's RCC
+    ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # when the dispatcher is to look for missing acknowledgements; cleared once it has
+    ack_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 

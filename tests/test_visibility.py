@@ -208,7 +208,8 @@ async def test_safety_of_life_floor(network: Network) -> None:
     )
     drill = await network.http.post(
         "/v1/distress-reports",
-        json=distress_body(handling=private, status="exercise"),
+        # no coordinating RCC: one it names must be able to read the report, and no MRCC can
+        json=distress_body(handling=private, status="exercise", coordinating_rcc=None),
         headers=sender,
     )
     alert = await network.http.post("/v1/alerts", json=alert_body(handling=private), headers=sender)
@@ -311,7 +312,10 @@ async def test_every_reader_lists_exactly_the_versions_the_policy_allows(
     sender = await network.headers(Role.DUTY_OFFICER, history["sender"][0])
     body_of = alert_body if kind == "alerts" else distress_body
     first, *changes = history["handlings"]
+    # no coordinating RCC: a named one must be able to read every version (exercises: no floor)
     body = body_of(handling=first, status=history["status"])
+    if kind == "distress-reports":
+        body["coordinating_rcc"] = None
     response = await network.http.post(f"/v1/{kind}", json=body, headers=sender)
     assert response.status_code == 201, response.text
     record_id = response.json()["id"]

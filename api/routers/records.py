@@ -52,6 +52,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     patch_model: Any = patch
     page_model: Any = Page[read]  # type: ignore[valid-type]
     noun = spec.kind.value if spec.kind.value == "alert" else "distress report"
+    changers = "sender only" if spec.kind.value == "alert" else "sender or coordinating RCC"
     a_noun = f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
     Reader = Annotated[Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind]])]
     Writer = Annotated[Principal, Security(authenticate, scopes=[WRITE_SCOPE[spec.kind]])]
@@ -99,7 +100,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}",
         response_model=read,
         responses=problems(404, 409, 412, 422),
-        summary=f"Update {a_noun} (sender only)",
+        summary=f"Update {a_noun} ({changers})",
     )
     async def update(
         record_id: RecordId,
