@@ -240,7 +240,7 @@ async def test_an_overdue_distress_report_is_not_told_to_every_mrcc(hooks: Hooks
             assert overdue[0]["data"]["id"] == report["id"]
 
 
-async def test_no_overdue_event_when_all_acknowledged_or_closed(hooks: Hooks) -> None:
+async def test_no_overdue_event_when_all_acknowledged_cancelled_or_expired(hooks: Hooks) -> None:
     network = hooks.network
     handling = {**TARGETED, "ack_due_minutes": 1}
     acked = await _post(network, ALERTS, alert_body(handling=handling))
@@ -252,6 +252,8 @@ async def test_no_overdue_event_when_all_acknowledged_or_closed(hooks: Hooks) ->
     assert (
         await network.http.post(f"{url}/cancel", json={"reason": "x"}, headers=sender)
     ).status_code == 200
+    soon = (datetime.now().astimezone() + timedelta(seconds=30)).isoformat()
+    await _post(network, ALERTS, alert_body(handling=handling, expires_at=soon))  # will expire
     hooks.clock.advance(120)
     await hooks.pump()
     assert _overdue_events(network) == []
@@ -271,6 +273,8 @@ async def test_two_sessions_never_both_send_it(network: Network, database_url: s
             assert send_overdue(first, later, chunk=2) == 2  # a bounded chunk
             if engine.dialect.name == "postgresql":
                 with Session(engine) as second:  # while the first holds its rows
+                    # a round that waited for them instead would fail here, not hang
+                    second.connection().exec_driver_sql("SET LOCAL lock_timeout = '3s'")
                     assert send_overdue(second, later) == 1  # only the third
                     second.commit()
             first.commit()

@@ -45,6 +45,7 @@ OPERATION_IDS = {
     ("POST", "/v1/alerts/{record_id}/cancel"): "alerts_cancel",
     ("GET", "/v1/alerts/{record_id}/cap"): "alerts_cap_get",
     ("POST", "/v1/distress-reports/{record_id}/close"): "distress_reports_close",
+    ("POST", "/v1/distress-reports/{record_id}/coordination"): "distress_reports_coordination",
     ("GET", "/v1/geo/alerts"): "geo_alerts_list",
     ("GET", "/v1/geo/distress-reports"): "geo_distress_reports_list",
     ("GET", "/v1/feed"): "feed_get",

@@ -157,8 +157,9 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         summary=f"Who acknowledged {a_noun}",
     )
     async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
-        """Who acknowledged, and who may read it and has not yet
-        (listed when the sender asked for acknowledgements)."""
+        """Who acknowledged; when the sender asked for acknowledgements, which required
+        agencies have not yet (those named in `handling.ack_required_from`, else every reader),
+        the deadline `due_at` and whether it has passed with agencies pending (`overdue`)."""
         return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
     return router

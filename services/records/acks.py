@@ -2,6 +2,7 @@
 named, else every reader) that have not yet, overdue once the record's deadline has passed."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -70,9 +71,9 @@ def pending_agencies(session: Session, row: Record, acknowledged: set[str]) -> l
     return pending
 
 
-def is_watched(row: Record) -> bool:
-    """Whether missing acknowledgements still matter: not once closed or cancelled."""
-    return row.state in ("open", "active")
+def is_watched(row: Record, now: datetime) -> bool:
+    """Whether missing acknowledgements still matter: not once closed, cancelled or expired."""
+    return row.state in ("open", "active") and (row.expires_at is None or row.expires_at > now)
 
 
 def list_acks(
@@ -84,8 +85,8 @@ def list_acks(
         select(Ack).where(col(Ack.record_id) == record_id).order_by(col(Ack.at))
     ).all()
     pending = pending_agencies(session, row, {ack.agency for ack in acks})
-    due = row.ack_due_at
-    overdue = due is not None and due <= utcnow() and bool(pending) and is_watched(row)
+    due, now = row.ack_due_at, utcnow()
+    overdue = due is not None and due <= now and bool(pending) and is_watched(row, now)
     countries = dict(
         session.exec(
             select(Agency.code, Agency.country).where(

@@ -39,7 +39,7 @@ def send_overdue(session: Session, now: datetime, chunk: int = CHUNK) -> int:
             .where(RECORD.c.seq == row.seq, RECORD.c.ack_check_at.is_not(None))
             .values(ack_check_at=None)
         )
-        if cleared.rowcount != 1 or not is_watched(row):
+        if cleared.rowcount != 1 or not is_watched(row, now):
             continue
         acked = session.exec(select(Ack.agency).where(col(Ack.record_id) == row.id)).all()
         pending = pending_agencies(session, row, set(acked))
