@@ -14,7 +14,7 @@ from models.registry import Agency, Country
 
 
 @dataclass
-class Handled:
+class VersionHandling:
     """What the policy reads of a version about to be written (`auth.policy.Readable`)."""
 
     kind: str
@@ -27,8 +27,8 @@ class Handled:
     recipient_agencies: str
 
 
-def handled(columns: dict[str, Any]) -> Handled:
-    return Handled(**{name: columns[name] for name in POLICY_COLUMNS})
+def handled(columns: dict[str, Any]) -> VersionHandling:
+    return VersionHandling(**{name: columns[name] for name in POLICY_COLUMNS})
 
 
 def check_registry(session: Session, payload: dict[str, Any]) -> None:
@@ -59,7 +59,7 @@ def check_registry(session: Session, payload: dict[str, Any]) -> None:
         raise Unprocessable(errors)
 
 
-def check_named(session: Session, version: Handled, payload: dict[str, Any]) -> None:
+def check_named(session: Session, version: VersionHandling, payload: dict[str, Any]) -> None:
     """The coordinating RCC and the agencies asked to acknowledge, as this version names them."""
     required: list[str] = payload["handling"].get("ack_required_from", [])
     rcc: str | None = payload.get("coordinating_rcc")
@@ -82,14 +82,14 @@ def check_named(session: Session, version: Handled, payload: dict[str, Any]) -> 
         raise Unprocessable(errors)
 
 
-def check_coordinator(session: Session, version: Handled, code: str, field: str) -> None:
+def check_coordinator(session: Session, version: VersionHandling, code: str, field: str) -> None:
     errors = coordinator_errors(_agencies(session, {code}), version, code, field)
     if errors:
         raise Unprocessable(errors)
 
 
 def coordinator_errors(
-    agencies: dict[str, Agency], version: Handled, code: str, field: str
+    agencies: dict[str, Agency], version: VersionHandling, code: str, field: str
 ) -> list[dict[str, str]]:
     """A coordinating RCC is an MRCC that can read the report (an actual one always can)."""
     agency = agencies.get(code)

@@ -137,7 +137,7 @@ def changeable(
 ) -> tuple[Record, dict[str, Any]]:
     row = reading.load(session, principal, spec, record_id, for_update=True)
     if not can_modify(principal, row):
-        raise Forbidden("only the sending agency (or a distress report's RCC) changes a record")
+        raise Forbidden("only the sender, or a distress report's coordinating RCC, changes it")
     if row.state == spec.final_state:
         raise Conflict(f"this {spec.kind.value} is {row.state}; it can no longer change")
     if if_match is not None and if_match != row.version:
