@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from auth.principal import Principal
 from core.clock import iso, utcnow
-from core.errors import Conflict
+from core.errors import Conflict, Unprocessable, field_errors
 from services.records.addressees import check_coordinator, handled
 from services.records.kinds import DISTRESS
 from services.records.publishing import Saved, changeable, save
@@ -29,9 +30,12 @@ def hand_over(
         raise Conflict(f"{to} already coordinates this distress report")
     check_coordinator(session, handled(row.model_dump()), to, "to")
     doc: dict[str, Any] = {**current, "coordinating_rcc": to}
-    data = DISTRESS.create.model_validate(
-        {name: doc[name] for name in DISTRESS.create.model_fields}
-    )
+    try:  # the report as it stands, checked by today's rules like any update
+        data = DISTRESS.create.model_validate(
+            {name: doc[name] for name in DISTRESS.create.model_fields}
+        )
+    except ValidationError as exc:
+        raise Unprocessable(field_errors(exc.errors())) from exc
     news = {
         "coordination": {
             "from": row.coordinator,

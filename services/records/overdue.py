@@ -64,7 +64,7 @@ def _tell(session: Session, row: Record, pending: list[str]) -> None:
         "lat": row.lat,
         "lon": row.lon,
     }
-    assert row.ack_due_at is not None
-    notice = {"due_at": iso(row.ack_due_at), "pending": pending}
+    due = None if row.ack_due_at is None else iso(row.ack_due_at)
+    notice = {"due_at": due, "pending": pending}
     data = row.doc[:-1] + ',"ack_overdue":' + dumps(notice) + "}"
     emit(session, f"{row.kind}.ack_overdue", columns, data)
