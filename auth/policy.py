@@ -62,6 +62,9 @@ POLICY_COLUMNS = (
     "recipient_countries",
     "recipient_agencies",
 )
+# A stored `distribution` no sender can choose: an event addressed to its sender agency and
+# `recipient_agencies` only (an overdue-acknowledgement notice), with no safety-of-life floor.
+ADDRESSED = "addressed"
 # The tables the SQL twin filters: each row holds POLICY_COLUMNS as of its own version.
 Source = type[Record] | type[RecordVersion] | type[Event]
 
@@ -90,6 +93,7 @@ def can_agency_read(reader: Reader, record: Readable) -> bool:
         record.kind == Kind.DISTRESS
         and record.status == Status.ACTUAL
         and reader.agency_type == AgencyType.MRCC
+        and record.distribution != ADDRESSED
     ):
         return True  # safety of life: every MRCC sees every actual distress report
     if record.tlp == Tlp.RED:
@@ -129,7 +133,11 @@ def _readable_by(reader: Reader, kinds: tuple[str, ...], source: Source) -> Colu
     ]
     if reader.agency_type == AgencyType.MRCC:
         grants.append(
-            and_(col(source.kind) == Kind.DISTRESS.value, col(source.status) == Status.ACTUAL.value)
+            and_(
+                col(source.kind) == Kind.DISTRESS.value,
+                col(source.status) == Status.ACTUAL.value,
+                col(source.distribution) != ADDRESSED,
+            )
         )
     by_distribution = or_(
         col(source.distribution) == Distribution.NETWORK.value,
@@ -150,12 +158,17 @@ def _readable_by(reader: Reader, kinds: tuple[str, ...], source: Source) -> Colu
     return and_(or_(*(col(source.kind) == kind for kind in kinds)), or_(*grants))
 
 
-def can_modify(principal: Principal, record: Readable) -> bool:
-    """Only the sender agency changes a record, with the write scope of its kind."""
-    return (
-        record.sender_agency == principal.agency
-        and WRITE_SCOPE[Kind(record.kind)] in principal.scopes
+class Modifiable(Readable, Protocol):
+    coordinator: str | None  # a distress report's coordinating RCC
+
+
+def can_modify(principal: Principal, record: Modifiable) -> bool:
+    """The sender agency changes a record, and so does a distress report's coordinating RCC,
+    with the write scope of its kind."""
+    changer = record.sender_agency == principal.agency or (
+        record.kind == Kind.DISTRESS and record.coordinator == principal.agency
     )
+    return changer and WRITE_SCOPE[Kind(record.kind)] in principal.scopes
 
 
 def can_acknowledge(principal: Principal, record: Readable) -> bool:

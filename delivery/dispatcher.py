@@ -24,6 +24,7 @@ from delivery import expansion, outbox, purge, replays, settling
 from delivery.jobs import LEASE, Job, Result
 from delivery.signing import signed_headers
 from delivery.transport import Transport
+from services.records.overdue import send_overdue
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
@@ -188,8 +189,8 @@ def expand_and_claim(
     if not expand:
         expansion.beat(session, now)  # `/readyz` and /metrics read it
     work = expansion.expand(session, now) if expand else 0
-    # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows
-    work += replays.advance(session, now) + purge.deleted(session)
+    # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows, overdue acks
+    work += replays.advance(session, now) + purge.deleted(session) + send_overdue(session, now)
     if limit <= 0:
         return work, []
     jobs = outbox.claim(

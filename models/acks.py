@@ -25,8 +25,17 @@ class AckRead(BaseModel):
 class AcksRead(BaseModel):
     acknowledged: list[AckRead]
     pending: list[str] = Field(
-        description="Agencies that can read the record and have not acknowledged it "
+        description="Required agencies that have not acknowledged: those named in "
+        "`handling.ack_required_from`, else every agency that can read the record "
         "(listed when the sender asked for acknowledgements)"
+    )
+    due_at: Timestamp | None = Field(
+        description="When a missing acknowledgement becomes overdue: the version that asked "
+        "for them plus `handling.ack_due_minutes`; null without a deadline"
+    )
+    overdue: bool = Field(
+        description="The deadline has passed with agencies pending (never once the record "
+        "is closed or cancelled)"
     )
 
 

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead
 from models.inputs import Input
@@ -120,8 +120,27 @@ class DistressBody(BaseModel):
     actions_taken: str | None = Field(default=None, max_length=4000)
 
 
+# Minutes a required acknowledgement of a distress report may wait when the sender names none.
+ACK_DUE_MINUTES = 30
+
+
 class DistressCreate(Envelope, DistressBody, Input):
     model_config = {"json_schema_extra": {"examples": [EXERCISE]}}
+
+    @model_validator(mode="after")
+    def _ack_deadline(self) -> "DistressCreate":
+        if self.handling.ack_required and self.handling.ack_due_minutes is None:
+            self.handling.ack_due_minutes = ACK_DUE_MINUTES
+        return self
+
+
+class CoordinationRequest(Input):
+    to: AgencyCode = Field(
+        description="The MRCC taking over coordination", examples=["ID-BASARNAS"]
+    )
+    note: str | None = Field(
+        default=None, max_length=1000, examples=["Boat drifted into the Indonesian SRR"]
+    )
 
 
 class DistressPatch(EnvelopePatch):

@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictBool,
+    StrictInt,
     model_validator,
 )
 
@@ -97,6 +98,20 @@ class Handling(Input):
     ack_required: StrictBool = Field(
         default=False, description="Ask recipients to acknowledge; pending ones are listed"
     )
+    ack_required_from: list[AgencyCode] = Field(
+        default_factory=list,
+        max_length=100,
+        description="With `ack_required`: the agencies whose acknowledgement is required (each "
+        "must be able to read the record); empty: every reader",
+    )
+    ack_due_minutes: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=10080,
+        description="With `ack_required`: minutes from publication (or from the version that "
+        "changed who must acknowledge, or when) until a missing acknowledgement is overdue; "
+        "distress reports default to 30, alerts to none",
+    )
 
     @model_validator(mode="after")
     def _countries_with_countries(self) -> "Handling":
@@ -104,8 +119,13 @@ class Handling(Input):
             raise ValueError("distribution=countries needs recipient_countries")
         if self.distribution != Distribution.COUNTRIES and self.recipient_countries:
             raise ValueError("recipient_countries is used only with distribution=countries")
+        if not self.ack_required and self.ack_required_from:
+            raise ValueError("ack_required_from needs ack_required: true")
+        if not self.ack_required and self.ack_due_minutes is not None:
+            raise ValueError("ack_due_minutes needs ack_required: true (or null to remove it)")
         self.recipient_countries = sorted(set(self.recipient_countries))
         self.recipient_agencies = sorted(set(self.recipient_agencies))
+        self.ack_required_from = sorted(set(self.ack_required_from))
         return self
 
 

@@ -32,6 +32,8 @@ class Record(Handled, table=True):
         ),
         # a case's records, in order: `?case_id=` lists and the case views
         Index("ix_record_case", "case_id", "seq"),
+        # the dispatcher's overdue-acknowledgement round reads only the records still to check
+        Index("ix_record_ack_check_at", "ack_check_at"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -53,6 +55,10 @@ class Record(Handled, table=True):
     # is shown at read time as `position_age_seconds`
     position_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     search_text: str = Field(sa_column=Column(Text, nullable=False))
+    coordinator: str | None = Field(default=None, max_length=32)  # a distress report's RCC
+    ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # when the dispatcher is to look for missing acknowledgements; cleared once it has
+    ack_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -92,6 +92,13 @@ POST   /v1/{kind}/{record_id}/{finish}                    own    403  200  200  
 POST   /v1/{kind}/{record_id}/{finish}                    same   403  403  403  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    other  403  404  404  403  403  401
 """
+# Handing coordination over: like closing, by the sender (or the coordinating RCC, whom
+# tests/test_coordination.py covers) with the write scope.
+COORDINATION_TABLE = """
+POST   /v1/distress-reports/{record_id}/coordination      own    403  200  200  403  403  401
+POST   /v1/distress-reports/{record_id}/coordination      same   403  403  403  403  403  401
+POST   /v1/distress-reports/{record_id}/coordination      other  403  404  404  403  403  401
+"""
 CAP_TABLE = """
 GET    /v1/alerts/{record_id}/cap                         own    200  200  200  403  403  401
 GET    /v1/alerts/{record_id}/cap                         same   200  200  200  403  403  401
@@ -170,6 +177,7 @@ ROWS: list[Row] = [
     *_parse(TABLE),
     *_parse(RECORD_TABLE, kind="alerts", finish="cancel"),
     *_parse(RECORD_TABLE, kind="distress-reports", finish="close"),
+    *_parse(COORDINATION_TABLE),
     *_parse(CAP_TABLE),
     *_parse(CASE_TABLE),
     *_parse(SUBSCRIPTION_TABLE),
@@ -339,6 +347,7 @@ def _json_body(method: str, path: str) -> dict[str, Any] | None:
         },
         "cancel": {"reason": "a fishing boat"},
         "close": {"outcome": "rescued"},
+        "coordination": {"to": "TH-MRCC", "note": "drifted into the Thai SRR"},
         "subscriptions": {"url": "http://127.0.0.1:9/new", "event_types": ["*"]},
         "replay": {"since": (utcnow() - timedelta(days=1)).isoformat()},
     }

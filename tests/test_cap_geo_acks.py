@@ -88,7 +88,12 @@ async def test_acknowledgements(network: Network) -> None:
     doc = (await network.http.post("/v1/alerts", json=body, headers=sender)).json()
     url = f"/v1/alerts/{doc['id']}/acks"
     before = (await network.http.get(url, headers=sender)).json()
-    assert before == {"acknowledged": [], "pending": ["MY-MMEA", "MY-MRCC"]}
+    assert before == {
+        "acknowledged": [],
+        "pending": ["MY-MMEA", "MY-MRCC"],
+        "due_at": None,  # alerts have no deadline unless the sender sets one
+        "overdue": False,
+    }
     mmea = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
     ack = await network.http.post(url, json={"note": "patrol tasked"}, headers=mmea)
     assert ack.status_code == 201

@@ -118,6 +118,7 @@ async def test_every_mrcc_reads_every_version_of_an_actual_distress_report(
     """The safety-of-life floor holds for each version; exercise reports get no floor."""
     for status, mrcc_sees in (("actual", [1, 2]), ("exercise", [2])):
         body = distress_body(actions_taken=INFORMANT, handling=AGENCY_RED, status=status)
+        body["coordinating_rcc"] = None  # no MRCC could read the red exercise to coordinate it
         report_id = await _post(network, "distress-reports", body)
         await _patch(
             network,

@@ -50,6 +50,7 @@ OPERATION_IDS = {
     ("GET", "/v1/cases"): "cases_list",
     ("GET", "/v1/cases/{case_id}"): "cases_get",
     ("GET", "/v1/vessels/{key}"): "vessels_get",
+    ("POST", "/v1/distress-reports/{record_id}/coordination"): "distress_reports_coordination",
     ("GET", "/v1/geo/alerts"): "geo_alerts_list",
     ("GET", "/v1/geo/distress-reports"): "geo_distress_reports_list",
     ("GET", "/v1/feed"): "feed_get",

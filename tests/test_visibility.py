@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from auth.policy import can_read, code_list, readable
+from auth.policy import ADDRESSED, can_read, code_list, readable
 from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
 from core.db import Database
@@ -40,7 +40,8 @@ records = st.fixed_dictionaries(
         "kind": st.sampled_from(["alert", "distress"]),
         "status": st.sampled_from(["actual", "exercise", "test"]),
         "sender": st.sampled_from(AGENCIES),
-        "distribution": st.sampled_from(["agency", "national", "countries", "network"]),
+        # `addressed`: what an overdue-acknowledgement event is stored with (no sender sends it)
+        "distribution": st.sampled_from(["agency", "national", "countries", "network", ADDRESSED]),
         "tlp": st.sampled_from(["clear", "green", "amber", "amber+strict", "red"]),
         "recipient_countries": st.lists(st.sampled_from(COUNTRIES), unique=True, max_size=3),
         "recipient_agencies": st.lists(st.sampled_from(AGENCY_CODES), unique=True, max_size=3),
@@ -208,7 +209,8 @@ async def test_safety_of_life_floor(network: Network) -> None:
     )
     drill = await network.http.post(
         "/v1/distress-reports",
-        json=distress_body(handling=private, status="exercise"),
+        # no coordinating RCC: one it names must be able to read the report, and no MRCC can
+        json=distress_body(handling=private, status="exercise", coordinating_rcc=None),
         headers=sender,
     )
     alert = await network.http.post("/v1/alerts", json=alert_body(handling=private), headers=sender)
@@ -311,7 +313,10 @@ async def test_every_reader_lists_exactly_the_versions_the_policy_allows(
     sender = await network.headers(Role.DUTY_OFFICER, history["sender"][0])
     body_of = alert_body if kind == "alerts" else distress_body
     first, *changes = history["handlings"]
+    # no coordinating RCC: a named one must be able to read every version (exercises: no floor)
     body = body_of(handling=first, status=history["status"])
+    if kind == "distress-reports":
+        body["coordinating_rcc"] = None
     response = await network.http.post(f"/v1/{kind}", json=body, headers=sender)
     assert response.status_code == 201, response.text
     record_id = response.json()["id"]
@@ -346,3 +351,30 @@ async def test_every_reader_lists_exactly_the_versions_the_policy_allows(
             cap = await network.http.get(f"/v1/alerts/{record_id}/cap", headers=headers)
             referenced = [int(n) for n in re.findall(rf"{record_id}:v(\d+),", cap.text)]
             assert referenced == allowed[:-1], (code, history)
+
+
+def test_an_addressed_distress_event_gets_no_safety_of_life_floor() -> None:
+    """Every MRCC reads an actual distress report, but not an event addressed to others."""
+    spec = {
+        "kind": "distress",
+        "status": "actual",
+        "sender": AGENCIES[0],
+        "distribution": ADDRESSED,
+        "tlp": "amber",
+        "recipient_countries": [],
+        "recipient_agencies": ["MY-MMEA"],
+    }
+    row = _row(spec)
+    scopes = ROLE_SCOPES[Role.VIEWER]
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    for agency, country, agency_type, sees in (
+        ("MY-MRCC", "MY", AgencyType.MRCC, False),
+        ("MY-MMEA", "MY", AgencyType.COAST_GUARD, True),
+        (row.sender_agency, row.sender_country, AgencyType.COAST_GUARD, True),
+    ):
+        principal = Principal("c", agency, country, agency_type, frozenset(), scopes, "j", expires)
+        assert can_read(principal, row) is sees, agency
+    assert can_read(
+        Principal("c", "MY-MRCC", "MY", AgencyType.MRCC, frozenset(), scopes, "j", expires),
+        _row({**spec, "distribution": "agency"}),
+    )  # the same report, sent: the floor holds

@@ -58,6 +58,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
     patch_model: Any = patch
     page_model: Any = Page[read]  # type: ignore[valid-type]
     noun = spec.kind.value if spec.kind.value == "alert" else "distress report"
+    changers = "sender only" if spec.kind.value == "alert" else "sender or coordinating RCC"
     a_noun = f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
     Reader = Annotated[Principal, Security(authenticate, scopes=[READ_SCOPE[spec.kind]])]
     Writer = Annotated[Principal, Security(authenticate, scopes=[WRITE_SCOPE[spec.kind]])]
@@ -108,7 +109,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         "/{record_id}",
         response_model=read,
         responses=problems(404, 409, 412, 422),
-        summary=f"Update {a_noun} (sender only)",
+        summary=f"Update {a_noun} ({changers})",
     )
     async def update(
         record_id: RecordId,
@@ -165,8 +166,9 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         summary=f"Who acknowledged {a_noun}",
     )
     async def list_acks(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Any:
-        """Who acknowledged, and who may read it and has not yet
-        (listed when the sender asked for acknowledgements)."""
+        """Who acknowledged; when the sender asked for acknowledgements, which required
+        agencies have not yet (those named in `handling.ack_required_from`, else every reader),
+        the deadline `due_at` and whether it has passed with agencies pending (`overdue`)."""
         return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
     add_sighting_routes(router, spec, a_noun)

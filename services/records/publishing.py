@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from auth.policy import POLICY_COLUMNS, can_modify, code_list
 from auth.principal import Principal
@@ -23,9 +23,10 @@ from core.errors import (
 from core.jsontext import dumps
 from models.envelope import Envelope, merge_patch
 from models.records import Record
-from models.registry import Agency, Country
 from models.tables import RECORD, VERSION
 from services.records import idempotency, reading, vessels
+from services.records.addressees import check_named, check_registry, handled
+from services.records.deadlines import first_deadline, next_deadline
 from services.records.events import emit
 from services.records.kinds import KindSpec
 from services.records.timing import check_happened
@@ -62,7 +63,7 @@ def publish(
             earlier = vessels.related_to(session, principal, first.record_id, first.doc)
             return Saved(first.doc, first.record_id, 1, principal.country, True, at, earlier)
     check_happened(spec.happened, payload)
-    _check_registry(session, payload)
+    check_registry(session, payload)
     now = utcnow()
     record_id = str(uuid.uuid4())
     doc = {
@@ -78,7 +79,8 @@ def publish(
         **spec.extras,
     }
     text = dumps(doc)
-    columns = _columns(spec, doc, data)
+    columns = _columns(spec, doc, data) | first_deadline(data.handling, now)
+    check_named(session, handled(columns), payload)
     bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, columns, now, text)
@@ -99,7 +101,7 @@ def update_record(
     if_match: int | None,
 ) -> Saved:
     """Apply a merge patch as version n+1; the result is validated as a whole."""
-    row, current = _changeable(session, principal, spec, record_id, if_match)
+    row, current = changeable(session, principal, spec, record_id, if_match)
     inputs = _inputs(spec, current)
     try:
         data = spec.create.model_validate(merge_patch(inputs, patch))
@@ -113,8 +115,8 @@ def update_record(
             [{"field": "status", "message": f"stays {current['status']}; post a new record"}]
         )
     check_happened(spec.happened, payload)
-    _check_registry(session, payload)
-    return _save(session, principal, spec, row, {**current, **payload}, data, "updated")
+    check_registry(session, payload)
+    return save(session, principal, spec, row, {**current, **payload}, data, "updated")
 
 
 def finish(
@@ -126,10 +128,10 @@ def finish(
     if_match: int | None = None,
 ) -> Saved:
     """Cancel an alert or close a distress report, as a new version in its final state."""
-    row, current = _changeable(session, principal, spec, record_id, if_match)
+    row, current = changeable(session, principal, spec, record_id, if_match)
     doc = {**current, **changes, "state": spec.final_state}
     data = spec.create.model_validate(_inputs(spec, doc))
-    return _save(session, principal, spec, row, doc, data, spec.final_event)
+    return save(session, principal, spec, row, doc, data, spec.final_event)
 
 
 def _inputs(spec: KindSpec, doc: dict[str, Any]) -> dict[str, Any]:
@@ -137,12 +139,12 @@ def _inputs(spec: KindSpec, doc: dict[str, Any]) -> dict[str, Any]:
     return {name: doc[name] for name in spec.create.model_fields if name in doc}
 
 
-def _changeable(
+def changeable(
     session: Session, principal: Principal, spec: KindSpec, record_id: str, if_match: int | None
 ) -> tuple[Record, dict[str, Any]]:
     row = reading.load(session, principal, spec, record_id, for_update=True)
     if not can_modify(principal, row):
-        raise Forbidden("only the sending agency changes a record")
+        raise Forbidden("only the sender, or a distress report's coordinating RCC, changes it")
     if row.state == spec.final_state:
         raise Conflict(f"this {spec.kind.value} is {row.state}; it can no longer change")
     if if_match is not None and if_match != row.version:
@@ -153,7 +155,7 @@ def _changeable(
     return row, current
 
 
-def _save(
+def save(
     session: Session,
     principal: Principal,
     spec: KindSpec,
@@ -161,18 +163,24 @@ def _save(
     doc: dict[str, Any],
     data: Envelope,
     change: str,
+    news: dict[str, Any] | None = None,
 ) -> Saved:
+    """Write `doc` as version n+1 of `row`, with its event (carrying `news` beside the record)."""
     now = utcnow()
     doc["version"] = row.version + 1
     doc["updated_at"] = iso(now)
     if "sitrep_number" in doc:
         doc["sitrep_number"] += 1
     text = dumps(doc)
-    columns = _columns(spec, doc, data)
+    before = json.loads(row.doc)["handling"]
+    final = doc["state"] == spec.final_state
+    columns = _columns(spec, doc, data) | next_deadline(row, before, data.handling, now, final)
+    check_named(session, handled(columns), data.model_dump(mode="json"))
     session.connection().execute(
         RECORD.update().where(RECORD.c.seq == row.seq), {**columns, "doc": text}
     )
-    emit(session, f"{spec.kind.value}.{change}", columns, text)
+    told = text if news is None else text[:-1] + "," + dumps(news)[1:]
+    emit(session, f"{spec.kind.value}.{change}", columns, told)
     _add_version(session, principal, columns, now, text)
     earlier = vessels.relink(session, principal, row.id, doc, row.seq)
     at = columns["position_at"]
@@ -197,6 +205,7 @@ def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, A
         "case_id": data.case_id,
         "updated_at": datetime.fromisoformat(doc["updated_at"]),
         "expires_at": data.expires_at,
+        "coordinator": doc.get("coordinating_rcc"),
         **spec.columns(doc),
     }
 
@@ -217,30 +226,3 @@ def _add_version(
             "doc": text,
         },
     )
-
-
-def _check_registry(session: Session, payload: dict[str, Any]) -> None:
-    """Every country and agency a record names must exist in the registry.
-
-    The registry only grows, so codes once found are remembered on the connection.
-    """
-    handling = payload["handling"]
-    wanted: dict[str, tuple[Any, list[str]]] = {
-        "handling.recipient_countries": (Country.code, handling["recipient_countries"]),
-        "handling.recipient_agencies": (Agency.code, handling["recipient_agencies"]),
-    }
-    if payload.get("coordinating_rcc"):
-        wanted["coordinating_rcc"] = (Agency.code, [payload["coordinating_rcc"]])
-    known: set[tuple[str, str]] = session.connection().info.setdefault("rilon_known_codes", set())
-    errors = []
-    for field, (column, codes) in wanted.items():
-        table = column.class_.__name__
-        missing = {code for code in codes if (table, code) not in known}
-        if not missing:
-            continue
-        found = set(session.exec(select(column).where(col(column).in_(missing))).all())
-        known.update((table, code) for code in found)
-        for code in sorted(missing - found):
-            errors.append({"field": field, "message": f"{code} is not in the registry"})
-    if errors:
-        raise Unprocessable(errors)

@@ -1,0 +1,48 @@
+"""SAR coordination of a distress report: handing it from one MRCC to another."""
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from auth.principal import Principal
+from core.clock import iso, utcnow
+from core.errors import Conflict, Unprocessable, field_errors
+from services.records.addressees import check_coordinator, handled
+from services.records.kinds import DISTRESS
+from services.records.publishing import Saved, changeable, save
+
+
+def hand_over(
+    session: Session,
+    principal: Principal,
+    record_id: str,
+    to: str,
+    note: str | None,
+    if_match: int | None = None,
+) -> Saved:
+    """Make `to` the coordinating RCC, as a new version, by the sender or the current RCC.
+
+    `to` must be an MRCC able to read the report under its handling as it stands: handing
+    over never widens who reads it (docs/DECISIONS.md)."""
+    row, current = changeable(session, principal, DISTRESS, record_id, if_match)
+    if row.coordinator == to:
+        raise Conflict(f"{to} already coordinates this distress report")
+    check_coordinator(session, handled(row.model_dump()), to, "to")
+    doc: dict[str, Any] = {**current, "coordinating_rcc": to}
+    try:  # the report as it stands, checked by today's rules like any update
+        data = DISTRESS.create.model_validate(
+            {name: doc[name] for name in DISTRESS.create.model_fields}
+        )
+    except ValidationError as exc:
+        raise Unprocessable(field_errors(exc.errors())) from exc
+    news = {
+        "coordination": {
+            "from": row.coordinator,
+            "to": to,
+            "by": principal.agency,
+            "note": note,
+            "at": iso(utcnow()),
+        }
+    }
+    return save(session, principal, DISTRESS, row, doc, data, "coordination_changed", news)
