@@ -139,7 +139,9 @@ class CoordinationRequest(Input):
         description="The MRCC taking over coordination", examples=["ID-BASARNAS"]
     )
     note: str | None = Field(
-        default=None, max_length=1000, examples=["Boat drifted into the Indonesian SRR"]
+        default=None,
+        max_length=1000,
+        examples=["EXERCISE: boat drifted into the Indonesian SRR"],
     )
 
 
