@@ -3,19 +3,18 @@
 import argparse
 import os
 import platform
-import signal
 import sys
 import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from types import FrameType
 
 from bench import b0_auth, b1_ingest, b2_fanout, b3_list, b4_scale, b5_neighbour
 from bench.compare import Comparison, Options, Report, report
 from bench.harness import BenchError
 from bench.load import require_wrk
 from core.progress import progress
+from tools.command import run_command
 from tools.profiling.pyspy import ProfilingError, require_py_spy
 
 
@@ -112,15 +111,5 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so the servers and wrk are stopped on the way out."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    run_command(main)

@@ -15,14 +15,12 @@ within their pools (tools/soak/judge.py). `judge` names whatever did not hold.
 import argparse
 import json
 import os
-import signal
-import sys
 import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
+from tools.command import run_command
 from tools.soak.driver import BULK_IN_FLIGHT, run
 from tools.soak.judge import judge
 
@@ -68,15 +66,5 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so the servers are stopped on the way out."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    run_command(main)
