@@ -54,6 +54,13 @@ def note_access(object_type: str, ids: list[str], countries: list[str], **detail
             context.detail["id_countries"] = countries
 
 
+def note_detail(**detail: Any) -> None:
+    """What the audit row of a change keeps beside who and what (a redaction's reason)."""
+    context = current_context()
+    if context is not None:
+        context.detail = detail
+
+
 def note_token_request(client_id: str, scope: str | None) -> None:
     """A token request names a client before it is proven: kept as detail, not as actor."""
     context = current_context()

@@ -23,6 +23,7 @@ from core.resolver import Resolver
 from core.settings import Settings
 from delivery.replays import ReplayLimits
 from models.enums import Scope
+from services.records.retention import Retention
 from services.registry.tokens import load_principal, principal_of
 from services.webhooks.subscriptions import WebhookPolicy
 
@@ -46,6 +47,7 @@ class Runtime:
     throttle: TokenThrottle
     webhooks: Webhooks
     metrics: Metrics
+    retention: Retention
 
 
 async def get_runtime(request: Request) -> Runtime:

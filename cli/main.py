@@ -14,6 +14,7 @@ import uvicorn
 from sqlmodel import Session
 
 from cli.audit import audit_app
+from cli.retention import retention_app
 from cli.shared import open_database, settings_or_exit
 from core import logs
 from core.db import UnitOf
@@ -47,6 +48,7 @@ app.add_typer(countries_app, name="countries")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 
 
 def _write(action: str, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -86,6 +86,8 @@ def make_engine(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # what a purge or a redaction overwrites is zeroed on disk, not only unlinked
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
@@ -162,6 +164,19 @@ class Database:
         self.walks.close()
         self.engine.dispose()
         self.write_engine.dispose()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and empty it, so that text
+        a purge or a redaction overwrote is in neither file (`secure_delete` zeroes it in the
+        database file). PostgreSQL keeps old row versions until VACUUM reuses their space
+        (docs/DATA_PROTECTION.md): nothing to do here."""
+        if is_sqlite(self.url):
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def forget(self) -> None:
+        """`checkpoint` in a reader thread: after a redaction, before its answer."""
+        await asyncio.get_running_loop().run_in_executor(self._readers, self.checkpoint)
 
     async def read(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a read-only unit, `unit(session, *args, **kwargs)`, in a reader thread."""

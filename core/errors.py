@@ -56,6 +56,12 @@ class Conflict(RilonError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class Gone(RilonError):
+    """A record its caller could read was purged at the end of its retention period."""
+
+    status, slug, title = 410, "gone", "Purged"
+
+
 class PreconditionFailed(RilonError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     delivery_lease_seconds: int = Field(default=60, ge=1)
     replay_max_days: int = Field(default=30, ge=1)
     replay_max_events: int = Field(default=100_000, ge=1)
+    # days a record is kept after its last change, by purpose; personal data at most
+    # `retention_personal_data_days` (docs/DATA_PROTECTION.md)
+    retention_search_and_rescue_days: int = Field(default=1825, ge=1, le=36500)
+    retention_border_management_days: int = Field(default=730, ge=1, le=36500)
+    retention_law_enforcement_days: int = Field(default=1095, ge=1, le=36500)
+    retention_humanitarian_days: int = Field(default=730, ge=1, le=36500)
+    retention_personal_data_days: int = Field(default=180, ge=1, le=36500)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=6000, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)

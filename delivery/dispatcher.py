@@ -24,6 +24,7 @@ from delivery import expansion, outbox, purge, replays, settling
 from delivery.jobs import LEASE, Job, Result
 from delivery.signing import signed_headers
 from delivery.transport import Transport
+from services.records import purging
 from services.records.overdue import send_overdue
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
 # commit wait for it. Small claims, each round, keep ingest's p99 flat from 10 to 1,000
 # subscriptions (PERFORMANCE.md, B4: 256 a claim gave 1.4-1.8x, 64 gave 1.05x).
 CLAIM_SIZE = 64
+# How often the dispatcher looks for records past their retention date (each record is purged
+# once, whichever worker takes it: services/records/purging.py)
+RETENTION_EVERY = timedelta(minutes=1)
 
 
 class Dispatcher:
@@ -61,6 +65,7 @@ class Dispatcher:
         self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
         self._settler: asyncio.Task[None] | None = None
         self._saturated = False  # the last claim took all it could
+        self._retention_due = clock()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.transport.start()
@@ -103,12 +108,25 @@ class Dispatcher:
             lease=self.lease,
         )
         self._saturated = len(jobs) >= wanted
+        if now >= self._retention_due:
+            purged = await self.purge_expired(now)
+            # a chunk a round while more are due, so deliveries keep flowing meanwhile
+            self._retention_due = now if purged >= purging.CHUNK else now + RETENTION_EVERY
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return work > 0 or bool(jobs)
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Purge a chunk of what has passed its retention date, then make sure no database
+        file keeps the text (SQLite's write-ahead log)."""
+        purged = await self.db.write(purging.purge_due, now, now, actor="worker")
+        if purged:
+            log.info("purged %d records past their retention date", purged)
+            await self.db.forget()
+        return purged
 
     async def drain(self) -> None:
         if self._tasks:

@@ -5,6 +5,8 @@ from typing import Any, Protocol
 from models.alerts import SEVERITY_RANK
 
 RECORD_KINDS = ("alert", "distress")  # what the filter's fields describe
+# Notices that a copy must change or go: for whoever took any event of the kind
+ERASURES = ("redacted", "purged")
 
 
 class Matchable(Protocol):
@@ -19,6 +21,14 @@ class Matchable(Protocol):
 
 
 def matches(event_types: list[str], wanted: dict[str, Any], event: Matchable) -> bool:
+    """Whether a subscription takes an event. A redaction or purge notice goes to every
+    subscription taking any event of its kind, whatever its place or category filters (the
+    copy it must change may have matched them when it was sent, and a purged record has no
+    place left to match)."""
+    kind, _, change = event.type.partition(".")
+    if change in ERASURES and kind in RECORD_KINDS:
+        taken = "*" in event_types or any(t.startswith(kind + ".") for t in event_types)
+        return taken and (event.status == "actual" or bool(wanted.get("include_exercise")))
     if "*" not in event_types and event.type not in event_types:
         return False
     if event.status != "actual" and not wanted.get("include_exercise"):

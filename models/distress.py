@@ -1,11 +1,11 @@
 """Vessel-in-distress reports (IMO SITREP short form)."""
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead
+from models.envelope import AgencyCode, Envelope, EnvelopePatch, EnvelopeRead, Purpose
 from models.inputs import Input
 from models.shapes import PersonsOnBoard, Position, Vessel
 
@@ -126,6 +126,8 @@ ACK_DUE_MINUTES = 30
 
 class DistressCreate(Envelope, DistressBody, Input):
     model_config = {"json_schema_extra": {"examples": [EXERCISE]}}
+
+    default_purpose: ClassVar[Purpose] = Purpose.SEARCH_AND_RESCUE
 
     @model_validator(mode="after")
     def _ack_deadline(self) -> "DistressCreate":

@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import (
@@ -39,6 +39,16 @@ class Distribution(StrEnum):
     NATIONAL = "national"
     COUNTRIES = "countries"
     NETWORK = "network"
+
+
+class Purpose(StrEnum):
+    """What readers may use a record for (DESIGN.md, Data protection): it also sets how long
+    the record is kept (services/records/retention.py)."""
+
+    SEARCH_AND_RESCUE = "search_and_rescue"
+    BORDER_MANAGEMENT = "border_management"
+    LAW_ENFORCEMENT = "law_enforcement"
+    HUMANITARIAN = "humanitarian"
 
 
 class Tlp(StrEnum):
@@ -112,6 +122,17 @@ class Handling(Input):
         "changed who must acknowledge, or when) until a missing acknowledgement is overdue; "
         "distress reports default to 30, alerts to none",
     )
+    purpose: Purpose | None = Field(
+        default=None,
+        description="What readers may use it for: `search_and_rescue`, `border_management`, "
+        "`law_enforcement`, `humanitarian`. Sets how long it is kept. Default: "
+        "`search_and_rescue` for distress reports, `border_management` for alerts",
+    )
+    personal_data: StrictBool = Field(
+        default=False,
+        description="True when it identifies or describes people (victims, crew, informants): "
+        "kept for a shorter time; redact a mistake with `POST …/versions/{n}/redact`",
+    )
 
     @model_validator(mode="after")
     def _countries_with_countries(self) -> "Handling":
@@ -153,6 +174,14 @@ class Envelope(Input):
         "`vi`, `id`, `bn`; CAP `info/language`",
     )
     handling: Handling = Field(description="Who may read it, and whether to acknowledge")
+
+    default_purpose: ClassVar[Purpose] = Purpose.BORDER_MANAGEMENT
+
+    @model_validator(mode="after")
+    def _purpose(self) -> "Envelope":
+        if self.handling.purpose is None:
+            self.handling.purpose = self.default_purpose
+        return self
 
 
 class EnvelopePatch(Input):
@@ -198,6 +227,14 @@ class EnvelopeRead(BaseModel):
         description="Seconds since the record's position was true (a distress report's "
         "`position.fix_time`, an alert's `observed_at`), as of this answer; null when the "
         "record gives no such time. Not stored: events carry the times themselves",
+    )
+    retain_until: Timestamp | None = Field(
+        default=None,
+        description="When this record is purged (its last change plus the retention period of "
+        "its `purpose`, shorter with `personal_data`), unless `legal_hold` is on",
+    )
+    legal_hold: bool = Field(
+        default=False, description="Set by the sender agency's admin: no purge while on"
     )
     related: list[Related] = Field(
         default=[],

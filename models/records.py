@@ -34,6 +34,8 @@ class Record(Handled, table=True):
         Index("ix_record_case", "case_id", "seq"),
         # the dispatcher's overdue-acknowledgement round reads only the records still to check
         Index("ix_record_ack_check_at", "ack_check_at"),
+        # the retention purge reads only the records due (cleared once purged)
+        Index("ix_record_retain_until", "retain_until"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -59,6 +61,10 @@ class Record(Handled, table=True):
     ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # when the dispatcher is to look for missing acknowledgements; cleared once it has
     ack_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # when the retention purge takes it (None once purged), unless the sender's admin holds it
+    retain_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     doc: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -42,6 +42,8 @@ OPERATION_IDS = {
             ("POST", "/{record_id}/acks", "acks_create"),
             ("GET", "/{record_id}/sightings", "sightings_list"),
             ("POST", "/{record_id}/sightings", "sightings_create"),
+            ("POST", "/{record_id}/versions/{number}/redact", "versions_redact"),
+            ("POST", "/{record_id}/legal-hold", "legal_hold"),
         )
     },
     ("POST", "/v1/alerts/{record_id}/cancel"): "alerts_cancel",

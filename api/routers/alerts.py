@@ -38,7 +38,14 @@ async def cancel(
     expected = parse_if_match(if_match)
     reason = {"cancel_reason": body.reason}
     saved = await audited_write(
-        runtime, publishing.finish, caller, ALERTS, str(record_id), reason, expected
+        runtime,
+        publishing.finish,
+        caller,
+        ALERTS,
+        str(record_id),
+        reason,
+        expected,
+        retention=runtime.retention,
     )
     return saved_response(ALERTS, saved)
 

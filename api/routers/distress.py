@@ -38,7 +38,14 @@ async def close(
     changes = {"outcome": body.outcome.value, "close_note": body.note}
     expected = parse_if_match(if_match)
     saved = await audited_write(
-        runtime, publishing.finish, caller, DISTRESS, str(record_id), changes, expected
+        runtime,
+        publishing.finish,
+        caller,
+        DISTRESS,
+        str(record_id),
+        changes,
+        expected,
+        retention=runtime.retention,
     )
     return saved_response(DISTRESS, saved)
 
@@ -65,6 +72,13 @@ async def hand_over(
     new RCC may then update and close the report like its sender."""
     expected = parse_if_match(if_match)
     saved = await audited_write(
-        runtime, coordination.hand_over, caller, str(record_id), body.to, body.note, expected
+        runtime,
+        coordination.hand_over,
+        caller,
+        str(record_id),
+        body.to,
+        body.note,
+        expected,
+        retention=runtime.retention,
     )
     return saved_response(DISTRESS, saved)

@@ -18,6 +18,7 @@ from api.params import (
     json_response,
     parse_if_match,
 )
+from api.routers.protection import add_protection_routes
 from api.routers.sightings import add_sighting_routes
 from auth.policy import READ_SCOPE, WRITE_SCOPE
 from auth.principal import Principal
@@ -84,7 +85,9 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         key: IdempotencyKey = None,
     ) -> Response:
         """Publish as version 1 to whom `handling` names. Retry safely with `Idempotency-Key`."""
-        saved = await audited_write(runtime, publishing.publish, caller, spec, body, key)
+        saved = await audited_write(
+            runtime, publishing.publish, caller, spec, body, key, runtime.retention
+        )
         return saved_response(spec, saved, 201)
 
     @router.get("", response_model=page_model, responses=problems(422), summary=f"List {noun}s")
@@ -129,6 +132,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
             str(record_id),
             changes,
             expected,
+            runtime.retention,
         )
         return saved_response(spec, saved)
 
@@ -172,4 +176,5 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         return await runtime.db.read(acks.list_acks, caller, spec, str(record_id))
 
     add_sighting_routes(router, spec, a_noun)
+    add_protection_routes(router, spec, a_noun, read, saved_response)
     return router

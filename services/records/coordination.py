@@ -11,6 +11,7 @@ from core.errors import Conflict, Unprocessable, field_errors
 from services.records.addressees import check_coordinator, handled
 from services.records.kinds import DISTRESS
 from services.records.publishing import Saved, changeable, save
+from services.records.retention import DEFAULT, Retention
 
 
 def hand_over(
@@ -20,6 +21,7 @@ def hand_over(
     to: str,
     note: str | None,
     if_match: int | None = None,
+    retention: Retention = DEFAULT,
 ) -> Saved:
     """Make `to` the coordinating RCC, as a new version, by the sender or the current RCC.
 
@@ -45,4 +47,5 @@ def hand_over(
             "at": iso(utcnow()),
         }
     }
-    return save(session, principal, DISTRESS, row, doc, data, "coordination_changed", news)
+    change = "coordination_changed"
+    return save(session, principal, DISTRESS, row, doc, data, change, news, retention=retention)

@@ -5,12 +5,12 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from auth.principal import Principal
-from core.errors import Conflict
+from core.errors import Conflict, Gone
 from core.jsontext import dumps
-from models.records import IdempotencyKey, RecordVersion
+from models.records import IdempotencyKey, Record, RecordVersion
 from services.records.kinds import KindSpec
 
 
@@ -28,6 +28,9 @@ def first_answer(
     if seen.fingerprint != fingerprint or seen.kind != spec.kind.value:
         raise Conflict("this Idempotency-Key was used with a different request body")
     first = session.get(RecordVersion, (seen.record_id, 1))
+    record = session.exec(select(Record).where(col(Record.id) == seen.record_id)).one()
+    if record.purged_at is not None:
+        raise Gone(f"the {seen.kind} this Idempotency-Key made was purged")
     assert first is not None
     return first
 

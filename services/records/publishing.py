@@ -29,6 +29,7 @@ from services.records.addressees import check_named, check_registry, handled
 from services.records.deadlines import first_deadline, next_deadline
 from services.records.events import emit
 from services.records.kinds import KindSpec
+from services.records.retention import DEFAULT, Retention
 from services.records.timing import check_happened
 
 
@@ -51,6 +52,7 @@ def publish(
     spec: KindSpec,
     data: Envelope,
     idempotency_key: str | None = None,
+    retention: Retention = DEFAULT,
 ) -> Saved:
     """Publish a new record as version 1 (or replay the first answer to a retried POST)."""
     payload = data.model_dump(mode="json")
@@ -77,11 +79,13 @@ def publish(
         "state": spec.initial_state,
         **payload,
         **spec.extras,
+        "retain_until": iso(retention.until(now, data.handling)),
+        "legal_hold": False,
     }
     text = dumps(doc)
     columns = _columns(spec, doc, data) | first_deadline(data.handling, now)
     check_named(session, handled(columns), payload)
-    bulk.insert(session, RECORD, {**columns, "created_at": now, "doc": text})
+    bulk.insert(session, RECORD, {**columns, "created_at": now, "legal_hold": False, "doc": text})
     emit(session, f"{spec.kind.value}.created", columns, text)
     _add_version(session, principal, columns, now, text)
     earlier = vessels.relink(session, principal, record_id, doc, None)
@@ -99,6 +103,7 @@ def update_record(
     record_id: str,
     patch: dict[str, Any],
     if_match: int | None,
+    retention: Retention = DEFAULT,
 ) -> Saved:
     """Apply a merge patch as version n+1; the result is validated as a whole."""
     row, current = changeable(session, principal, spec, record_id, if_match)
@@ -116,7 +121,8 @@ def update_record(
         )
     check_happened(spec.happened, payload)
     check_registry(session, payload)
-    return save(session, principal, spec, row, {**current, **payload}, data, "updated")
+    doc = {**current, **payload}
+    return save(session, principal, spec, row, doc, data, "updated", retention=retention)
 
 
 def finish(
@@ -126,12 +132,13 @@ def finish(
     record_id: str,
     changes: dict[str, Any],
     if_match: int | None = None,
+    retention: Retention = DEFAULT,
 ) -> Saved:
     """Cancel an alert or close a distress report, as a new version in its final state."""
     row, current = changeable(session, principal, spec, record_id, if_match)
     doc = {**current, **changes, "state": spec.final_state}
     data = spec.create.model_validate(_inputs(spec, doc))
-    return save(session, principal, spec, row, doc, data, spec.final_event)
+    return save(session, principal, spec, row, doc, data, spec.final_event, retention=retention)
 
 
 def _inputs(spec: KindSpec, doc: dict[str, Any]) -> dict[str, Any]:
@@ -164,11 +171,15 @@ def save(
     data: Envelope,
     change: str,
     news: dict[str, Any] | None = None,
+    *,
+    retention: Retention = DEFAULT,
 ) -> Saved:
     """Write `doc` as version n+1 of `row`, with its event (carrying `news` beside the record)."""
     now = utcnow()
     doc["version"] = row.version + 1
     doc["updated_at"] = iso(now)
+    doc["retain_until"] = iso(retention.until(now, data.handling))
+    doc["legal_hold"] = row.legal_hold
     if "sitrep_number" in doc:
         doc["sitrep_number"] += 1
     text = dumps(doc)
@@ -206,6 +217,7 @@ def _columns(spec: KindSpec, doc: dict[str, Any], data: Envelope) -> dict[str, A
         "updated_at": datetime.fromisoformat(doc["updated_at"]),
         "expires_at": data.expires_at,
         "coordinator": doc.get("coordinating_rcc"),
+        "retain_until": datetime.fromisoformat(doc["retain_until"]),
         **spec.columns(doc),
     }
 

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -14,7 +15,7 @@ from sqlmodel import Session, col, select
 from auth.policy import can_read, readable
 from auth.principal import Principal
 from core import clock
-from core.errors import Hidden, NotFound, Unprocessable
+from core.errors import Gone, Hidden, NotFound, Unprocessable
 from models.base import UTCDateTime
 from models.records import Record, RecordVersion
 from services.records import search
@@ -47,20 +48,31 @@ def load(
     *,
     for_update: bool = False,
 ) -> Record:
-    """The record if the caller may read it; otherwise 404, whether it exists or not (locked
-    for the rest of the transaction `for_update`, where the database can)."""
+    """The record if the caller may read it; otherwise 404, whether it exists or not, and 410
+    if it was purged (locked for the rest of the transaction `for_update`, where the database
+    can)."""
     query = select(Record).where(col(Record.id) == record_id, col(Record.kind) == spec.kind.value)
     row = session.exec(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no {spec.kind.value} {record_id}")
     if not can_read(principal, row):
         raise Hidden(f"no {spec.kind.value} {record_id}")
+    if row.purged_at is not None:
+        raise Gone(
+            f"{spec.kind.value} {record_id} was purged at the end of its retention period",
+            extra={"tombstone": json.loads(row.doc)},
+        )
     return row
+
+
+def rendered(row: Record) -> str:
+    """A record as a reader sees it now."""
+    return render(row.doc, row.state, row.expires_at, row.position_at, clock.utcnow())
 
 
 def get(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> tuple[str, int]:
     row = load(session, principal, spec, record_id)
-    return render(row.doc, row.state, row.expires_at, row.position_at, clock.utcnow()), row.version
+    return rendered(row), row.version
 
 
 def versions(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> list[str]:
@@ -190,7 +202,10 @@ def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Execu
 
 
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [col(Record.status) == bindparam("status")]
+    conditions: list[ColumnElement[bool]] = [
+        col(Record.status) == bindparam("status"),
+        col(Record.purged_at).is_(None),
+    ]
     if shape.category:
         conditions.append(col(Record.category) == bindparam("category"))
     if shape.min_severity:

@@ -1,0 +1,70 @@
+"""`rilon retention purge`: replace expired records by tombstones, or list what would go."""
+
+import getpass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from cli.shared import open_database, settings_or_exit
+from core.clock import iso, utcnow
+from core.progress import progress
+from models.envelope import RFC3339
+from services.records import purging
+
+retention_app = typer.Typer(help="Retention of records", no_args_is_help=True)
+PAGE = 500
+
+
+def _as_of(text: str | None) -> datetime:
+    if text is None:
+        return utcnow()
+    if not RFC3339.match(text):
+        example = "2027-06-01T00:00:00Z"
+        typer.echo(f"error: --as-of is an RFC 3339 time with a zone, e.g. {example}", err=True)
+        raise typer.Exit(2)
+    return datetime.fromisoformat(text.replace("z", "Z")).astimezone(UTC)
+
+
+@retention_app.command("purge")
+def retention_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be purged; change nothing")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Purge what will have expired by this RFC 3339 time (default: now)",
+        ),
+    ] = None,
+) -> None:
+    """Purge every record past its `retain_until` and not on legal hold: its content becomes a
+    tombstone everywhere it was copied, partners get `*.purged`, the audit trail a row each.
+    Safe to interrupt and to run beside the service and its workers: each record goes whole,
+    once."""
+    when = _as_of(as_of)
+    db = open_database(settings_or_exit())
+    try:
+        total = db.run_read(purging.count_due, when)
+        if dry_run:
+            typer.echo(f"{'id':<36}  {'kind':<8}  {'sender':<12}  retain_until")
+            for offset in range(0, total, PAGE):
+                for due in db.run_read(purging.due, when, PAGE, offset):
+                    line = f"{due.id:<36}  {due.kind:<8}  {due.sender_agency:<12}  "
+                    typer.echo(line + iso(due.retain_until))
+            typer.echo(f"{total} records would be purged as of {iso(when)} (dry run)")
+            return
+        purged = 0
+        actor = f"cli:{getpass.getuser()}"[:64]
+        with progress("purging expired records", total) as shown:
+            while True:
+                done = db.run_write(purging.purge_due, when, utcnow(), actor=actor)
+                purged += done
+                shown.advance(done)
+                if done == 0:
+                    break
+        db.checkpoint()
+        typer.echo(f"purged {purged} records expired by {iso(when)}")
+    finally:
+        db.close()
