@@ -7,6 +7,8 @@ own subscription's few slots, and its backlog never hides anybody else's work.
 
 import asyncio
 import logging
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -36,6 +38,7 @@ CLAIM_SIZE = 64
 # How often the dispatcher looks for records past their retention date (each record is purged
 # once, whichever worker takes it: services/records/purging.py)
 RETENTION_EVERY = timedelta(minutes=1)
+WORKER = f"worker:{socket.gethostname()}:{os.getpid()}"[:64]  # who purged, in the audit trail
 
 
 class Dispatcher:
@@ -108,6 +111,7 @@ class Dispatcher:
             lease=self.lease,
         )
         self._saturated = len(jobs) >= wanted
+        purged = 0
         if now >= self._retention_due:
             purged = await self.purge_expired(now)
             # a chunk a round while more are due, so deliveries keep flowing meanwhile
@@ -117,12 +121,12 @@ class Dispatcher:
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return work > 0 or bool(jobs)
+        return work > 0 or bool(jobs) or purged > 0
 
     async def purge_expired(self, now: datetime) -> int:
         """Purge a chunk of what has passed its retention date, then make sure no database
         file keeps the text (SQLite's write-ahead log)."""
-        purged = await self.db.write(purging.purge_due, now, now, actor="worker")
+        purged = await self.db.write(purging.purge_due, now, now, actor=WORKER)
         if purged:
             log.info("purged %d records past their retention date", purged)
             await self.db.forget()

@@ -1,7 +1,7 @@
 """The schema comes only from migrations; models and migrations never drift apart."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from core.db import Database, normalize_url
 from core.migrations import MIGRATIONS_DIR, head_revision, upgrade
 from models.base import metadata
-from models.records import RecordVersion
+from models.records import Record, RecordVersion
 
 
 def test_models_and_migrations_do_not_drift(database_url: str) -> None:
@@ -154,3 +154,96 @@ def test_existing_versions_gain_the_handling_of_their_doc(empty_database_url: st
         assert (row.distribution, row.tlp) == (("agency", "red") if red else ("countries", "amber"))
         assert row.recipient_countries == ("" if red else ",MY,TH,")
         assert row.recipient_agencies == (",TH-MECC,MY-MMEA," if red else "")
+
+
+PROTECTION_REVISION = "11021e637573"  # purpose, personal_data, retain_until, legal holds
+
+
+def test_existing_records_gain_a_purpose_and_a_retention_date(empty_database_url: str) -> None:
+    """Stored records and versions get their kind's default purpose, no personal data, no
+    hold, and `retain_until` = their last change + that purpose's default period."""
+    before = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(PROTECTION_REVISION).down_revision
+    assert isinstance(before, str)
+    upgrade(empty_database_url, before)
+    engine = create_engine(normalize_url(empty_database_url))
+    old = MetaData()
+    old.reflect(engine, only=["country", "agency", "record", "record_version"])
+    changed = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    handled = {
+        "sender_agency": "BD-CG",
+        "sender_country": "BD",
+        "status": "actual",
+        "distribution": "network",
+        "tlp": "amber",
+        "recipient_countries": "",
+        "recipient_agencies": "",
+    }
+    with engine.begin() as connection:
+        connection.execute(old.tables["country"].insert(), {"code": "BD", "name": "Bangladesh"})
+        connection.execute(
+            old.tables["agency"].insert(),
+            {
+                "code": "BD-CG",
+                "name": "BD-CG",
+                "country": "BD",
+                "type": "coast_guard",
+                "created_at": changed,
+            },
+        )
+        for number, kind in enumerate(("alert", "distress"), start=1):
+            record_id = f"6f1c2a9e-0000-4000-8000-00000000010{number}"
+            doc = {
+                "id": record_id,
+                "kind": kind,
+                "version": 1,
+                "handling": {"distribution": "network", "tlp": "amber"},
+            }
+            connection.execute(
+                old.tables["record"].insert(),
+                {
+                    "id": record_id,
+                    "kind": kind,
+                    "version": 1,
+                    "state": "active",
+                    "ack_required": False,
+                    "severity_rank": 0,
+                    "lat": 0.0,
+                    "lon": 0.0,
+                    "created_at": changed,
+                    "updated_at": changed,
+                    "search_text": "",
+                    "doc": json.dumps(doc),
+                    **handled,
+                },
+            )
+            connection.execute(
+                old.tables["record_version"].insert(),
+                {
+                    "record_id": record_id,
+                    "version": 1,
+                    "client_id": "c",
+                    "kind": kind,
+                    "created_at": changed,
+                    "doc": json.dumps(doc),
+                    **handled,
+                },
+            )
+    engine.dispose()
+    upgrade(empty_database_url)
+    database = Database(empty_database_url)
+    records = database.run_read(lambda session: list(session.exec(select(Record)).all()))
+    versions = database.run_read(lambda session: list(session.exec(select(RecordVersion)).all()))
+    database.close()
+    expected = {"alert": ("border_management", 730), "distress": ("search_and_rescue", 1825)}
+    for row in [*records, *versions]:
+        purpose, days = expected[row.kind]
+        doc = json.loads(row.doc)
+        assert doc["handling"]["purpose"] == purpose
+        assert doc["handling"]["personal_data"] is False
+        assert doc["legal_hold"] is False
+        until = changed + timedelta(days=days)
+        assert datetime.fromisoformat(doc["retain_until"]) == until
+        if isinstance(row, Record):
+            assert row.retain_until == until
+            assert row.legal_hold is False
+            assert row.purged_at is None

@@ -6,6 +6,7 @@ audit chain still verifies. SQLite and PostgreSQL."""
 from datetime import datetime, timedelta
 from typing import Any
 
+from lxml import etree
 from typer.testing import CliRunner
 
 from cli.main import app as cli
@@ -15,6 +16,9 @@ from tests.hooks import Hooks
 from tests.receiver import verify
 from tests.stored import places_holding
 from tests.support import Network, alert_body, handling
+from tests.test_cap_geo_acks import CAP, _valid, cap_schema
+
+__all__ = ["cap_schema"]  # the fixture, shared with the CAP tests
 
 MARKER = "zqxpurgemarker7731"
 ALERTS = "/v1/alerts"
@@ -242,3 +246,31 @@ async def test_retention_follows_purpose_and_personal_data(network: Network) -> 
     not_bool = alert_body(handling=handling("network", personal_data="yes"))
     refused = await network.http.post(ALERTS, json=not_bool, headers=sender)
     assert [e["field"] for e in refused.json()["errors"]] == ["handling.personal_data"]
+
+
+async def test_purpose_travels_with_the_record(hooks: Hooks, cap_schema: etree.XMLSchema) -> None:
+    """Every reader sees what a record is for and whether it names people: in the record,
+    its events, its CAP (valid against the official XSD) and its GeoJSON."""
+    network = hooks.network
+    _, secret = await hooks.subscribe("TH-MECC")
+    changes = {"handling": handling("network", purpose="law_enforcement", personal_data=True)}
+    record = await _post(network, **changes)
+    th = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
+    shown = (await network.http.get(f"{ALERTS}/{record['id']}", headers=th)).json()
+    assert shown["handling"]["purpose"] == "law_enforcement"
+    assert shown["handling"]["personal_data"] is True
+    cap = await network.http.get(f"{ALERTS}/{record['id']}/cap", headers=th)
+    document = _valid(cap_schema, cap.content)
+    parameters = {
+        p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+        for p in document.iter(f"{CAP}parameter")
+    }
+    assert parameters["rilonPurpose"] == "law_enforcement"
+    assert parameters["rilonPersonalData"] == "true"
+    assert parameters["rilonRetainUntil"] == record["retain_until"]
+    geo = (await network.http.get("/v1/geo/alerts", headers=th)).json()
+    assert geo["features"][0]["properties"]["handling"]["purpose"] == "law_enforcement"
+    await hooks.pump()
+    event = verify(secret, hooks.receiver.received[0])
+    assert event["data"]["handling"]["purpose"] == "law_enforcement"
+    assert event["data"]["retain_until"] == record["retain_until"]

@@ -114,9 +114,14 @@ def _info(doc: dict[str, Any]) -> ET.Element:
     _add(info, "headline", doc["headline"])
     _add(info, "description", doc.get("description"))
     persons = doc.get("persons") or {}
+    handling = doc["handling"]
     for name, value in (
         ("rilonCategory", doc["category"]),
         ("personsEstimate", persons.get("estimate")),
+        # what the record may be used for, and whether it names people (data protection)
+        ("rilonPurpose", handling.get("purpose")),
+        ("rilonPersonalData", str(handling.get("personal_data", False)).lower()),
+        ("rilonRetainUntil", doc.get("retain_until")),
     ):
         if value is not None:
             parameter = ET.SubElement(info, f"{{{CAP_NS}}}parameter")

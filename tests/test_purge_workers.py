@@ -1,0 +1,173 @@
+"""The purge under pressure: two `rilon worker` processes and an operator's `rilon retention
+purge`, all at once, purge and announce each record once; a purge killed with SIGKILL leaves
+every record whole or wholly purged, and the next run finishes it. SQLite and PostgreSQL."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from auth.principal import Principal
+from auth.scopes import ROLE_SCOPES
+from core.clock import utcnow
+from core.db import Database
+from models.alerts import AlertCreate
+from models.audit import AuditEvent
+from models.enums import AgencyType, Role
+from models.events import Event
+from models.records import Record, RecordVersion
+from models.tables import RECORD
+from services.records.kinds import ALERTS
+from services.records.publishing import publish
+from tests.processes import RILON, child_env, run, supervised
+from tests.support import alert_body, handling, seed_registry
+
+SENDER = Principal(
+    client_id="bd-cg-seed",
+    agency="BD-CG",
+    country="BD",
+    agency_type=AgencyType.COAST_GUARD,
+    roles=frozenset({Role.DUTY_OFFICER}),
+    scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
+    jti="seed",
+    expires_at=datetime.now(UTC) + timedelta(hours=1),
+)
+TOMBSTONE = {"id", "kind", "sender_agency", "created_at", "purged_at"}
+
+
+def _is_tombstone(text: str) -> bool:
+    return set(json.loads(text)) == TOMBSTONE
+
+
+def _seed(db: Database, count: int) -> None:
+    body = AlertCreate.model_validate(alert_body(handling=handling("network")))
+
+    def publish_some(session: Session, n: int) -> None:
+        for _ in range(n):
+            publish(session, SENDER, ALERTS, body)
+
+    for start in range(0, count, 500):
+        db.run_write(publish_some, min(500, count - start))
+
+
+def _expire_all(session: Session) -> None:
+    session.connection().execute(RECORD.update().values(retain_until=utcnow() - timedelta(days=1)))
+
+
+def _purge_notices(session: Session) -> dict[str, int]:
+    query = (
+        select(Event.record_id, func.count())
+        .where(col(Event.type) == "alert.purged")
+        .group_by(col(Event.record_id))
+    )
+    return dict(session.exec(query).all())
+
+
+def _audited(session: Session) -> list[tuple[str | None, str | None]]:
+    """(record, who purged it) of each purge's audit row."""
+    query = select(AuditEvent.object_id, AuditEvent.actor_client).where(
+        col(AuditEvent.action) == "retention purge"
+    )
+    return list(session.exec(query).all())
+
+
+def _check_whole(session: Session) -> tuple[int, int]:
+    """Every record is either untouched or purged in every place; (purged, untouched)."""
+    notices = _purge_notices(session)
+    copies: dict[str, list[str]] = defaultdict(list)
+    for record_id, doc in session.exec(select(RecordVersion.record_id, RecordVersion.doc)):
+        copies[record_id].append(doc)
+    kept = select(Event.record_id, Event.data).where(col(Event.type) != "alert.purged")
+    for record_id, data in session.exec(kept):
+        copies[record_id].append(data)
+    purged = untouched = 0
+    for record in session.exec(select(Record)).all():
+        texts = [record.doc, *copies[record.id]]
+        if record.purged_at is None:
+            assert not any(_is_tombstone(text) for text in texts), record.id
+            assert record.id not in notices
+            untouched += 1
+        else:
+            assert set(texts) == {record.doc}, record.id  # one tombstone everywhere
+            assert _is_tombstone(record.doc)
+            assert notices[record.id] == 1
+            purged += 1
+    return purged, untouched
+
+
+async def test_workers_and_an_operator_purge_each_record_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    records = 1_000
+    db = Database(database_url)
+    try:
+        seed_registry(db)
+        _seed(db, records)
+        db.run_write(_expire_all)
+        env = child_env(database_url, tmp_path)
+        with supervised(tmp_path, env) as processes:
+            workers = [processes.add(f"worker{n}", "worker") for n in (1, 2)]
+            # the workers purge as they start, a chunk a round; the operator at the same time
+            await asyncio.gather(*(worker.start() for worker in workers))
+            operator = asyncio.create_task(run(tmp_path, env, "retention", "purge"))
+            deadline = time.monotonic() + 90
+            while len(db.run_read(_purge_notices)) < records:
+                assert time.monotonic() < deadline, [w.tail() for w in workers]
+                await asyncio.sleep(0.2)
+            await operator
+            for worker in workers:
+                assert worker.popen is not None
+                assert worker.popen.poll() is None, worker.tail()
+        assert set(db.run_read(_purge_notices).values()) == {1}
+        audited = db.run_read(_audited)
+        assert len({record for record, _ in audited}) == len(audited) == records
+        purgers = {actor for _, actor in audited}
+        assert len(purgers) >= 2, purgers  # they really ran side by side
+        assert db.run_read(_check_whole) == (records, 0)
+    finally:
+        db.close()
+
+
+async def test_a_purge_killed_midway_resumes(database_url: str, tmp_path: Path) -> None:
+    records = 400
+    db = Database(database_url)
+    try:
+        seed_registry(db)
+        _seed(db, records)
+        db.run_write(_expire_all)
+        env = child_env(database_url, tmp_path)
+        purge = subprocess.Popen(
+            [RILON, "retention", "purge"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not db.run_read(_purge_notices):
+                assert purge.poll() is None, purge.stderr.read() if purge.stderr else ""
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            os.kill(purge.pid, signal.SIGKILL)
+        finally:
+            purge.wait(timeout=30)
+            if purge.stderr is not None:
+                purge.stderr.close()
+        purged, untouched = db.run_read(_check_whole)
+        assert purged > 0
+        assert untouched > 0, "the purge finished before it could be killed: seed more"
+        resumed = await run(tmp_path, env, "retention", "purge")
+        assert f"purged {untouched} records" in resumed
+        assert db.run_read(_check_whole) == (records, 0)
+        assert (await run(tmp_path, env, "audit", "verify")).startswith("ok:")
+    finally:
+        db.close()
