@@ -235,7 +235,8 @@ def test_existing_records_gain_a_purpose_and_a_retention_date(empty_database_url
     versions = database.run_read(lambda session: list(session.exec(select(RecordVersion)).all()))
     database.close()
     expected = {"alert": ("border_management", 730), "distress": ("search_and_rescue", 1825)}
-    for row in [*records, *versions]:
+    rows: list[Record | RecordVersion] = [*records, *versions]
+    for row in rows:
         purpose, days = expected[row.kind]
         doc = json.loads(row.doc)
         assert doc["handling"]["purpose"] == purpose
