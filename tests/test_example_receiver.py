@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.newcomer import PYTHON, RECEIVER, Newcomer, newcomer
-from tests.processes import free_port
+from tests.processes import RILON, free_port
 
 HEADLINE = "Wooden boat with about 90 persons sighted 12 nm west of Langkawi"
 TIMEOUT = 20.0
@@ -183,3 +184,64 @@ async def refuses_forgeries(kit: Kit, event: dict[str, Any]) -> None:
             assert answer.status_code == 401, webhook_id
     assert all(e["headline"] != "forged" for e in kit.events())
     assert kit.log().count("refused forged-") == len(cases)
+
+
+async def test_the_example_receiver_obeys_redactions_and_purges(tmp_path: Path) -> None:
+    """What the receiver keeps loses the redacted text, then the whole record when the
+    sender's retention period ends; each notice is a line for the system downstream."""
+    marker = "zqxreceivermarker5150"
+    async with newcomer(tmp_path) as rig:
+        kit = Kit(tmp_path, "", free_port())
+        body = {"url": kit.url, "event_types": ["alert.created"]}  # notices come all the same
+        subscription = await rig.created("/v1/subscriptions", body, as_="mmea-admin")
+        kit.secret = subscription["secret"]
+        try:
+            await kit.start()
+            alert = await rig.post_alert(f"Boat of {marker} seen leaving")
+            await until(kit.events, "the receiver to print the alert")
+            state = tmp_path / "seen.db"
+            assert marker.encode() in state.read_bytes() + _wal(state)
+            url = f"/v1/alerts/{alert['id']}/versions/1/redact"
+            redaction = {"fields": ["headline"], "reason": "name of a fisherman"}
+            answer = await rig.http.post(
+                url, json=redaction, headers=await rig.headers("mecc-watch")
+            )
+            assert answer.status_code == 200, answer.text
+            lines = await until(lambda: kit.events()[1:], "the redaction notice")
+            assert [line["type"] for line in lines] == ["alert.redacted"]
+            assert lines[0]["headline"] == "[redacted]"
+            assert marker.encode() not in state.read_bytes() + _wal(state)
+
+            purge = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    RILON,
+                    "retention",
+                    "purge",
+                    "--as-of",
+                    "2100-01-01T00:00:00Z",
+                ],
+                cwd=tmp_path,
+                env=rig.api.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert purge.returncode == 0, purge.stderr
+            lines = await until(lambda: kit.events()[2:], "the purge notice")
+            assert [line["type"] for line in lines] == ["alert.purged"]
+            assert lines[0]["data"]["purged_at"]
+            assert alert["id"].encode() not in _copies(state)
+        finally:
+            kit.stop()
+
+
+def _wal(state: Path) -> bytes:
+    wal = state.with_name(state.name + "-wal")
+    return wal.read_bytes() if wal.exists() else b""
+
+
+def _copies(state: Path) -> bytes:
+    with sqlite3.connect(state) as db:
+        return b"".join(row[0].encode() for row in db.execute("SELECT id FROM copies"))

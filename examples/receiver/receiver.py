@@ -4,7 +4,9 @@
     WEBHOOK_SECRET=whsec_... python receiver.py --port 9000 --state seen.db
 
 Standard library plus `standardwebhooks`. Each new event goes to stdout as one JSON line
-(pipe it into your own system); anything else this program says goes to stderr.
+(pipe it into your own system); anything else this program says goes to stderr. It keeps the
+latest copy of each record in the state file, and obeys `*.redacted` and `*.purged` there:
+do the same wherever your own system keeps what it read from stdout.
 """
 
 import argparse
@@ -19,6 +21,8 @@ from typing import Any
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # RILON events are far smaller; refuse anything bigger unread
+# What some events add beside the record: not part of the record itself
+NEWS = ("acknowledgement", "ack_overdue", "coordination", "redaction")
 
 
 class Seen:
@@ -27,7 +31,11 @@ class Seen:
     def __init__(self, path: str) -> None:
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA secure_delete=ON")  # what a purge removes is zeroed on disk
         self.db.execute("CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, at TEXT)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS copies (id TEXT PRIMARY KEY, version INTEGER, doc TEXT)"
+        )
         self.lock = threading.Lock()
 
     def process_once(self, webhook_id: str, event: dict[str, Any]) -> bool:
@@ -43,12 +51,38 @@ class Seen:
                     "INSERT OR IGNORE INTO seen VALUES (?, datetime('now'))", (webhook_id,)
                 ).rowcount
                 if added:
+                    self.keep(event)
                     emit(webhook_id, event)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            if added and str(event.get("type", "")).endswith((".purged", ".redacted")):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor in the log
             return bool(added)
+
+    def keep(self, event: dict[str, Any]) -> None:
+        """The latest copy of each record: replaced by a newer version, by the redacted text
+        of the version kept, and dropped when the sender's agency purges the record."""
+        kind, _, change = str(event.get("type", "")).partition(".")
+        record = event.get("data") or {}
+        if kind not in ("alert", "distress") or "id" not in record:
+            return  # sightings, pings and news about the subscription itself
+        if change == "purged" or "purged_at" in record:  # a notice, or an old event replayed
+            self.db.execute("DELETE FROM copies WHERE id = ?", (record["id"],))
+            return
+        doc = {key: value for key, value in record.items() if key not in NEWS}
+        if change == "redacted":
+            self.db.execute(
+                "UPDATE copies SET doc = ? WHERE id = ? AND version = ?",
+                (json.dumps(doc), record["id"], record["version"]),
+            )
+            return
+        self.db.execute(
+            "INSERT INTO copies VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " version = excluded.version, doc = excluded.doc WHERE excluded.version >= version",
+            (record["id"], record.get("version"), json.dumps(doc)),
+        )
 
 
 def emit(webhook_id: str, event: dict[str, Any]) -> None:
