@@ -52,3 +52,8 @@ class Redaction(BaseModel):
     version: int
     fields: list[str]
     redacted_at: Timestamp
+    also_in_versions: list[int] = Field(
+        default=[],
+        description="Only in this answer: other versions that still hold the same text at "
+        "those fields (an update copies what it does not change): redact them too",
+    )

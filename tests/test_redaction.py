@@ -137,11 +137,17 @@ async def test_redacting_the_current_version_unlinks_and_unfinds_it(network: Net
     )
     url = f"{ALERTS}/{record['id']}"
     th = await _th(network)
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    changed = await network.http.patch(url, json={"severity": "extreme"}, headers=sender)
+    assert changed.json()["version"] == 2  # the headline, unchanged, copied into version 2
     assert (await network.http.get("/v1/vessels/callsign:PQ4412", headers=th)).status_code == 200
+    first = await _redact(network, url, 1, ["headline"])
+    assert first.json()["redaction"]["also_in_versions"] == [2]  # …so the answer says so
     found = await network.http.get(ALERTS, params={"q": MARKER}, headers=th)
-    assert len(found.json()["items"]) == 1
-    answer = await _redact(network, url, 1, ["headline", "vessels.0.call_sign"])
+    assert len(found.json()["items"]) == 1  # still in the current version
+    answer = await _redact(network, url, 2, ["headline", "vessels.0.call_sign"])
     assert answer.status_code == 200, answer.text
+    assert answer.json()["redaction"]["also_in_versions"] == [1]  # version 1's call sign
     current = (await network.http.get(url, headers=th)).json()
     assert current["headline"] == REDACTED
     assert current["vessels"][0]["call_sign"] == REDACTED

@@ -72,9 +72,9 @@ def redact(
     if problems:
         raise Unprocessable(problems)
     redaction = {"version": number, "fields": sorted(set(fields)), "redacted_at": iso(now)}
-    told = Saved(_with(doc, redaction), record_id, number, row.sender_country)
+    removed = {path: _at(doc, path) for path in fields}
     if not _apply(doc, fields):  # already redacted: a retry changes nothing, tells nobody
-        return told
+        return Saved(_with(doc, redaction), record_id, number, row.sender_country)
     run = session.connection().execute
     text = dumps(doc)
     key = (VERSION.c.record_id == record_id, VERSION.c.version == number)
@@ -95,13 +95,35 @@ def redact(
         **{name: getattr(version, name) for name in POLICY_COLUMNS},
         **{name: value for name, value in spec.columns(doc).items() if name in EVENT_COLUMNS},
     }
-    told = Saved(_with(doc, redaction), record_id, number, row.sender_country)
-    emit(session, f"{kind}.redacted", columns, told.doc)
-    return told
+    emit(session, f"{kind}.redacted", columns, _with(doc, redaction))
+    # The answer (only) says which other versions still hold the same text: each version is
+    # redacted on its own, and an update copies what it does not change.
+    redaction["also_in_versions"] = _also_in(session, record_id, number, removed)
+    return Saved(_with(doc, redaction), record_id, number, row.sender_country)
 
 
 def _with(doc: dict[str, Any], redaction: dict[str, Any]) -> str:
     return dumps({**doc, "redaction": redaction})
+
+
+def _at(doc: dict[str, Any], path: str) -> Any:
+    found = _parent(doc, path)
+    return None if found is None else found[0][found[1]]
+
+
+def _also_in(session: Session, record_id: str, number: int, removed: dict[str, Any]) -> list[int]:
+    texts = {path: text for path, text in removed.items() if text != REDACTED}
+    others = session.connection().execute(
+        VERSION.select()
+        .with_only_columns(VERSION.c.version, VERSION.c.doc)
+        .where(VERSION.c.record_id == record_id, VERSION.c.version != number)
+        .order_by(VERSION.c.version)
+    )
+    return [
+        other
+        for other, text in others
+        if any(_at(json.loads(text), path) == value for path, value in texts.items())
+    ]
 
 
 def check_fields(kind: str, fields: list[str]) -> None:
