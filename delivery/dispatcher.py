@@ -111,25 +111,32 @@ class Dispatcher:
             lease=self.lease,
         )
         self._saturated = len(jobs) >= wanted
-        purged = 0
-        if now >= self._retention_due:
-            purged = await self.purge_expired(now)
-            # a chunk a round while more are due, so deliveries keep flowing meanwhile
-            self._retention_due = now if purged >= purging.CHUNK else now + RETENTION_EVERY
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        purged = 0
+        if now >= self._retention_due:
+            # a chunk a round while more are due, so deliveries keep flowing meanwhile
+            self._retention_due = now + RETENTION_EVERY
+            purged = await self.purge_expired(now)
+            if purged >= purging.CHUNK:
+                self._retention_due = now
         return work > 0 or bool(jobs) or purged > 0
 
     async def purge_expired(self, now: datetime) -> int:
         """Purge a chunk of what has passed its retention date, then make sure no database
-        file keeps the text (SQLite's write-ahead log)."""
-        purged = await self.db.write(purging.purge_due, now, now, actor=WORKER)
-        if purged:
-            log.info("purged %d records past their retention date", purged)
-            await self.db.forget()
+        file keeps the text (SQLite's write-ahead log). A failure is logged and tried again
+        next time: it never stops deliveries."""
+        try:
+            purged = await self.db.write(purging.purge_due, now, now, actor=WORKER)
+            if purged:
+                log.info("purged %d records past their retention date", purged)
+                await self.db.forget()
+        except Exception:
+            log.exception("retention purge failed; trying again in a minute")
+            return 0
         return purged
 
     async def drain(self) -> None:

@@ -3,6 +3,7 @@
 feed and every subscriber that took its kind get `*.purged`, a legal hold keeps it, and the
 audit chain still verifies. SQLite and PostgreSQL."""
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -274,3 +275,31 @@ async def test_purpose_travels_with_the_record(hooks: Hooks, cap_schema: etree.X
     event = verify(secret, hooks.receiver.received[0])
     assert event["data"]["handling"]["purpose"] == "law_enforcement"
     assert event["data"]["retain_until"] == record["retain_until"]
+
+
+async def test_the_dispatcher_purges_what_expires(hooks: Hooks, database_url: str) -> None:
+    """No operator needed: the worker's round purges a record once its date has passed (here
+    the dispatcher's clock moves 181 days on), and tells the subscribers."""
+    network = hooks.network
+    await hooks.subscribe("TH-MECC")
+    record = await _post(network, **_personal())
+    held = await _post(network, **_personal())
+    admin = await network.headers(Role.AGENCY_ADMIN, "BD-CG")
+    hold = {"on": True, "reason": "Evidence"}
+    url = f"{ALERTS}/{held['id']}/legal-hold"
+    assert (await network.http.post(url, json=hold, headers=admin)).status_code == 200
+    await hooks.pump()
+    hooks.receiver.received.clear()
+    hooks.clock.advance(timedelta(days=179).total_seconds())
+    await hooks.pump()
+    assert hooks.receiver.received == []  # not yet
+    hooks.clock.advance(timedelta(days=2).total_seconds())
+    await hooks.pump()
+    # signed at the dispatcher's moved clock: read, not verified (the other tests verify)
+    [notice] = [json.loads(r.body) for r in hooks.receiver.received]
+    assert notice["type"] == "alert.purged"
+    assert notice["data"]["id"] == record["id"]
+    th = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
+    assert (await network.http.get(f"{ALERTS}/{record['id']}", headers=th)).status_code == 410
+    assert (await network.http.get(f"{ALERTS}/{held['id']}", headers=th)).status_code == 200
+    assert places_holding(database_url, MARKER) != []  # the held one still has it
