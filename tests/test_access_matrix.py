@@ -88,6 +88,12 @@ POST   /v1/{kind}/{record_id}/sightings                   other  403  404  404  
 GET    /v1/{kind}/{record_id}/sightings                   own    200  200  200  403  403  401
 GET    /v1/{kind}/{record_id}/sightings                   same   200  200  200  403  403  401
 GET    /v1/{kind}/{record_id}/sightings                   other  404  404  404  403  403  401
+POST   /v1/{kind}/{record_id}/versions/{number}/redact    own    403  200  200  403  403  401
+POST   /v1/{kind}/{record_id}/versions/{number}/redact    same   403  403  403  403  403  401
+POST   /v1/{kind}/{record_id}/versions/{number}/redact    other  403  404  404  403  403  401
+POST   /v1/{kind}/{record_id}/legal-hold                  own    403  403  200  403  403  401
+POST   /v1/{kind}/{record_id}/legal-hold                  same   403  403  403  403  403  401
+POST   /v1/{kind}/{record_id}/legal-hold                  other  403  404  404  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    own    403  200  200  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    same   403  403  403  403  403  401
 POST   /v1/{kind}/{record_id}/{finish}                    other  403  404  404  403  403  401
@@ -264,6 +270,8 @@ class World:
         asked = kind
         if kind == "code":
             return agency
+        if kind == "number":  # the version every reader of the record reads (national)
+            return "2"
         if kind == "client_id":
             return network.add_client(f"victim-{self.serial}", agency, Role.VIEWER).client_id
         if kind == "token":
@@ -348,6 +356,8 @@ def _json_body(method: str, path: str) -> dict[str, Any] | None:
         "cancel": {"reason": "a fishing boat"},
         "close": {"outcome": "rescued"},
         "coordination": {"to": "TH-MRCC", "note": "drifted into the Thai SRR"},
+        "redact": {"fields": [TEXT.get(kind, "")], "reason": "named by mistake"},
+        "legal-hold": {"on": True, "reason": "evidence"},
         "subscriptions": {"url": "http://127.0.0.1:9/new", "event_types": ["*"]},
         "replay": {"since": (utcnow() - timedelta(days=1)).isoformat()},
     }
