@@ -303,3 +303,28 @@ async def test_the_dispatcher_purges_what_expires(hooks: Hooks, database_url: st
     assert (await network.http.get(f"{ALERTS}/{record['id']}", headers=th)).status_code == 410
     assert (await network.http.get(f"{ALERTS}/{held['id']}", headers=th)).status_code == 200
     assert places_holding(database_url, MARKER) != []  # the held one still has it
+
+
+async def test_a_retried_post_after_a_purge_or_a_redaction(
+    network: Network, cli_env: CliRunner
+) -> None:
+    """The first answer to a retried POST is replayed as it now stands: redacted after a
+    redaction, 410 after a purge (never a second record)."""
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    keyed = {**sender, "Idempotency-Key": "bd-cg-2026-0099-1"}
+    body = alert_body(**_personal())
+    first = await network.http.post(ALERTS, json=body, headers=keyed)
+    assert first.status_code == 201
+    url = f"{ALERTS}/{first.json()['id']}/versions/1/redact"
+    redaction = {"fields": ["description"], "reason": "informant"}
+    assert (await network.http.post(url, json=redaction, headers=sender)).status_code == 200
+    replayed = await network.http.post(ALERTS, json=body, headers=keyed)
+    assert replayed.status_code == 201
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["description"] == "[redacted]"
+    assert cli_env.invoke(cli, ["retention", "purge", "--as-of", _as_of(365)]).exit_code == 0
+    gone = await network.http.post(ALERTS, json=body, headers=keyed)
+    assert gone.status_code == 410, gone.text
+    assert gone.headers["content-type"] == "application/problem+json"
+    listed = (await network.http.get(ALERTS, headers=sender)).json()["items"]
+    assert listed == []  # and no second record
