@@ -5,14 +5,19 @@ audit chain still verifies. SQLite and PostgreSQL."""
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
+from asgi_lifespan import LifespanManager
 from lxml import etree
 from typer.testing import CliRunner
 
+from api.app import create_app
 from cli.main import app as cli
 from core.clock import iso, utcnow
 from models.enums import Role
+from tests.conftest import make_settings
 from tests.hooks import Hooks
 from tests.receiver import verify
 from tests.stored import places_holding
@@ -328,3 +333,34 @@ async def test_a_retried_post_after_a_purge_or_a_redaction(
     assert gone.headers["content-type"] == "application/problem+json"
     listed = (await network.http.get(ALERTS, headers=sender)).json()["items"]
     assert listed == []  # and no second record
+
+
+async def test_the_periods_come_from_the_settings(database_url: str, tmp_path: Path) -> None:
+    """RILON_RETENTION_* reach every write: publish, update, cancel."""
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        retention_border_management_days=10,
+        retention_personal_data_days=3,
+    )
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rilon.test") as http:
+            network = Network.seed(application.state.runtime.db, http)
+
+            def kept(record: dict[str, Any]) -> timedelta:
+                until = datetime.fromisoformat(record["retain_until"])
+                return until - datetime.fromisoformat(record["updated_at"])
+
+            record = await _post(network)
+            assert kept(record) == timedelta(days=10)
+            sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+            url = f"{ALERTS}/{record['id']}"
+            personal = {"handling": {"personal_data": True}}
+            changed = await network.http.patch(url, json=personal, headers=sender)
+            assert kept(changed.json()) == timedelta(days=3)
+            cancel = {"reason": "a fishing boat"}
+            cancelled = await network.http.post(f"{url}/cancel", json=cancel, headers=sender)
+            assert cancelled.status_code == 200, cancelled.text
+            assert kept(cancelled.json()) == timedelta(days=3)
