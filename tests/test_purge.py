@@ -17,6 +17,7 @@ from api.app import create_app
 from cli.main import app as cli
 from core.clock import iso, utcnow
 from models.enums import Role
+from services.records.cap import cap_time
 from tests.conftest import make_settings
 from tests.hooks import Hooks
 from tests.receiver import verify
@@ -273,7 +274,7 @@ async def test_purpose_travels_with_the_record(hooks: Hooks, cap_schema: etree.X
     }
     assert parameters["rilonPurpose"] == "law_enforcement"
     assert parameters["rilonPersonalData"] == "true"
-    assert parameters["rilonRetainUntil"] == record["retain_until"]
+    assert parameters["rilonRetainUntil"] == cap_time(record["retain_until"])
     geo = (await network.http.get("/v1/geo/alerts", headers=th)).json()
     assert geo["features"][0]["properties"]["handling"]["purpose"] == "law_enforcement"
     await hooks.pump()

@@ -121,7 +121,7 @@ def _info(doc: dict[str, Any]) -> ET.Element:
         # what the record may be used for, and whether it names people (data protection)
         ("rilonPurpose", handling.get("purpose")),
         ("rilonPersonalData", str(handling.get("personal_data", False)).lower()),
-        ("rilonRetainUntil", doc.get("retain_until")),
+        ("rilonRetainUntil", cap_time(doc["retain_until"]) if doc.get("retain_until") else None),
     ):
         if value is not None:
             parameter = ET.SubElement(info, f"{{{CAP_NS}}}parameter")
