@@ -110,6 +110,21 @@ async def test_every_record_shows_its_position_age(
     assert all("position_age_seconds" not in version for version in versions)  # as sent
 
 
+async def test_a_list_shows_an_expired_alert_as_reading_it_does(
+    network: Network, frozen: list[datetime]
+) -> None:
+    headers = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    reader = await network.headers(Role.VIEWER, "MY-MMEA")
+    body = alert_body(observed_at=_at(-1), expires_at=_at(60))
+    created = await network.http.post("/v1/alerts", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    frozen[0] = NOW + timedelta(hours=2)  # past its expiry
+    got = (await network.http.get(created.headers["location"], headers=reader)).json()
+    listed = (await network.http.get("/v1/alerts?state=expired", headers=reader)).json()
+    assert listed["items"] == [got]
+    assert (got["state"], got["position_age_seconds"]) == ("expired", 121 * 60)
+
+
 @pytest.mark.parametrize(
     ("text", "moment"),
     [
