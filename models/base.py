@@ -1,5 +1,6 @@
 """Shared metadata (with a naming convention from day one) and column types."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the text `process_bind_param` stores is read straight into a UTC time:
+        one call a value, where SQLAlchemy's reading and then `process_result_value` took
+        three and a `datetime.replace` (~2 µs a value, a tenth of a 50-record list: see
+        PERFORMANCE.md, B3). Any other text is read as they read it."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = datetime.fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):  # an offset of its own, or not text
+                return general(value)
+            return parsed if parsed.tzinfo is UTC else general(value)  # a bare date stays naive
+
+        return process
 
 
 class Handled(SQLModel):

@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.dialects import sqlite
 
 import core.clock
 from core.clock import iso
+from models.base import UTCDateTime
 from models.enums import Role
 from tests.support import Network, alert_body, distress_body
 
@@ -106,3 +108,40 @@ async def test_every_record_shows_its_position_age(
     assert patched.json()["position_age_seconds"] == 15
     versions = (await network.http.get(f"{url}/versions", headers=reader)).json()["items"]
     assert all("position_age_seconds" not in version for version in versions)  # as sent
+
+
+async def test_a_list_shows_an_expired_alert_as_reading_it_does(
+    network: Network, frozen: list[datetime]
+) -> None:
+    headers = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    reader = await network.headers(Role.VIEWER, "MY-MMEA")
+    body = alert_body(observed_at=_at(-1), expires_at=_at(60))
+    created = await network.http.post("/v1/alerts", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    frozen[0] = NOW + timedelta(hours=2)  # past its expiry
+    got = (await network.http.get(created.headers["location"], headers=reader)).json()
+    listed = (await network.http.get("/v1/alerts?state=expired", headers=reader)).json()
+    assert listed["items"] == [got]
+    assert (got["state"], got["position_age_seconds"]) == ("expired", 121 * 60)
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-12-04 02:00:00.000001", datetime(2026, 12, 4, 2, 0, 0, 1, tzinfo=UTC)),  # stored
+        ("2026-12-04 02:00:00", NOW),
+        ("2026-12-04T07:30:00+05:30", NOW),
+        ("2026-12-04T02:00:00Z", NOW),
+        ("2026-12-04", datetime(2026, 12, 4, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_sqlite_times_read_back_aware_in_utc(text: str | None, moment: datetime | None) -> None:
+    """UTCDateTime reads the text SQLite holds straight into a UTC time, and any other ISO
+    text as SQLAlchemy's own reading would (the tests above all run through it)."""
+    dialect = sqlite.dialect()
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert read is not None
+    got = read(text)
+    assert got == moment
+    assert got is None or got.tzinfo is UTC
