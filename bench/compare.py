@@ -36,6 +36,7 @@ class Comparison:
     baseline: LoadResult
     service: LoadResult
     notes: tuple[str, ...] = ()  # checks and figures printed under the table
+    baseline_name: str = "baseline"  # B1 also compares with its naive peer
 
     @property
     def failed(self) -> bool:
@@ -94,20 +95,25 @@ def _merge(results: list[LoadResult]) -> LoadResult:
     )
 
 
-def compare(case: str, baseline: Side, service: Side, options: Options) -> Comparison:
-    """Warm both up, then alternate them (ABBA...) so drift on a shared machine cancels."""
-    for side in (baseline, service):
+def measure(case: str, sides: dict[str, Side], options: Options) -> dict[str, LoadResult]:
+    """Warm every side up, then take turns (ABC, CBA, ...) so drift on a shared machine cancels."""
+    for side in sides.values():
         check_once(side)
         _load(side, WARMUP_SECONDS, options)
-    runs: dict[str, list[LoadResult]] = {"baseline": [], "service": []}
+    runs: dict[str, list[LoadResult]] = {name: [] for name in sides}
     for round_ in range(options.rounds):
-        order = [("baseline", baseline), ("service", service)]
+        order = list(sides.items())
         for name, side in order if round_ % 2 == 0 else reversed(order):
             print(f"  {case}: {name} ({round_ + 1}/{options.rounds}) ", end="", flush=True)
             result = _load(side, options.seconds, options)
             runs[name].append(result)
             print(result.brief())
-    return Comparison(case, _merge(runs["baseline"]), _merge(runs["service"]))
+    return {name: _merge(results) for name, results in runs.items()}
+
+
+def compare(case: str, baseline: Side, service: Side, options: Options) -> Comparison:
+    results = measure(case, {"baseline": baseline, "service": service}, options)
+    return Comparison(case, results["baseline"], results["service"])
 
 
 def _row(case: str, side: str, result: LoadResult) -> str:
@@ -126,7 +132,7 @@ def table(comparisons: list[Comparison]) -> str:
     ]
     for item in comparisons:
         base, serv = item.baseline, item.service
-        lines.append(_row(item.case, "baseline", base))
+        lines.append(_row(item.case, item.baseline_name, base))
         lines.append(_row("", "service", serv))
         lines.append(
             f"| {'':<24} | {'ratio':<8} | {_ratio(serv.rps, base.rps):>9} "

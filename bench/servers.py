@@ -91,3 +91,14 @@ def baseline(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Itera
     argv = [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(port)]
     with serve("baseline", argv, cwd=workdir, env=env, port=port) as server:
         yield server
+
+
+@contextmanager
+def naive(workdir: Path) -> Iterator[Server]:
+    """Serve bench/naive.py (B1's second baseline) on a SQLite file of its own."""
+    env = bench_env({"PYTHONPATH": str(REPO)})
+    port = free_port()
+    database = str(workdir / "naive.db")
+    argv = [sys.executable, "-m", "bench.naive", "--host", HOST, "--port", str(port)]
+    with serve("naive", argv + ["--database", database], cwd=workdir, env=env, port=port) as server:
+        yield server
