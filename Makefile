@@ -10,6 +10,9 @@ UV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 # `make lock` takes the newest releases pyproject.toml allows; `make lock LOCK_FLAGS=` only
 # records a change to pyproject.toml, keeping every other version where it is.
 LOCK_FLAGS ?= --upgrade
+# Test processes (pytest-xdist): most tests wait on sockets, subprocesses and fsync, so three
+# share two cores well. `make test TEST_WORKERS=0` runs the suite in one process.
+TEST_WORKERS ?= 3
 
 .PHONY: install lock run test lint format bench clean
 
@@ -38,7 +41,7 @@ run: install
 	$(BIN)/rilon serve
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

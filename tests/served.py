@@ -5,37 +5,40 @@ overlong UTF-8 sequence, a 12,000-character path): they are written to a socket 
 """
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
-from tests.processes import HOST, free_port
+from tests.processes import HOST
 
 START_TIMEOUT_SECONDS = 10.0
 
 
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[int]:
-    """Serve `app` (whose lifespan the caller runs) on a free port; yield the port."""
-    port = free_port()
-    config = uvicorn.Config(app, host=HOST, port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + START_TIMEOUT_SECONDS
-    while not server.started:
-        if task.done() or loop.time() > deadline:
+    """Serve `app` (whose lifespan the caller runs) on a free port; yield the port.
+
+    The socket is bound here and handed to uvicorn, so no other test (another xdist worker's
+    included) can take the port between choosing it and listening on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((HOST, 0))
+        port: int = listener.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+        task = asyncio.create_task(server.serve(sockets=[listener]))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT_SECONDS
+        try:
+            while not server.started:
+                if task.done() or loop.time() > deadline:
+                    raise RuntimeError("uvicorn did not start")
+                await asyncio.sleep(0.01)
+            yield port
+        finally:
             server.should_exit = True
             await task
-            raise RuntimeError("uvicorn did not start")
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str]]:

@@ -26,6 +26,9 @@ from tests.processes import Process, child_env, run, supervised
 from tests.receiver import Received, Receiver, running, verify
 from tests.support import alert_body, handling
 
+# Kills timed to deliveries in flight: the crash tests take turns on one test process
+pytestmark = pytest.mark.xdist_group("crash")
+
 SUBSCRIPTIONS = 20
 KILL_AFTER = (10, 45, 25)  # requests reaching the receiver before each kill: three moments
 RECEIVER_DELAY = 0.1  # seconds each answer takes: kills land while deliveries are in flight

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from core.db import WRITERS_LOCK, Database
-from tests.conftest import _truncate, make_settings
+from tests.conftest import make_settings, reset_postgres
 from tests.faults import PgProxy, counts
 from tests.support import Network
 from tests.test_faults import check_unavailable, fails_fast, publish, recovers, sender
@@ -36,7 +36,7 @@ class Outage:
 
 @pytest.fixture
 async def outage(postgres_database: str, tmp_path: Path) -> AsyncIterator[Outage]:
-    _truncate(postgres_database)
+    reset_postgres(postgres_database)
     proxy = PgProxy()
     await proxy.start()
     settings = make_settings(proxy.url(postgres_database), tmp_path, db_timeout_seconds=1)

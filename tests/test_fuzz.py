@@ -32,8 +32,7 @@ from auth.scopes import ROLE_SCOPES
 from core.db import Database, normalize_url
 from models.base import metadata
 from models.enums import Role
-from tests.conftest import _truncate as truncate
-from tests.conftest import make_settings
+from tests.conftest import make_settings, reset_postgres
 from tests.support import Credential, Network
 
 Case = schemathesis.Case[Any]
@@ -284,7 +283,7 @@ def fuzzed(
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp / "rilon.db")
     else:
         url = request.getfixturevalue("postgres_database")
-        truncate(url)
+        reset_postgres(url)
     app = create_app(make_settings(url, tmp))
     started = Started(app)
     db = Database(url)

@@ -14,6 +14,9 @@ import pytest
 from tools.soak.driver import run
 from tools.soak.judge import judge
 
+# A minute of traffic each: the two soaks take turns on one test process, not two cores at once
+pytestmark = pytest.mark.xdist_group("soak")
+
 SECONDS = 60.0
 RATE = 0.5  # alerts a second, each to 100 receivers: well inside a loaded 2-core machine
 BACKGROUND = 10.0  # alerts a second no subscription matches: the full soak's B1 option, small
