@@ -2,10 +2,12 @@
 
 Served exactly as `rilon serve` serves the service (one uvicorn worker, same options), so a
 ratio against it prices what the service adds: middleware, auth, the database, hashing.
-`BENCH_LIST_RECORDS=N` in the environment: the B3 page over N records, built at start-up.
+`BENCH_LIST_RECORDS=N` in the environment: the B3 page over N records, built at start-up, served
+as bytes (`/baseline/alerts`) and serialised anew from its rows each request (`.../rows`).
 """
 
 import argparse
+import json
 import os
 import secrets
 import uuid
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Form, Response
 from pydantic import BaseModel
 
 from bench import dataset
+from core.jsontext import dumps
 from models.alerts import AlertCreate
 
 # As long as a demo client's access token (486 characters), so both answers carry the same bytes.
@@ -64,6 +67,7 @@ class Created(BaseModel):
 def create_app() -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     page = dataset.page_json(int(os.environ.get("BENCH_LIST_RECORDS", "0"))).encode()
+    rows = json.loads(page)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -102,6 +106,12 @@ def create_app() -> FastAPI:
     async def list_alerts() -> Response:
         """The B3 page, serialised once: what is left when the database is taken away."""
         return Response(content=page, media_type="application/json")
+
+    @app.get("/baseline/alerts/rows")
+    async def list_alert_rows() -> Response:
+        """The same 50 rows serialised each request, as the service writes JSON: DESIGN.md's B3
+        baseline ("serialising the same 50 rows without a database")."""
+        return Response(content=dumps(rows), media_type="application/json")
 
     return app
 

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auth.policy import Reader, can_agency_read, code_list
+from core.clock import iso
 from core.jsontext import dumps
 from models.alerts import EXAMPLE, SEVERITY_RANK, AlertCreate
 from models.enums import AgencyType
+from services.records.retention import DEFAULT
 
 # The filter every B3 request sends: about 12 % of the records, 11 % once visibility applies.
 BBOX = (88.0, 5.0, 100.0, 20.0)  # min lon, min lat, max lon, max lat: Andaman Sea and south
@@ -98,7 +100,9 @@ def is_listed(body: dict[str, Any]) -> bool:
 
 def as_doc(i: int, body: dict[str, Any]) -> str:
     """Record `i` as the service stores and answers it (see `services.records.publish`)."""
-    payload = AlertCreate.model_validate(body).model_dump(mode="json")
+    alert = AlertCreate.model_validate(body)
+    payload = alert.model_dump(mode="json")
+    created = datetime.fromisoformat(_CREATED)
     doc = {
         "id": str(uuid.UUID(int=random.Random(-i).getrandbits(128), version=4)),
         "kind": "alert",
@@ -110,6 +114,8 @@ def as_doc(i: int, body: dict[str, Any]) -> str:
         "state": "active",
         **payload,
         "cancel_reason": None,
+        "retain_until": iso(DEFAULT.until(created, alert.handling)),
+        "legal_hold": False,
     }
     observed = payload.get("observed_at")
     seen = datetime.fromisoformat(observed) if observed else None
