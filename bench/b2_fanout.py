@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from bench import servers, webhooks
-from bench.clients import CLIENTS, ClientRun, Target, run_client
+from bench.clients import CLIENTS, ClientRun, Target, burst_times, run_client
 from bench.compare import Options, Report
 from bench.harness import BenchError, Server
 from bench.receivers import Receivers, receivers
@@ -33,7 +33,7 @@ ONE_BY_ONE, GAP_SECONDS, ONE_TIMEOUT = 20, 0.25, 30.0
 # 3,000/s offered it kept up on a quiet machine, and the figure was the offer's)
 RATE, WARMUP_SECONDS, DRAIN_TIMEOUT = 80.0, 1.0, 300.0
 POSTERS = 4  # a POST may take longer than 1/RATE while the dispatcher is busy
-TARGET_P50_MS, TARGET_RATIO = 150.0, 0.7
+TARGET_ONE, TARGET_RATIO = 2.0, 0.35  # DESIGN.md, revision 2
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,18 @@ def _client(name: str, targets: list[Target], body: str, count: int, hooks: Rece
     return run
 
 
+def _bursts(targets: list[Target], body: str, hooks: Receivers) -> dict[str, list[float]]:
+    """Each client's time to post one alert's SUBSCRIPTIONS deliveries, ONE_BY_ONE times."""
+    times: dict[str, list[float]] = {}
+    for name in CLIENTS:
+        hooks.reset()
+        times[name] = burst_times(name, targets, body, SUBSCRIPTIONS, ONE_BY_ONE)
+        stats = hooks.stats()
+        if stats.verified != SUBSCRIPTIONS * (ONE_BY_ONE + 1) or stats.failed:
+            raise BenchError(f"{name} bursts: the receivers verified {stats.verified:,}")
+    return times
+
+
 def _profile(service: Server, tokens: Tokens, hooks: Receivers, options: Options) -> None:
     """Three more sustained runs: CPU time by thread, GIL samples, wall time by thread state."""
     assert options.profile_dir is not None
@@ -156,6 +168,7 @@ def run(options: Options) -> Report:
         latency = _one_by_one(service, tokens, hooks)
         body = hooks.sample()
         targets = [Target(url, secret) for url, secret in secrets.items()]
+        bursts = _bursts(targets, body, hooks)
         count = max(1, round(RATE * options.seconds)) * SUBSCRIPTIONS
         services: list[Sustained] = []
         clients: dict[str, list[ClientRun]] = {name: [] for name in CLIENTS}
@@ -171,7 +184,7 @@ def run(options: Options) -> Report:
                     print(f"{count:,} posts: {clients[name][-1].rps:,.0f}/s")
         if options.profile_dir is not None:
             _profile(service, tokens, hooks, options)
-    return _report(latency, services, clients, len(body))
+    return _report(latency, bursts, services, clients, len(body))
 
 
 def _rate(runs: list[ClientRun]) -> float:
@@ -180,6 +193,7 @@ def _rate(runs: list[ClientRun]) -> float:
 
 def _report(
     latency: list[float],
+    bursts: dict[str, list[float]],
     services: list[Sustained],
     clients: dict[str, list[ClientRun]],
     size: int,
@@ -191,10 +205,17 @@ def _report(
     fastest = max(rates, key=rates.__getitem__)
     ratio = service / rates[fastest]
     posts = [ms for run in services for ms in run.post_ms]
+    burst = statistics.median(bursts[fastest])
+    one = p50 / burst if burst else 0.0
     offered = RATE * SUBSCRIPTIONS
     rows = [
         ("one alert, 201 → last verified delivery, p50", f"{p50:,.0f} ms"),
         ("one alert, 201 → last verified delivery, p99", f"{p99:,.0f} ms"),
+        *(
+            (f"{name} posting those 100, p50", f"{statistics.median(times):,.1f} ms")
+            for name, times in bursts.items()
+        ),
+        (f"ratio one alert p50 / {fastest}'s", f"{one:.3g}"),
         ("service, sustained (first POST → last delivery)", f"{service:,.0f}/s"),
         ("service, while posting (after the first second)", f"{posting:,.0f}/s"),
         *((f"{name}, 32 in flight", f"{rate:,.0f}/s") for name, rate in rates.items()),
@@ -205,7 +226,7 @@ def _report(
     table = [f"| {'B2 fan-out, 100 subscriptions':<{width}} | {'figure':>10} |"]
     table.append(f"|{'-' * (width + 2)}|{'-' * 11}:|")
     table += [f"| {name:<{width}} | {value:>10} |" for name, value in rows]
-    met_latency, met_ratio = p50 <= TARGET_P50_MS, ratio >= TARGET_RATIO
+    met_one, met_ratio = one <= TARGET_ONE, ratio >= TARGET_RATIO
     notes = (
         f"one alert: {len(latency)} alerts one after another, each {SUBSCRIPTIONS} verified "
         f"deliveries; min {min(latency):.0f} ms, max {max(latency):.0f} ms",
@@ -217,8 +238,9 @@ def _report(
             if service >= 0.9 * offered
             else []
         ),
-        f"target (p50 <= {TARGET_P50_MS:g} ms): {'met' if met_latency else 'NOT met'} "
-        f"(p50 {p50:.0f} ms)",
+        f"bursts: {ONE_BY_ONE} times {SUBSCRIPTIONS} posts on warm connections, 32 in flight",
+        f"target (one alert p50 <= {TARGET_ONE:g}x the fastest client's 100 posts): "
+        f"{'met' if met_one else 'NOT met'} ({one:.3g}x: {p50:.0f} against {burst:.1f} ms)",
         f"target (ratio >= {TARGET_RATIO}): {'met' if met_ratio else 'NOT met'} "
         f"(ratio {ratio:.3g})",
     )

@@ -66,17 +66,34 @@ async def _drive(post: Post, targets: Sequence[Target], body: str, count: int) -
     return errors
 
 
-async def _with_httpx(targets: Sequence[Target], body: str, count: int) -> int:
+async def _rounds(
+    post: Post, targets: Sequence[Target], body: str, counts: Sequence[int]
+) -> tuple[int, list[float]]:
+    """`_drive` once for each count, one after another on the same connections: the posts
+    that were not 2xx, and each round's milliseconds."""
+    errors, times = 0, []
+    for count in counts:
+        started = time.monotonic()
+        errors += await _drive(post, targets, body, count)
+        times.append((time.monotonic() - started) * 1000)
+    return errors, times
+
+
+async def _with_httpx(
+    targets: Sequence[Target], body: str, counts: Sequence[int]
+) -> tuple[int, list[float]]:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(limits=limits, timeout=15.0, trust_env=False) as client:
 
         async def post(url: str, data: bytes, headers: dict[str, str]) -> int:
             return (await client.post(url, content=data, headers=headers)).status_code
 
-        return await _drive(post, targets, body, count)
+        return await _rounds(post, targets, body, counts)
 
 
-async def _with_aiohttp(targets: Sequence[Target], body: str, count: int) -> int:
+async def _with_aiohttp(
+    targets: Sequence[Target], body: str, counts: Sequence[int]
+) -> tuple[int, list[float]]:
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as s:
@@ -86,7 +103,7 @@ async def _with_aiohttp(targets: Sequence[Target], body: str, count: int) -> int
                 await answer.read()
                 return answer.status
 
-        return await _drive(post, targets, body, count)
+        return await _rounds(post, targets, body, counts)
 
 
 CLIENTS = {"httpx.AsyncClient": _with_httpx, "aiohttp.ClientSession": _with_aiohttp}
@@ -95,8 +112,19 @@ CLIENTS = {"httpx.AsyncClient": _with_httpx, "aiohttp.ClientSession": _with_aioh
 def run_client(name: str, targets: Sequence[Target], body: str, count: int) -> ClientRun:
     """One client posting `count` deliveries, on uvloop like the service's event loop."""
     started = time.monotonic()
-    errors = uvloop.run(CLIENTS[name](targets, body, count))
+    errors, _ = uvloop.run(CLIENTS[name](targets, body, [count]))
     seconds = time.monotonic() - started
     if errors:
         raise BenchError(f"{name}: {errors} of {count} posts were not answered 2xx")
     return ClientRun(name, count, seconds, errors)
+
+
+def burst_times(
+    name: str, targets: Sequence[Target], body: str, size: int, bursts: int
+) -> list[float]:
+    """Milliseconds one client takes to post `size` deliveries, `bursts` times over the same
+    warm connections (after one burst to open them): B2's one alert, without the service."""
+    errors, times = uvloop.run(CLIENTS[name](targets, body, [size] * (bursts + 1)))
+    if errors:
+        raise BenchError(f"{name}: {errors} of {size * (bursts + 1)} posts were not answered 2xx")
+    return times[1:]
