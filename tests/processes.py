@@ -6,6 +6,7 @@ process started is killed on the way out of `Processes`, whatever happened.
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,6 +22,10 @@ HOST = "127.0.0.1"
 RILON = str(Path(sys.executable).parent / "rilon")
 START_TIMEOUT_SECONDS = 30.0
 START_ATTEMPTS = 3  # a free port can be taken between our probe and the child's bind
+# Each test process (pytest-xdist worker gwN) draws ports from a block of its own, below the
+# kernel's ephemeral range (32768-60999 here), which bind(0) and outgoing connections use: a
+# child can then never answer another test process's health check on a port both chose.
+PORT_BLOCKS, PORT_BLOCK_SIZE, FIRST_PORT = 8, 1500, 20000
 
 
 class ProcessError(RuntimeError):
@@ -28,10 +33,19 @@ class ProcessError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port of this test process's block that nothing listens on now."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = FIRST_PORT + (int(worker) if worker.isdigit() else 0) % PORT_BLOCKS * PORT_BLOCK_SIZE
+    draw = random.SystemRandom()
+    for _ in range(100):
+        port = draw.randrange(low, low + PORT_BLOCK_SIZE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue  # taken, or a closed connection's TIME_WAIT
+            return port
+    raise ProcessError(f"no free port in {low}-{low + PORT_BLOCK_SIZE - 1}")
 
 
 def child_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
