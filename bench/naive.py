@@ -10,11 +10,10 @@ ratio to it is, if anything, understated.
 """
 
 import argparse
-import hashlib
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -23,17 +22,18 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, event
 from sqlmodel import Session, col, create_engine, select
 
+from auth.policy import code_list
 from core.migrations import upgrade
 from models.alerts import AlertCreate
 from models.audit import GENESIS_HASH, AuditEvent
 from models.events import Event
 from models.records import Record, RecordVersion
-from services.audit.trail import canonical
+from services.audit.trail import chain_hash
 from services.records.kinds import ALERTS
+from services.records.retention import DEFAULT
 
 SENDER = {"sender_agency": "BD-CG", "sender_country": "BD"}
 CLIENT_ID = "demo-bd-cg-duty"
-RETAIN = timedelta(days=730)
 
 
 class Created(BaseModel):
@@ -58,6 +58,7 @@ def engine_for(path: str) -> Engine:
 def _rows(body: AlertCreate, now: datetime) -> tuple[Record, RecordVersion, Event, str]:
     record_id = str(uuid.uuid4())
     payload = body.model_dump(mode="json")
+    retain_until = DEFAULT.until(now, body.handling)
     doc = {
         "id": record_id,
         "kind": "alert",
@@ -68,7 +69,7 @@ def _rows(body: AlertCreate, now: datetime) -> tuple[Record, RecordVersion, Even
         "state": "active",
         **payload,
         "cancel_reason": None,
-        "retain_until": (now + RETAIN).isoformat(),
+        "retain_until": retain_until.isoformat(),
         "legal_hold": False,
     }
     text = json.dumps(doc, separators=(",", ":"))
@@ -79,8 +80,8 @@ def _rows(body: AlertCreate, now: datetime) -> tuple[Record, RecordVersion, Even
         **SENDER,
         "distribution": handling.distribution.value,
         "tlp": handling.tlp.value,
-        "recipient_countries": "," + ",".join(handling.recipient_countries) + ",",
-        "recipient_agencies": "," + ",".join(handling.recipient_agencies) + ",",
+        "recipient_countries": code_list(handling.recipient_countries),
+        "recipient_agencies": code_list(handling.recipient_agencies),
     }
     columns = ALERTS.columns(doc)
     record = Record(
@@ -92,7 +93,7 @@ def _rows(body: AlertCreate, now: datetime) -> tuple[Record, RecordVersion, Even
         created_at=now,
         updated_at=now,
         expires_at=body.expires_at,
-        retain_until=now + RETAIN,
+        retain_until=retain_until,
         doc=text,
         **policy,
         **columns,
@@ -135,8 +136,7 @@ def _audit(session: Session, record_id: str, now: datetime) -> AuditEvent:
         "detail": "{}",
         "prev_hash": prev_hash,
     }
-    digest = hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
-    return AuditEvent(**row, hash=digest)
+    return AuditEvent(**row, hash=chain_hash(prev_hash, row))
 
 
 def create_app(database: str) -> FastAPI:
