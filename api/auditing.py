@@ -75,20 +75,13 @@ async def ensure_standing(runtime: Runtime) -> None:
 
 def append_checked(session: Session, items: list[tuple[trail.Entry, Claims | None]]) -> list[str]:
     """A writer group: the audit rows of answers about to go out, each after its caller's
-    standing is checked where it was not yet. Per item "" if the answer may go out, else why
-    not (the caller gets a 401 instead, and the row records that).
-
-    Each token is looked up once per call: the group runs after every unit of its batch, in
-    the same transaction, so nothing between two of its items can change a standing."""
+    standing is checked where it was not yet (once per token in the transaction: see
+    `load_principal`). Per item "" if the answer may go out, else why not (the caller gets a
+    401 instead, and the row records that)."""
     verdicts: list[str] = []
     entries: list[trail.Entry] = []
-    known: dict[Claims, str] = {}
     for entry, claims in items:
-        verdict = ""
-        if claims is not None:
-            if claims not in known:
-                known[claims] = _standing(session, claims)
-            verdict = known[claims]
+        verdict = "" if claims is None else _standing(session, claims)
         if verdict:
             entry = replace(
                 entry, status_code=401, outcome="denied", object_countries=[], detail={}

@@ -12,15 +12,18 @@ from sqlmodel import Session
 
 from api.auditing import append_checked
 from api.routers import subscriptions
-from auth.principal import Claims
+from auth.principal import Claims, Principal
 from auth.tokens import TokenKeys, decode_token, issue_token
 from core.db import Database
+from core.errors import Unauthorized
 from core.settings import Settings
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
 from models.records import Record
 from models.registry import Agency
 from services.audit import trail
+from services.registry import members
+from services.registry.tokens import load_principal, revoke
 from tests.support import Network, alert_body, handling
 
 
@@ -221,3 +224,48 @@ async def test_one_batch_checks_each_token_of_a_client_on_its_own(
         ("r3", 401),
         ("r4", 200),
     ]
+
+
+async def test_a_change_of_standing_holds_for_the_rest_of_its_transaction(
+    network: Network, db: Database, settings: Settings
+) -> None:
+    """The writer runs a batch's units in one transaction, and the standing each looks up is
+    kept for the units after it (services/registry/tokens.py): a revocation, deactivation or
+    reactivation earlier in the same transaction must hold for every lookup after it."""
+    admin = network.role(Role.AGENCY_ADMIN, "MY-MMEA")
+    officer = network.role(Role.DUTY_OFFICER, "MY-MMEA")
+    keys = TokenKeys.from_settings(settings)
+    own = decode_token(await network.token(officer), keys)
+    other = decode_token(await network.token(officer, scope=Scope.ALERTS_READ.value), keys)
+    manager = load_principal_now(db, decode_token(await network.token(admin), keys))
+
+    def refused(session: Session, claims: Claims) -> str:
+        try:
+            load_principal(session, claims)
+        except Unauthorized as exc:
+            return exc.detail
+        return ""
+
+    def batch(session: Session) -> list[str]:
+        seen = [refused(session, own), refused(session, other)]
+        revoke(session, manager, own)
+        seen += [refused(session, own), refused(session, other)]
+        members.deactivate_client(session, manager, officer.client_id)
+        seen.append(refused(session, other))
+        members.reset_secret(session, officer.client_id)
+        seen += [refused(session, other), refused(session, own)]
+        return seen
+
+    assert db.run_write(batch) == [
+        "",
+        "",
+        "token revoked",
+        "",
+        "token revoked",
+        "",
+        "token revoked",
+    ]
+
+
+def load_principal_now(db: Database, claims: Claims) -> Principal:
+    return db.run_read(load_principal, claims)

@@ -23,6 +23,7 @@ from models.registry import (
     CountryRead,
 )
 from services.registry import notices
+from services.registry.standing import standing_changed
 
 
 def list_countries(session: Session) -> list[CountryRead]:
@@ -131,6 +132,7 @@ def deactivate_client(session: Session, principal: Principal, client_id: str) ->
         client.active = False
         client.deactivated_at = utcnow()
         session.add(client)
+        standing_changed(session)
     return _client_read(client)
 
 
@@ -144,6 +146,7 @@ def reset_secret(session: Session, client_id: str) -> str:
     client.active = True
     client.deactivated_at = None
     session.add(client)
+    standing_changed(session)
     return secret
 
 

@@ -2,8 +2,10 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Row
 from sqlmodel import Session, col
 
 from auth.policy import can_manage_clients
@@ -18,6 +20,7 @@ from models.inputs import FORBIDDEN
 from models.registry import Agency, Client
 from models.tokens import Me, RevokedToken, TokenResponse
 from services.registry.members import get_agency
+from services.registry.standing import STANDINGS, standing_changed
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,22 @@ def _narrowed(held: frozenset[Scope], requested: str) -> frozenset[Scope]:
 def load_principal(session: Session, claims: Claims) -> Principal:
     """Complete verified claims from the registry; a revoked token or inactive client is a 401.
 
-    This runs for every authenticated request, hence one plain indexed query.
+    This runs for every authenticated request, hence one plain indexed query, and once per
+    token per transaction (`services.registry.standing`): the writer runs a batch of requests
+    in one, often many of them with one token. A change committed elsewhere while the batch
+    runs is as if committed after it: the batch was drained from the queue before it began,
+    so none of its requests arrived after that change was answered.
     """
-    row = (
-        session.connection()
-        .execute(_LIVENESS, {"jti": claims.jti, "client_id": claims.client_id})
-        .first()
-    )
+    looked_up: dict[tuple[str, str], Row[Any] | None] = session.info.setdefault(STANDINGS, {})
+    key = (claims.jti, claims.client_id)
+    if key in looked_up:
+        row = looked_up[key]
+    else:
+        row = looked_up[key] = (
+            session.connection()
+            .execute(_LIVENESS, {"jti": claims.jti, "client_id": claims.client_id})
+            .first()
+        )
     if row is None:
         raise Unauthorized("token of an unknown client")
     active, agency, agency_type, country, is_revoked = row
@@ -172,6 +184,7 @@ def revoke(session: Session, principal: Principal, target: Claims) -> None:
                 revoked_at=utcnow(),
             )
         )
+        standing_changed(session)
 
 
 def describe(session: Session, principal: Principal) -> Me:
