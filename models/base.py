@@ -31,6 +31,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, the text SQLAlchemy's SQLite DATETIME stores, written in one call a
+        value (`isoformat`) where its `%`-formatting of seven fields and `process_bind_param`
+        took ~2 µs together (5 % of the writer's samples in B1: PERFORMANCE.md)."""
+        general = super().bind_processor(dialect)
+        if dialect.name != "sqlite":
+            return general
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                return general(value) if general is not None else value  # as they would fail
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

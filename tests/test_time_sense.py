@@ -1,9 +1,12 @@
 """Times of what happened are not in the future; every record shows its position's age."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import TypeDecorator
 from sqlalchemy.dialects import sqlite
 
 import core.clock
@@ -145,3 +148,28 @@ def test_sqlite_times_read_back_aware_in_utc(text: str | None, moment: datetime 
     got = read(text)
     assert got == moment
     assert got is None or got.tzinfo is UTC
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=7)), None])))
+def test_sqlite_times_are_stored_as_sqlalchemy_would_store_them(moment: datetime) -> None:
+    """UTCDateTime writes SQLite's text in one call: the very text SQLAlchemy's SQLite DATETIME
+    would store (so ranges and sorts on the column stay as they were), and a naive time is
+    refused all the same."""
+    dialect = sqlite.dialect()
+    adapted = UTCDateTime().dialect_impl(dialect)
+    write = adapted.bind_processor(dialect)
+    general = TypeDecorator.bind_processor(adapted, dialect)  # SQLAlchemy's own, in two calls
+    assert write is not None
+    assert general is not None
+    if moment.tzinfo is None:
+        with pytest.raises(ValueError, match="naive datetime"):
+            write(moment)
+        return
+    try:
+        expected = general(moment)
+    except OverflowError:  # beyond year 1 or 9999 once in UTC: both refuse
+        with pytest.raises(OverflowError):
+            write(moment)
+        return
+    assert write(moment) == expected
+    assert write(None) is None
