@@ -11,6 +11,7 @@ from asgi_lifespan import LifespanManager
 from api.app import create_app
 from core.db import Database
 from core.netguard import Refused, check_url, is_allowed, networks, resolve
+from delivery import transport as transport_module
 from delivery.jobs import Job, Result
 from delivery.transport import Transport
 from models.enums import Role
@@ -247,3 +248,34 @@ async def test_redirects_are_failures_and_not_followed() -> None:
         assert result.status == 307
         assert not result.delivered
         assert len(receiver.received) == 1
+
+
+async def test_a_url_is_vetted_once_found_good_and_every_time_it_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The transport remembers the URLs it found good (delivery/transport.py `_vet`), never a
+    refusal: a refused URL is refused at every attempt."""
+    vetted: list[str] = []
+    real = transport_module.check_url
+
+    def counted(url: str, allow_http: bool) -> tuple[str, int]:
+        vetted.append(url)
+        return real(url, allow_http)
+
+    monkeypatch.setattr(transport_module, "check_url", counted)
+    async with running(Receiver()) as receiver:
+        transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+        closed = Transport(networks([]), allow_http=True)
+        await transport.start()
+        await closed.start()
+        try:
+            for _ in range(3):
+                assert (await transport.post(_ping(receiver.url()), {})).status == 200
+                refused = await closed.post(_ping(receiver.url()), {})
+                assert refused.error is not None
+                assert refused.error.startswith("refused")
+        finally:
+            await transport.close()
+            await closed.close()
+        assert len(receiver.received) == 3
+    assert vetted == [receiver.url()] * 4  # once by the open transport, three times refused
