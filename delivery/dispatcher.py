@@ -6,6 +6,7 @@ own subscription's few slots, and its backlog never hides anybody else's work.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -38,6 +39,10 @@ CLAIM_SIZE = 64
 # How often the dispatcher looks for records past their retention date (each record is purged
 # once, whichever worker takes it: services/records/purging.py)
 RETENTION_EVERY = timedelta(minutes=1)
+# Finished attempts wait to be recorded while others are still being posted, up to this long:
+# an alert's posts go out before its settles take the writer and the GIL from them, and the
+# settles go in fewer, larger units (each delivery's lease keeps it meanwhile).
+SETTLE_WAIT_SECONDS = 0.02
 WORKER = f"worker:{socket.gethostname()}:{os.getpid()}"[:64]  # who purged, in the audit trail
 
 
@@ -67,6 +72,9 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
         self._settler: asyncio.Task[None] | None = None
+        self._posting = 0  # requests open to receivers
+        self._quiet = asyncio.Event()  # set while none is
+        self._quiet.set()
         self._saturated = False  # the last claim took all it could
         self._retention_due = clock()
 
@@ -113,6 +121,8 @@ class Dispatcher:
         self._saturated = len(jobs) >= wanted
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
+            self._posting += 1
+            self._quiet.clear()
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -152,6 +162,9 @@ class Dispatcher:
                 # for a group commit; the delivery's lease keeps it from being claimed again
                 # meanwhile, so the slot can serve the subscription's next delivery.
                 self._in_flight[job.subscription_id] -= 1
+                self._posting -= 1
+                if not self._posting:
+                    self._quiet.set()
             outcome = await self._settle(job, result)
             if self.metrics is not None:
                 self.metrics.count_delivery(outcome)
@@ -170,8 +183,12 @@ class Dispatcher:
 
     async def _settle_finished(self) -> None:
         """Settle, in one writer unit, every attempt that finished while the last unit was
-        being written (group commit: one savepoint and a few statements for the lot)."""
+        being written (group commit: one savepoint and a few statements for the lot), once
+        no request is open to a receiver or after SETTLE_WAIT_SECONDS."""
         while self._finished:
+            if not self._quiet.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._quiet.wait(), SETTLE_WAIT_SECONDS)
             batch, self._finished = self._finished, []
             try:
                 done = [(job, result, now) for job, result, now, _ in batch]

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from fastapi import FastAPI
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.clock import utcnow
 from core.db import Database
@@ -164,6 +164,33 @@ async def test_a_hanging_receiver_does_not_delay_the_others(hooks: Hooks, app: F
     healthy = [r for r in hooks.receiver.received if r.path.startswith("/ok/")]
     assert len(healthy) == 99
     assert time.monotonic() - began < 5
+
+
+async def test_a_hanging_receiver_does_not_keep_the_others_attempts_unrecorded(
+    hooks: Hooks, db: Database
+) -> None:
+    """Finished attempts wait to be recorded while other posts are open, but only for
+    `SETTLE_WAIT_SECONDS`: a receiver that hangs leaves the others' attempts recorded at once,
+    not when its own request gives up."""
+    await hooks.subscribe("TH-MECC", path="/hang")
+    hooks.receiver.script["/hang"] = ["hang"]
+    ok, _ = await hooks.subscribe("MY-MMEA", path="/ok")
+    await _post(hooks, handling=handling("network"))
+    await hooks.dispatcher.tick()
+    await hooks.receiver.wait_for(1, path="/ok")
+    began = time.monotonic()
+    while _state(db, ok) != "succeeded":
+        assert time.monotonic() - began < 3, "the /ok attempt was left unrecorded"
+        await asyncio.sleep(0.01)
+    assert hooks.receiver.in_flight == 1  # the hanging request is still open
+
+
+def _state(db: Database, subscription: str) -> str | None:
+    """The state of the subscription's one delivery."""
+    with Session(db.engine) as session:
+        return session.exec(
+            select(Delivery.state).where(col(Delivery.subscription_id) == subscription)
+        ).first()
 
 
 async def test_a_receiver_never_holds_more_than_its_share_at_once(hooks: Hooks) -> None:
