@@ -11,7 +11,6 @@ from asgi_lifespan import LifespanManager
 from api.app import create_app
 from core.db import Database
 from core.netguard import Refused, check_url, is_allowed, networks, resolve
-from delivery import transport as transport_module
 from delivery.jobs import Job, Result
 from delivery.transport import Transport
 from models.enums import Role
@@ -256,13 +255,12 @@ async def test_a_url_is_vetted_once_found_good_and_every_time_it_is_refused(
     """The transport remembers the URLs it found good (delivery/transport.py `_vet`), never a
     refusal: a refused URL is refused at every attempt."""
     vetted: list[str] = []
-    real = transport_module.check_url
 
     def counted(url: str, allow_http: bool) -> tuple[str, int]:
         vetted.append(url)
-        return real(url, allow_http)
+        return check_url(url, allow_http)
 
-    monkeypatch.setattr(transport_module, "check_url", counted)
+    monkeypatch.setattr("delivery.transport.check_url", counted)
     async with running(Receiver()) as receiver:
         transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
         closed = Transport(networks([]), allow_http=True)

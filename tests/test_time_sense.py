@@ -157,6 +157,7 @@ def test_sqlite_times_are_stored_as_sqlalchemy_would_store_them(moment: datetime
     refused all the same."""
     dialect = sqlite.dialect()
     adapted = UTCDateTime().dialect_impl(dialect)
+    assert isinstance(adapted, UTCDateTime)
     write = adapted.bind_processor(dialect)
     general = TypeDecorator.bind_processor(adapted, dialect)  # SQLAlchemy's own, in two calls
     assert write is not None

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Row
 from sqlmodel import Session, col
 
 from auth.policy import can_manage_clients
@@ -127,16 +126,18 @@ def load_principal(session: Session, claims: Claims) -> Principal:
     runs is as if committed after it: the batch was drained from the queue before it began,
     so none of its requests arrived after that change was answered.
     """
-    looked_up: dict[tuple[str, str], Row[Any] | None] = session.info.setdefault(STANDINGS, {})
+    looked_up: dict[tuple[str, str], tuple[Any, ...] | None]
+    looked_up = session.info.setdefault(STANDINGS, {})
     key = (claims.jti, claims.client_id)
     if key in looked_up:
         row = looked_up[key]
     else:
-        row = looked_up[key] = (
+        found = (
             session.connection()
             .execute(_LIVENESS, {"jti": claims.jti, "client_id": claims.client_id})
             .first()
         )
+        row = looked_up[key] = None if found is None else tuple(found)
     if row is None:
         raise Unauthorized("token of an unknown client")
     active, agency, agency_type, country, is_revoked = row
