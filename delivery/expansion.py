@@ -2,11 +2,12 @@
 agency may read it (the same policy as every read path). A writer unit each round.
 """
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam
+from sqlalchemy import Connection, Row, Text, bindparam, cast
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
@@ -112,8 +113,43 @@ _SUBSCRIBERS = (
 )
 
 
+# What `_subscribers` reads: the JSON columns as their stored text, so that a row can be
+# recognised by its content.
+_STORED = (
+    core_select(
+        SUBSCRIPTION.c.id,
+        cast(SUBSCRIPTION.c.event_types, Text),
+        cast(SUBSCRIPTION.c.filter, Text),
+        SUBSCRIPTION.c.created_at,
+        SUBSCRIPTION.c.agency,
+        AGENCY.c.country,
+        AGENCY.c.type,
+    )
+    .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
+    .where(SUBSCRIPTION.c.deleted_at.is_(None))
+)
+# Every expansion reads every subscription, and building each one's Subscriber (two JSON
+# documents, its agency as a reader) was a third of expanding an event to 1,000 of them
+# (PERFORMANCE.md, B4). A row whose every column is as it was in the last expansion reuses
+# what was built from it: keyed by the whole row, so nothing that changed is ever reused.
+_built: dict[tuple[Any, ...], Subscriber] = {}
+
+
 def _subscribers(connection: Connection) -> list[Subscriber]:
-    return [_subscriber(sub) for sub in connection.execute(_SUBSCRIBERS)]
+    global _built
+    built: dict[tuple[Any, ...], Subscriber] = {}
+    for row in connection.execute(_STORED):
+        key = tuple(row)
+        sub_id, event_types, filter_, created_at, agency, country, agency_type = key
+        built[key] = _built.get(key) or Subscriber(
+            sub_id,
+            json.loads(event_types),
+            json.loads(filter_),
+            agency_reader(agency, country, agency_type),
+            created_at,
+        )
+    _built = built  # only the rows there now: those gone or changed are forgotten
+    return list(built.values())
 
 
 def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber | None:
