@@ -33,6 +33,9 @@ from services.registry import demo, members
 
 T = TypeVar("T")
 P = ParamSpec("P")
+# How long a uvicorn worker may go without answering its supervisor before it is killed and
+# replaced: starting up included (see `serve`).
+WORKER_HEALTHCHECK_SECONDS = 30
 app = typer.Typer(
     help="RILON Liaison API",
     no_args_is_help=True,
@@ -121,6 +124,9 @@ def serve(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
+        # uvicorn's 5 s default killed workers still starting on a loaded machine, and their
+        # replacements, for ever (tests/test_serve_workers.py); a wedged one is still caught.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         access_log=False,  # its line carries the raw query string; rilon.access logs instead
         log_config=config,  # applied again in each worker process uvicorn starts
     )

@@ -69,3 +69,21 @@ async def test_workers_share_keys_and_send_each_event_once(tmp_path: Path) -> No
     assert len(posts) == ALERTS
     assert {row["ip"] for row in posts} == {CALLER}  # not the proxy's 127.0.0.1
     await run(tmp_path, env, "audit", "verify")
+
+
+async def test_workers_slow_to_start_are_waited_for(tmp_path: Path) -> None:
+    """On a loaded machine a worker can take longer than uvicorn's default 5 s to answer its
+    supervisor's first ping; it was killed, and each replacement after it, for ever. Here
+    every worker process takes 8 s before it even starts (a `sitecustomize` on its path)."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\nif '--multiprocessing-fork' in sys.argv:\n    time.sleep(8)\n"
+    )
+    env = child_env(f"sqlite:///{tmp_path / 'rilon.db'}", tmp_path)
+    env["PYTHONPATH"] = str(slow)
+    with supervised(tmp_path, env) as processes:
+        api = processes.add("serve", "serve", "--workers", str(WORKERS))
+        await api.start()
+        await until_started(api, WORKERS)
+        assert "died" not in api.log().read_text(errors="replace"), api.tail()
