@@ -98,23 +98,8 @@ def wants(subscriber: Subscriber, event: Row[Any]) -> bool:
     )
 
 
-_SUBSCRIBERS = (
-    core_select(
-        SUBSCRIPTION.c.id,
-        SUBSCRIPTION.c.event_types,
-        SUBSCRIPTION.c.filter,
-        SUBSCRIPTION.c.created_at,
-        SUBSCRIPTION.c.agency,
-        AGENCY.c.country,
-        AGENCY.c.type,
-    )
-    .join(AGENCY, AGENCY.c.code == SUBSCRIPTION.c.agency)
-    .where(SUBSCRIPTION.c.deleted_at.is_(None))
-)
-
-
-# What `_subscribers` reads: the JSON columns as their stored text, so that a row can be
-# recognised by its content.
+# A subscription as stored, the JSON columns as their text, so that a row can be recognised
+# by its content (`_subscribers`).
 _STORED = (
     core_select(
         SUBSCRIPTION.c.id,
@@ -140,27 +125,26 @@ def _subscribers(connection: Connection) -> list[Subscriber]:
     built: dict[tuple[Any, ...], Subscriber] = {}
     for row in connection.execute(_STORED):
         key = tuple(row)
-        sub_id, event_types, filter_, created_at, agency, country, agency_type = key
-        built[key] = _built.get(key) or Subscriber(
-            sub_id,
-            json.loads(event_types),
-            json.loads(filter_),
-            agency_reader(agency, country, agency_type),
-            created_at,
-        )
+        built[key] = _built.get(key) or _subscriber(key)
     _built = built  # only the rows there now: those gone or changed are forgotten
     return list(built.values())
 
 
 def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber | None:
     """One subscription as the fan-out rule sees it (None if it is gone)."""
-    found = connection.execute(_SUBSCRIBERS.where(SUBSCRIPTION.c.id == subscription_id)).first()
-    return _subscriber(found) if found is not None else None
+    found = connection.execute(_STORED.where(SUBSCRIPTION.c.id == subscription_id)).first()
+    return _subscriber(tuple(found)) if found is not None else None
 
 
-def _subscriber(sub: Any) -> Subscriber:
-    reader = agency_reader(sub.agency, sub.country, sub.type)
-    return Subscriber(sub.id, sub.event_types, sub.filter, reader, sub.created_at)
+def _subscriber(stored: tuple[Any, ...]) -> Subscriber:
+    sub_id, event_types, filter_, created_at, agency, country, agency_type = stored
+    return Subscriber(
+        sub_id,
+        json.loads(event_types),
+        json.loads(filter_),
+        agency_reader(agency, country, agency_type),
+        created_at,
+    )
 
 
 def delivery_row(subscription_id: str, event: Row[Any], now: datetime) -> dict[str, Any]:
