@@ -27,7 +27,7 @@ from core.db import UnitOf
 from core.errors import RETRY_AFTER_SECONDS, RilonError, Unauthorized
 from services.audit import trail
 from services.records.publishing import Saved
-from services.registry.tokens import load_principal
+from services.registry.tokens import load_principal, why_refused
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -81,7 +81,7 @@ def append_checked(session: Session, items: list[tuple[trail.Entry, Claims | Non
     verdicts: list[str] = []
     entries: list[trail.Entry] = []
     for entry, claims in items:
-        verdict = "" if claims is None else _standing(session, claims)
+        verdict = "" if claims is None else why_refused(session, claims)
         if verdict:
             entry = replace(
                 entry, status_code=401, outcome="denied", object_countries=[], detail={}
@@ -90,15 +90,6 @@ def append_checked(session: Session, items: list[tuple[trail.Entry, Claims | Non
         entries.append(entry)
     trail.append_many(session, entries)
     return verdicts
-
-
-def _standing(session: Session, claims: Claims) -> str:
-    """Empty if the caller is in good standing, else why not."""
-    try:
-        load_principal(session, claims)
-    except Unauthorized as exc:
-        return exc.detail
-    return ""
 
 
 async def _refuse(send: Send, scope: Scope, verdict: str) -> None:

@@ -12,10 +12,9 @@ from sqlmodel import Session
 
 from api.auditing import append_checked
 from api.routers import subscriptions
-from auth.principal import Claims, Principal
+from auth.principal import Claims
 from auth.tokens import TokenKeys, decode_token, issue_token
 from core.db import Database
-from core.errors import Unauthorized
 from core.settings import Settings
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role, Scope
@@ -23,7 +22,7 @@ from models.records import Record
 from models.registry import Agency
 from services.audit import trail
 from services.registry import members
-from services.registry.tokens import load_principal, revoke
+from services.registry.tokens import load_principal, revoke, why_refused
 from tests.support import Network, alert_body, handling
 
 
@@ -237,23 +236,16 @@ async def test_a_change_of_standing_holds_for_the_rest_of_its_transaction(
     keys = TokenKeys.from_settings(settings)
     own = decode_token(await network.token(officer), keys)
     other = decode_token(await network.token(officer, scope=Scope.ALERTS_READ.value), keys)
-    manager = load_principal_now(db, decode_token(await network.token(admin), keys))
-
-    def refused(session: Session, claims: Claims) -> str:
-        try:
-            load_principal(session, claims)
-        except Unauthorized as exc:
-            return exc.detail
-        return ""
+    manager = db.run_read(load_principal, decode_token(await network.token(admin), keys))
 
     def batch(session: Session) -> list[str]:
-        seen = [refused(session, own), refused(session, other)]
+        seen = [why_refused(session, own), why_refused(session, other)]
         revoke(session, manager, own)
-        seen += [refused(session, own), refused(session, other)]
+        seen += [why_refused(session, own), why_refused(session, other)]
         members.deactivate_client(session, manager, officer.client_id)
-        seen.append(refused(session, other))
+        seen.append(why_refused(session, other))
         members.reset_secret(session, officer.client_id)
-        seen += [refused(session, other), refused(session, own)]
+        seen += [why_refused(session, other), why_refused(session, own)]
         return seen
 
     assert db.run_write(batch) == [
@@ -265,7 +257,3 @@ async def test_a_change_of_standing_holds_for_the_rest_of_its_transaction(
         "",
         "token revoked",
     ]
-
-
-def load_principal_now(db: Database, claims: Claims) -> Principal:
-    return db.run_read(load_principal, claims)

@@ -150,6 +150,15 @@ def load_principal(session: Session, claims: Claims) -> Principal:
     return _principal(claims, AgencyType(agency_type))
 
 
+def why_refused(session: Session, claims: Claims) -> str:
+    """Empty if the caller is in good standing (`load_principal`), else why not."""
+    try:
+        load_principal(session, claims)
+    except Unauthorized as exc:
+        return exc.detail
+    return ""
+
+
 def principal_of(claims: Claims) -> Principal | None:
     """The principal `load_principal` returns for these claims while the client is in good
     standing, built without the database; None for a token that does not name its agency's
