@@ -123,6 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=problems(400, 413, 422, 429, 500),  # 422: any bad query parameter
         dependencies=[Depends(refuse_bad_parameters)],
         generate_unique_id_function=operation_id,
+        # The service's metrics are its own (Prometheus, /metrics) and it exports no traces.
+        # FastAPI's OpenTelemetry hooks would otherwise look for a configured provider on
+        # every request: 4 % of the event loop's time in B1's profile.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     errors.install(app)
