@@ -5,6 +5,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from core.driver import commit_or_discard, translate
 from core.settings import Settings
 from core.signals import EVENTS_EMITTED, Signal
+from core.turns import WriteTurns, turns_path
 from core.walks import Walks
 from core.writer import Group, Writer
 
@@ -133,11 +135,14 @@ class Database:
         if is_sqlite(url):
             self.write_engine = make_engine(self.url, immediate=True, timeout=timeout)
         self.events = Signal()
+        lock_file = turns_path(self.url) if is_sqlite(url) else None
+        self.turns = WriteTurns(lock_file, timeout) if lock_file else None
         self.writer = Writer(
             self.write_engine,
             max_batch,
             prologue=None if is_sqlite(url) else serialize_writers,
             on_commit=self._after_commit,
+            turn=self.turns.turn if self.turns else nullcontext,
         )
         self._readers = ThreadPoolExecutor(
             max_workers=READ_THREADS, thread_name_prefix="rilon-read"
@@ -164,6 +169,8 @@ class Database:
         self.walks.close()
         self.engine.dispose()
         self.write_engine.dispose()
+        if self.turns is not None:
+            self.turns.close()
 
     def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database file and empty it, so that text

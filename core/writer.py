@@ -16,6 +16,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,8 +49,10 @@ class Writer:
         max_batch: int = 64,
         prologue: Callable[[Session], None] | None = None,
         on_commit: Callable[[Session], None] | None = None,
+        turn: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._engine = engine
+        self._turn = turn  # held from before the transaction begins until after it ends
         self._max_batch = max_batch
         self._prologue = prologue
         self._on_commit = on_commit
@@ -127,7 +130,7 @@ class Writer:
         """
         for job in batch:
             job.outcome = (False, None)
-        with Session(self._engine, expire_on_commit=False) as session:
+        with self._turn(), Session(self._engine, expire_on_commit=False) as session:
             if self._prologue is not None:
                 self._prologue(session)
             if not isolated:
