@@ -41,8 +41,19 @@ def turns_path(url: str) -> str | None:
     return database + SUFFIX
 
 
-def _open(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _open(path: str, database: str) -> int:
+    """Open (or make) a lock file as SQLite makes the database's `-wal` and `-shm`: the
+    database file's permissions and, when made by root (`sudo rilon …`), its owner, so that
+    the service's own user can still open it. Read-only is enough for `flock`."""
+    try:
+        found = os.stat(database)
+    except FileNotFoundError:
+        found = None
+    mode = found.st_mode & 0o666 if found else 0o600
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, mode)
+    if found is not None and os.geteuid() == 0:
+        os.fchown(fd, found.st_uid, found.st_gid)
+    return fd
 
 
 def _try(fd: int) -> bool:
@@ -95,11 +106,14 @@ class _Wait:
 
 
 class WriteTurns:
-    """The turn of one process (one Database) to write a SQLite file."""
+    """The turn of one writer to write a SQLite file. A `flock` belongs to the open file, not
+    to a thread: two threads sharing one WriteTurns would share its turn, so each writer
+    (one thread) has its own."""
 
     def __init__(self, path: str, timeout: float) -> None:
-        self._turn = _open(path)
-        self._next = _open(path + "-next")
+        database = path.removesuffix(SUFFIX)
+        self._turn = _open(path, database)
+        self._next = _open(path + "-next", database)
         self._timeout = timeout
         self._wait: _Wait | None = None  # a wait that timed out and may still be blocked
 

@@ -193,6 +193,27 @@ def test_a_writer_waiting_goes_before_the_one_that_just_had_the_turn(tmp_path: P
     assert order == ["second", "first"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making files for another user needs root")
+def test_lock_files_made_by_root_belong_to_the_database_owner(tmp_path: Path) -> None:
+    """`sudo rilon audit verify` beside a service running as its own user must not leave
+    lock files that user cannot open: the service would no longer start."""
+    url = _database(tmp_path)
+    path = url.removeprefix("sqlite:///")
+    os.chown(path, 10001, 10001)
+    os.chmod(path, 0o640)
+    Database(url).close()
+    for lock_file in (path + "-turns", path + "-turns-next"):
+        made = os.stat(lock_file)
+        assert (made.st_uid, made.st_gid) == (10001, 10001)
+        assert made.st_mode & 0o777 == 0o640 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_a_database_in_memory_has_no_turns() -> None:
     assert turns_path("sqlite://") is None
     assert turns_path("sqlite:///:memory:") is None
