@@ -128,7 +128,8 @@ async def test_a_writer_beside_one_writing_back_to_back_gets_every_turn(tmp_path
         with _process(BUSY_WRITER, url, "writing"):
             for _ in range(20):
                 await db.write(_note("us"))
-            assert _count(url, "other") > 20  # the other process went on writing meanwhile
+            # the other wrote throughout: the two alternate, about one turn each
+            assert _count(url, "other") >= 10
     finally:
         db.close()
     assert _count(url, "us") == 20
@@ -153,7 +154,7 @@ async def test_a_turn_never_given_back_is_a_503_and_a_killed_holder_frees_it(
             holder.wait()
             await db.write(_note("us"))
         assert _count(url, "us") == 1
-        for _ in range(50):  # the wait left behind ends once it has the turn and gives it back
+        for _ in range(250):  # the wait left behind ends once it has the turn and gives it back
             if not _waits():
                 break
             await asyncio.sleep(0.02)
@@ -180,7 +181,7 @@ def test_a_writer_waiting_goes_before_the_one_that_just_had_the_turn(tmp_path: P
         with first.turn():
             waiting = threading.Thread(target=write, args=(second, "second"))
             waiting.start()
-            for _ in range(100):  # until the second waits for its turn, holding `-next`
+            for _ in range(500):  # until the second waits for its turn, holding `-next`
                 if _waits() and _held(path + "-next"):  # (not its first try, which also takes
                     break  # `-next` for a moment, before it starts waiting)
                 time.sleep(0.01)
