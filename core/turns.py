@@ -21,6 +21,7 @@ it gets it, unless the next write takes it over.
 """
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from sqlalchemy.engine import make_url
 from core.errors import DatabaseUnavailable
 
 SUFFIX = "-turns"
+log = logging.getLogger(__name__)
 
 
 def turns_path(url: str) -> str | None:
@@ -139,6 +141,7 @@ class WriteTurns:
         if wait.claim(self._timeout):
             return
         self._wait = wait
+        log.warning("no turn to write in %.1f s: another process kept it", self._timeout)
         raise DatabaseUnavailable()
 
     def close(self) -> None:

@@ -136,7 +136,7 @@ async def test_a_writer_beside_one_writing_back_to_back_gets_every_turn(tmp_path
 
 
 async def test_a_turn_never_given_back_is_a_503_and_a_killed_holder_frees_it(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = _database(tmp_path)
     lock_file = turns_path(url)
@@ -149,6 +149,7 @@ async def test_a_turn_never_given_back_is_a_503_and_a_killed_holder_frees_it(
                 with pytest.raises(DatabaseUnavailable):
                     await db.write(_note("us"))
             assert _waits() == 1  # each write waited on in the one wait left behind
+            assert "no turn to write in 0.3 s" in caplog.text  # an operator sees why
             assert _count(url, "us") == 0
             holder.send_signal(signal.SIGKILL)
             holder.wait()

@@ -24,8 +24,8 @@ _LETTERS = str.maketrans("đĐðÐøØłŁħĦıŀĿŧŦ", "ddddoollhhilltt")
 _APOSTROPHES = "'\u2018\u2019\u02bc\u02bb`\u00b4"
 _BRACKETS = ',;!?()[]{}<>"\u201c\u201d\u00ab\u00bb\u2039\u203a\u3001\u3002'
 _PARTS = str.maketrans(dict.fromkeys(_APOSTROPHES, "") | dict.fromkeys(_BRACKETS, " "))
-_ASCII_GONE = bytes(c for c in _APOSTROPHES.encode("latin-1", "ignore") if c < 128)
-_ASCII_BRACKETS = bytes(c for c in _BRACKETS.encode("latin-1", "ignore") if c < 128)
+_ASCII_GONE = "".join(c for c in _APOSTROPHES if c.isascii()).encode()
+_ASCII_BRACKETS = "".join(c for c in _BRACKETS if c.isascii()).encode()
 _ASCII_PARTS = bytes.maketrans(_ASCII_BRACKETS, b" " * len(_ASCII_BRACKETS))
 _STOPS = ".:"  # closing a word, not inside it: `BDCG-2026.07:` is `bdcg-2026.07`
 
