@@ -74,6 +74,7 @@ class _Wait:
         self.taken = threading.Event()
         self.guard = threading.Lock()
         self.state = "waiting"  # then "taken"; or "abandoned", then "returned"
+        self.closing = False  # the owner has closed: the files are this thread's to close
         threading.Thread(target=self._take, name="rilon-write-turn", daemon=True).start()
 
     def _take(self) -> None:
@@ -84,6 +85,9 @@ class _Wait:
             if self.state == "abandoned":  # nobody wants it any more: give it back at once
                 fcntl.flock(self.turn, fcntl.LOCK_UN)
                 self.state = "returned"
+                if self.closing:
+                    os.close(self.turn)
+                    os.close(self.next)
             else:
                 self.state = "taken"
                 self.taken.set()
@@ -97,6 +101,14 @@ class _Wait:
                 return True
             self.state = "abandoned"
             return False
+
+    def close_when_done(self) -> bool:
+        """If it was given up and its thread is still blocked on the lock files, that thread
+        closes them when it ends (True): closed under it, their numbers could go to other
+        files, which it would then lock and unlock."""
+        with self.guard:
+            self.closing = self.state == "abandoned"
+            return self.closing
 
     def adopt(self) -> bool:
         """Want the turn again after `claim` gave up; False if it was already given back."""
@@ -145,5 +157,8 @@ class WriteTurns:
         raise DatabaseUnavailable()
 
     def close(self) -> None:
+        """Close the lock files, or leave them to a wait still blocked on them."""
+        if self._wait is not None and self._wait.close_when_done():
+            return
         os.close(self._turn)
         os.close(self._next)

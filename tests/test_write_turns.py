@@ -5,6 +5,7 @@ SQLite only, by nature: on PostgreSQL the writers of every process queue on an a
 """
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import signal
@@ -164,6 +165,34 @@ async def test_a_turn_never_given_back_is_a_503_and_a_killed_holder_frees_it(
     finally:
         db.close()
     assert _count(url, "us") == 2
+
+
+async def test_closing_while_a_wait_is_left_behind_leaves_it_its_files(tmp_path: Path) -> None:
+    """The wait's thread is still blocked on the lock files: closed under it, their numbers
+    could be given to other files, which it would then lock and unlock."""
+    url = _database(tmp_path)
+    db = Database(url, timeout=0.3)
+    db.start()
+    with _process(HOLDER, str(turns_path(url)), "holding") as holder:
+        with pytest.raises(DatabaseUnavailable):
+            await db.write(_note("us"))
+        db.close()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        for _ in range(250):  # it takes the turn, finds nobody wants it, and gives it back
+            if not _waits():
+                break
+            await asyncio.sleep(0.02)
+    assert _waits() == 0  # and ended without an error (pytest fails a test on one)
+    assert not [name for name in _open_files() if name.startswith(str(turns_path(url)))]
+
+
+def _open_files() -> list[str]:
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own, closed by now
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return names
 
 
 def test_a_writer_waiting_goes_before_the_one_that_just_had_the_turn(tmp_path: Path) -> None:
