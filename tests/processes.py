@@ -20,8 +20,10 @@ import httpx
 
 HOST = "127.0.0.1"
 RILON = str(Path(sys.executable).parent / "rilon")
-START_TIMEOUT_SECONDS = 30.0
-START_ATTEMPTS = 3  # a free port can be taken between our probe and the child's bind
+# A `serve` still starting is waited for this long: on a loaded machine (CI) two workers' start
+# took over 30 s, and killing one to start another under the same load only starts over.
+START_TIMEOUT_SECONDS = 120.0
+START_ATTEMPTS = 3  # a free port can be taken between our probe and the child's bind: it exits
 # Each test process (pytest-xdist worker gwN) draws ports from a block of its own, below the
 # kernel's ephemeral range (32768-60999 here), which bind(0) and outgoing connections use: a
 # child can then never answer another test process's health check on a port both chose.
@@ -131,6 +133,9 @@ class Process:
                 )
             if not self.serves or await self._healthy():
                 return
+            if self.popen is not None and self.popen.poll() is None:  # alive: no port to blame
+                self.kill()
+                break
             self.kill()
         raise ProcessError(f"{self.name} did not start:\n{self.tail()}")
 
