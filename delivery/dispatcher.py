@@ -58,6 +58,7 @@ class Dispatcher:
         claim_size: int = CLAIM_SIZE,
         lease: timedelta = LEASE,
         metrics: Metrics | None = None,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.db = db
         self.box = box
@@ -68,6 +69,7 @@ class Dispatcher:
         self.claim_size = claim_size
         self.lease = lease
         self.metrics = metrics
+        self.idle_seconds = idle_seconds
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
@@ -76,6 +78,11 @@ class Dispatcher:
         self._quiet = asyncio.Event()  # set while none is
         self._quiet.set()
         self._saturated = False  # the last claim took all it could
+        # A round that left due work for want of a slot (every slot taken, or a subscription
+        # at its share) waits for a slot to free, not for the next event or IDLE_SECONDS:
+        # otherwise a partner catching up on a backlog got 4 deliveries each idle period.
+        self._short = False
+        self._freed = asyncio.Event()  # a delivery finished since the last round began
         self._retention_due = clock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -88,17 +95,32 @@ class Dispatcher:
                     log.exception("dispatcher tick failed; retrying")
                     busy = False
                 if not busy:
-                    await self.db.events.wait(IDLE_SECONDS)
+                    await self._idle(stop)
         finally:
             await self.drain()
             await self.transport.close()
 
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for new events, a freed slot if the last round was short of them, the stop,
+        or `idle_seconds` (retries fall due with time), whichever comes first."""
+        waits = [asyncio.ensure_future(self.db.events.wait(self.idle_seconds))]
+        waits.append(asyncio.ensure_future(stop.wait()))
+        if self._short:
+            waits.append(asyncio.ensure_future(self._freed.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
     async def tick(self) -> bool:
         """One round: expand new events, claim and start due deliveries."""
+        self._freed.clear()
         now = self.clock()
         room = self.capacity - len(self._tasks)
         wanted = min(room, self.claim_size)
         busy = {sub: n for sub, n in self._in_flight.items() if n}
+        self._short = room <= 0 or any(n >= self.per_subscription for n in busy.values())
 
         # While the last round found as many due as it could take, the deliveries already
         # written keep the senders busy: new events wait in the outbox, where they are
@@ -125,7 +147,7 @@ class Dispatcher:
             self._quiet.clear()
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished_one)
         purged = 0
         if now >= self._retention_due:
             # a chunk a round while more are due, so deliveries keep flowing meanwhile
@@ -134,6 +156,10 @@ class Dispatcher:
             if purged >= purging.CHUNK:
                 self._retention_due = now
         return work > 0 or bool(jobs) or purged > 0
+
+    def _finished_one(self, task: "asyncio.Task[None]") -> None:
+        self._tasks.discard(task)
+        self._freed.set()
 
     async def purge_expired(self, now: datetime) -> int:
         """Purge a chunk of what has passed its retention date, then make sure no database

@@ -463,6 +463,32 @@ async def test_the_dispatcher_loop_delivers_promptly(hooks: Hooks) -> None:
     await loop
 
 
+async def test_a_freed_slot_is_used_at_once_not_after_an_idle_period(hooks: Hooks) -> None:
+    """Due work left for want of a slot (a partner at its share of four, or every slot of
+    the dispatcher taken) goes out as soon as a delivery finishes. The loop used to sleep its
+    idle period with that work waiting: four deliveries an idle period to a partner catching
+    up on a backlog. Here the idle period is a minute, so nothing can wait for it."""
+    await hooks.subscribe("MY-MMEA")
+    for capacity, delivered in ((256, 12), (2, 24)):  # a partner's share; every slot
+        for _ in range(12):
+            await _post(hooks, handling=handling("network"))
+        transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+        dispatcher = Dispatcher(
+            hooks.dispatcher.db,
+            hooks.dispatcher.box,
+            transport,
+            capacity=capacity,
+            idle_seconds=60,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.create_task(dispatcher.run(stop))
+        try:
+            await hooks.receiver.wait_for(delivered, timeout=10)
+        finally:
+            stop.set()
+            await asyncio.wait_for(loop, 10)  # the stop ends the idle wait too
+
+
 async def test_workers_share_the_load_without_double_claiming(
     hooks: Hooks, database_url: str
 ) -> None:
