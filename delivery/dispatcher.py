@@ -13,6 +13,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import Session
 
@@ -79,10 +80,11 @@ class Dispatcher:
         self._quiet.set()
         self._saturated = False  # the last claim took all it could
         # A round that left due work for want of a slot (every slot taken, or a subscription
-        # at its share) waits for a slot to free, not for the next event or IDLE_SECONDS:
-        # otherwise a partner catching up on a backlog got 4 deliveries each idle period.
-        self._short = False
-        self._freed = asyncio.Event()  # a delivery finished since the last round began
+        # at its share) is followed by one as soon as such a slot frees, not at the next event
+        # or IDLE_SECONDS: a partner catching up on a backlog got 4 deliveries an idle period.
+        self._no_room = False  # every slot was taken when the last round began
+        self._full: set[str] = set()  # subscriptions at their share then
+        self._freed = asyncio.Event()  # one of those slots has freed since
         self._retention_due = clock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,10 +105,11 @@ class Dispatcher:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for new events, a freed slot if the last round was short of them, the stop,
         or `idle_seconds` (retries fall due with time), whichever comes first."""
-        waits = [asyncio.ensure_future(self.db.events.wait(self.idle_seconds))]
-        waits.append(asyncio.ensure_future(stop.wait()))
-        if self._short:
-            waits.append(asyncio.ensure_future(self._freed.wait()))
+        waits = [
+            asyncio.ensure_future(self.db.events.wait(self.idle_seconds)),
+            asyncio.ensure_future(self._freed.wait()),
+            asyncio.ensure_future(stop.wait()),
+        ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -120,7 +123,8 @@ class Dispatcher:
         room = self.capacity - len(self._tasks)
         wanted = min(room, self.claim_size)
         busy = {sub: n for sub, n in self._in_flight.items() if n}
-        self._short = room <= 0 or any(n >= self.per_subscription for n in busy.values())
+        self._no_room = room <= 0
+        self._full = {sub for sub, n in busy.items() if n >= self.per_subscription}
 
         # While the last round found as many due as it could take, the deliveries already
         # written keep the senders busy: new events wait in the outbox, where they are
@@ -147,7 +151,7 @@ class Dispatcher:
             self._quiet.clear()
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
-            task.add_done_callback(self._finished_one)
+            task.add_done_callback(partial(self._finished_one, job.subscription_id))
         purged = 0
         if now >= self._retention_due:
             # a chunk a round while more are due, so deliveries keep flowing meanwhile
@@ -157,9 +161,10 @@ class Dispatcher:
                 self._retention_due = now
         return work > 0 or bool(jobs) or purged > 0
 
-    def _finished_one(self, task: "asyncio.Task[None]") -> None:
+    def _finished_one(self, subscription_id: str, task: "asyncio.Task[None]") -> None:
         self._tasks.discard(task)
-        self._freed.set()
+        if self._no_room or subscription_id in self._full:
+            self._freed.set()  # due work may be waiting for this slot
 
     async def purge_expired(self, now: datetime) -> int:
         """Purge a chunk of what has passed its retention date, then make sure no database
