@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -40,6 +41,11 @@ CLAIM_SIZE = 64
 # How often the dispatcher looks for records past their retention date (each record is purged
 # once, whichever worker takes it: services/records/purging.py)
 RETENTION_EVERY = timedelta(minutes=1)
+# A request open this long is held by its receiver, and costs the dispatcher nothing but a
+# socket: it keeps its subscription's share (`per_subscription`) but gives back its slot, so
+# partners that hang, however many, cannot take every slot and stop everybody else's alerts.
+# At most three times `capacity` are held so (delivery/transport.py MAX_CONNECTIONS).
+HELD_SECONDS = 1.0
 # Finished attempts wait to be recorded while others are still being posted, up to this long:
 # an alert's posts go out before its settles take the writer and the GIL from them, and the
 # settles go in fewer, larger units (each delivery's lease keeps it meanwhile).
@@ -60,6 +66,7 @@ class Dispatcher:
         lease: timedelta = LEASE,
         metrics: Metrics | None = None,
         idle_seconds: float = IDLE_SECONDS,
+        held_seconds: float = HELD_SECONDS,
     ) -> None:
         self.db = db
         self.box = box
@@ -71,7 +78,9 @@ class Dispatcher:
         self.lease = lease
         self.metrics = metrics
         self.idle_seconds = idle_seconds
+        self.held_seconds = held_seconds
         self._in_flight: dict[str, int] = defaultdict(int)
+        self._opened: dict[str, float] = {}  # when each open request was sent, by delivery
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
         self._settler: asyncio.Task[None] | None = None
@@ -120,7 +129,7 @@ class Dispatcher:
         """One round: expand new events, claim and start due deliveries."""
         self._freed.clear()
         now = self.clock()
-        room = self.capacity - len(self._tasks)
+        room = self.capacity - len(self._tasks) + self._held()
         wanted = min(room, self.claim_size)
         busy = {sub: n for sub, n in self._in_flight.items() if n}
         self._no_room = room <= 0
@@ -161,6 +170,12 @@ class Dispatcher:
                 self._retention_due = now
         return work > 0 or bool(jobs) or purged > 0
 
+    def _held(self) -> int:
+        """Requests open longer than `held_seconds`, up to three times the capacity."""
+        since = time.monotonic() - self.held_seconds
+        held = sum(1 for opened in self._opened.values() if opened < since)
+        return min(held, 3 * self.capacity)
+
     def _finished_one(self, subscription_id: str, task: "asyncio.Task[None]") -> None:
         self._tasks.discard(task)
         if self._no_room or subscription_id in self._full:
@@ -186,9 +201,11 @@ class Dispatcher:
 
     async def _deliver(self, job: Job) -> None:
         try:
+            self._opened[job.delivery_id] = time.monotonic()
             try:
                 result = await self.transport.post(job, signed_headers(job, self.clock()))
             finally:
+                self._opened.pop(job.delivery_id, None)
                 # The limit is on requests open to the receiver. Recording the attempt waits
                 # for a group commit; the delivery's lease keeps it from being claimed again
                 # meanwhile, so the slot can serve the subscription's next delivery.

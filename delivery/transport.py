@@ -7,6 +7,8 @@ literals are vetted before any connection. No redirects, no proxies from the env
 bounded time and a bounded read of the answer.
 """
 
+import logging
+import resource
 import socket
 import time
 from email.utils import parsedate_to_datetime
@@ -21,6 +23,7 @@ from core.resolver import Resolver
 from core.settings import Settings
 from delivery.jobs import Job, Result
 
+log = logging.getLogger(__name__)
 MAX_EXCERPT = 500
 MAX_READ = 64 * 1024
 
@@ -54,8 +57,12 @@ CONNECT_TIMEOUT: float = Settings.model_fields["webhook_connect_timeout_seconds"
 TOTAL_TIMEOUT: float = Settings.model_fields["webhook_timeout_seconds"].default
 # Sockets to receivers open at once, idle ones in the pool included (one receiver host: the
 # pool reuses an idle connection before it opens one). Under steady load the pool holds its
-# high-water mark: idle connections are taken oldest first, so none sits out its 15 s.
-MAX_CONNECTIONS = 256
+# high-water mark: idle connections are taken oldest first, so none sits out its 15 s. The
+# dispatcher's 256 slots, and three times as many requests held open by receivers that do not
+# answer (delivery/dispatcher.py, HELD_SECONDS): with 256, 64 hanging partners stopped the rest.
+MAX_CONNECTIONS = 1024
+# Descriptors a process keeps for everything else (the database, clients, logs) at least.
+OTHER_FILES = 1024
 VETTED_URLS = 10_000  # remembered at most; past it the set starts again (one URL a subscription)
 
 
@@ -77,6 +84,7 @@ class Transport:
         self._vetted: set[str] = set()  # URLs found good (see `_vet`)
 
     async def start(self) -> None:
+        allow_open_files(self.max_connections + OTHER_FILES)
         connector = aiohttp.TCPConnector(
             resolver=VettedResolver(self.resolver),
             limit=self.max_connections,
@@ -142,6 +150,21 @@ class Transport:
         address = literal(host)
         if address is not None and not is_allowed(address, self.allowed):
             raise Refused(f"{host} is an address webhooks may not reach")
+
+
+def allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit on open files to `needed` if it is lower, within the
+    hard limit (systemd gives services 1,024 by default, fewer than MAX_CONNECTIONS needs)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        if wanted < needed:
+            log.warning(
+                "open files limited to %d; webhooks may need %d (raise the hard limit)",
+                wanted,
+                needed,
+            )
 
 
 def _ms(began: float) -> float:

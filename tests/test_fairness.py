@@ -21,6 +21,7 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from core.clock import utcnow
+from delivery.dispatcher import HELD_SECONDS
 from models.enums import Role
 from tests.backlog import add_deliveries, add_events
 from tests.cluster import BOOTSTRAP, LiveNetwork
@@ -33,6 +34,7 @@ HANGING_BACKLOG = 1000
 SLOW_BACKLOG = 10
 SLOW_SECONDS = 2.0
 REPLAYED_EVENTS = 3000
+MANY = 66  # hanging partners: at 4 requests each, more than the dispatcher's 256 slots
 PROMPT = 1.0  # seconds from the POST's answer to the healthy partner's verified receipt
 Headers = dict[str, str]
 
@@ -147,6 +149,32 @@ async def test_a_huge_replay_for_one_partner_does_not_delay_a_healthy_one(
         assert took < PROMPT, f"the healthy partner waited {took:.2f} s"
         progress = await http.get(asked.headers["location"], headers=admin)
         assert progress.json()["queued"] >= REPLAYED_EVENTS // 2  # it goes on meanwhile
+
+
+async def test_more_hanging_partners_than_slots_do_not_delay_a_healthy_one(
+    live: tuple[httpx.AsyncClient, Network], database_url: str
+) -> None:
+    """66 partners hang at once (a hosting provider whose load balancer lost its backends),
+    each with a backlog: at 4 requests each they held all 256 of the dispatcher's slots, and a
+    healthy partner's alert waited for their 15 s timeouts. A request held open past
+    HELD_SECONDS now keeps its partner's share but gives back its slot."""
+    http, network = live
+    hanging, healthy = Receiver(), Receiver()
+    async with running(hanging), running(healthy):
+        for n in range(MANY):
+            admin = await network.headers(Role.AGENCY_ADMIN, ("MY-MMEA", "TH-MECC")[n % 2])
+            hanging.script[f"/h{n}"] = ["hang"] * 100
+            subscription, _ = await subscribe(http, admin, hanging.url(f"/h{n}"))
+            await asyncio.to_thread(add_deliveries, database_url, subscription, 10)
+        await until(lambda: hanging.in_flight >= 256, 20, "every slot taken")
+        await asyncio.sleep(HELD_SECONDS)  # held, now: the slots are given back
+        await until(lambda: hanging.in_flight == 4 * MANY, 10, "every hanging partner's share")
+        healthy_admin = await network.headers(Role.AGENCY_ADMIN, "ID-BASARNAS")
+        _, secret = await subscribe(http, healthy_admin, healthy.url())
+        sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+        took = await prompt_delivery(http, sender, healthy, secret)
+        assert took < PROMPT, f"the healthy partner waited {took:.2f} s"
+        assert hanging.most_in_flight == 4 * MANY  # each its share, never more
 
 
 @pytest.mark.postgres

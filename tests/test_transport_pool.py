@@ -5,6 +5,8 @@ may rise to the limit under a burst and stay there, but never beyond it.
 """
 
 import asyncio
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -51,3 +53,30 @@ async def test_a_burst_opens_at_most_the_limit_and_the_next_reuses_them() -> Non
             assert len(receiver.peers) == LIMIT  # and the second burst opened none
     finally:
         await transport.close()
+
+
+def test_starting_raises_a_low_open_file_limit() -> None:
+    """systemd gives a service 1,024 open files unless told otherwise, fewer than the held
+    requests of many hanging partners alone may take (MAX_CONNECTIONS). Starting the
+    transport raises the soft limit within the hard one. In a child: ours stays as it is."""
+    script = """
+import asyncio, resource
+from core.netguard import networks
+from delivery.transport import MAX_CONNECTIONS, OTHER_FILES, Transport
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+async def main():
+    transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
+    await transport.start()
+    await transport.close()
+asyncio.run(main())
+soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+needed = MAX_CONNECTIONS + OTHER_FILES
+assert soft == (needed if hard == resource.RLIM_INFINITY else min(needed, hard)), soft
+print(soft)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 256

@@ -221,6 +221,7 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
         hooks.dispatcher.transport,
         clock=hooks.clock,
         capacity=2,
+        held_seconds=60,  # its receiver is slow, not hanging: its requests keep their slots
     )
     await hooks.subscribe("MY-MMEA", path="/slow")
     hooks.receiver.script["/slow"] = ["slow"] * 4
