@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from core.errors import Unprocessable
 from core.netguard import Address, Network, Refused, check_url, resolve
 
-THREADS = 8
+# Lookup threads. A partner whose name servers stall holds one (its host is looked up by one
+# thread at a time) until the system resolver gives up, seconds to minutes; with 8, nine such
+# partners at once left none for anybody else (tests/test_dns_stall.py). A thread waiting on a
+# name server costs little, and threads are made only as lookups need them.
+THREADS = 64
 FRESH_SECONDS = 60.0  # an answer is used without asking again for this long
 STALE_SECONDS = 3600.0  # and while a fresh lookup is under way, for up to this long
 REFUSED_SECONDS = 10.0  # a refusal (a private address, an unknown name) is kept this long

@@ -25,7 +25,9 @@ from tests.conftest import make_settings
 from tests.receiver import Receiver, running, verify
 from tests.support import Network, alert_body, handling
 
-STUCK = ("stuck-0.partner.test", "stuck-1.partner.test", "stuck-2.partner.test")
+# More partners whose name servers stall at once than the resolver had threads (8): they held
+# every one, and a healthy partner's lookups waited behind them.
+STUCK = tuple(f"stuck-{n}.partner.test" for n in range(9))
 BACKLOG = 10  # each stuck partner has more due than its share of senders
 PROMPT = 1.0
 TIMEOUT = 1.0  # RILON_WEBHOOK_CONNECT_TIMEOUT_SECONDS: a lookup is waited for this long
