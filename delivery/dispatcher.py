@@ -80,11 +80,10 @@ class Dispatcher:
         self.idle_seconds = idle_seconds
         self.held_seconds = held_seconds
         self._in_flight: dict[str, int] = defaultdict(int)
-        self._opened: dict[str, float] = {}  # when each open request was sent, by delivery
+        self._opened: dict[str, float] = {}  # requests open to receivers: when, by delivery
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, Result, datetime, asyncio.Future[str]]] = []
         self._settler: asyncio.Task[None] | None = None
-        self._posting = 0  # requests open to receivers
         self._quiet = asyncio.Event()  # set while none is
         self._quiet.set()
         self._saturated = False  # the last claim took all it could
@@ -156,7 +155,7 @@ class Dispatcher:
         self._saturated = len(jobs) >= wanted
         for job in jobs:
             self._in_flight[job.subscription_id] += 1
-            self._posting += 1
+            self._opened[job.delivery_id] = time.monotonic()
             self._quiet.clear()
             task = asyncio.create_task(self._deliver(job))
             self._tasks.add(task)
@@ -201,7 +200,6 @@ class Dispatcher:
 
     async def _deliver(self, job: Job) -> None:
         try:
-            self._opened[job.delivery_id] = time.monotonic()
             try:
                 result = await self.transport.post(job, signed_headers(job, self.clock()))
             finally:
@@ -210,8 +208,7 @@ class Dispatcher:
                 # for a group commit; the delivery's lease keeps it from being claimed again
                 # meanwhile, so the slot can serve the subscription's next delivery.
                 self._in_flight[job.subscription_id] -= 1
-                self._posting -= 1
-                if not self._posting:
+                if not self._opened:
                     self._quiet.set()
             outcome = await self._settle(job, result)
             if self.metrics is not None:
