@@ -3,7 +3,6 @@ agency may read it (the same policy as every read path). A writer unit each roun
 """
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -12,6 +11,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from auth.policy import Reader, agency_reader, can_agency_read
+from core.ids import new_id
 from delivery import pacing
 from delivery.matching import matches
 from models.subscriptions import DispatcherState
@@ -149,7 +149,7 @@ def _subscriber(stored: tuple[Any, ...]) -> Subscriber:
 
 def delivery_row(subscription_id: str, event: Row[Any], now: datetime) -> dict[str, Any]:
     return {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "subscription_id": subscription_id,
         "event_seq": event.seq,
         "event_id": event.id,

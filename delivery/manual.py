@@ -1,7 +1,6 @@
 """Deliveries an agency admin asks for: a test `ping`, and a delivery sent again. Each wakes
 its subscription's turn at once, whatever its circuit says."""
 
-import uuid
 from typing import Any
 
 from sqlmodel import Session
@@ -9,6 +8,7 @@ from sqlmodel import Session
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import Hidden, NotFound
+from core.ids import new_id
 from core.jsontext import dumps
 from delivery import pacing
 from delivery.reads import delivery_json
@@ -21,10 +21,10 @@ def ping(session: Session, principal: Principal, subscription_id: str) -> dict[s
     """Queue a `ping` event for this subscription alone."""
     row = own(session, principal, subscription_id)
     now = utcnow()
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     payload = event_json(None, event_id, "ping", now, dumps({"subscription_id": row.id}))
     delivery = Delivery(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         subscription_id=row.id,
         event_id=event_id,
         event_type="ping",

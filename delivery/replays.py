@@ -7,7 +7,6 @@ between. A replay reaches back at most `max_days` and over at most `max_events` 
 further back, the feed (`GET /v1/feed`) has every event the agency may see.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from sqlmodel import Session
 from auth.principal import Principal
 from core.clock import utcnow
 from core.errors import NotFound, Unprocessable
+from core.ids import new_id
 from delivery import pacing
 from delivery.expansion import EXPANDED_EVENT_COLUMNS, delivery_row, find_subscriber, wants
 from models.subscriptions import Replay, ReplayRead
@@ -70,7 +70,7 @@ def start(
         )
     state = "running" if last > after else "done"
     values = {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "since": since,
         "after_seq": after,
         "last_seq": last,

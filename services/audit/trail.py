@@ -7,7 +7,6 @@ the write lock (BEGIN IMMEDIATE) does. `seq` is assigned here, so it has no gaps
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +19,7 @@ from core.clock import utcnow
 from core.db import serialize_writers
 from core.driver import DRIVER_OUTAGES
 from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
+from core.ids import new_id
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
 from models.tables import AUDIT
@@ -157,7 +157,7 @@ def _row(session: Session, entry: Entry, seq: int, prev_hash: str) -> dict[str, 
     joined = "," + ",".join(sorted(set(countries))) + "," if countries else ""
     row.update(
         seq=seq,
-        id=str(uuid.uuid4()),
+        id=new_id(),
         at=utcnow(),
         object_countries=fitted("object_countries", joined),
         status_code=entry.status_code,

@@ -1,7 +1,6 @@
 """Events: emitted with each change, in its transaction, and written as JSON one way."""
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlmodel import Session
 from auth.policy import POLICY_COLUMNS
 from core import bulk
 from core.clock import iso, utcnow
+from core.ids import new_id
 from core.signals import EVENTS_EMITTED
 from models.tables import EVENT
 
@@ -18,7 +18,7 @@ EVENT_COLUMNS = (*POLICY_COLUMNS, "category", "severity_rank", "lat", "lon")
 
 def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) -> str:
     """Add an event to the caller's transaction: it commits (or not) with the change."""
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     bulk.insert(
         session,
         EVENT,

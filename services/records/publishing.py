@@ -1,7 +1,6 @@
 """Publishing and changing alerts and distress reports; every change is a new version."""
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from core.errors import (
     Unprocessable,
     field_errors,
 )
+from core.ids import new_id
 from core.jsontext import dumps
 from models.envelope import Envelope, merge_patch
 from models.records import Record
@@ -67,7 +67,7 @@ def publish(
     check_happened(spec.happened, payload)
     check_registry(session, payload)
     now = utcnow()
-    record_id = str(uuid.uuid4())
+    record_id = new_id()
     doc = {
         "id": record_id,
         "kind": spec.kind.value,

@@ -2,7 +2,6 @@
 exactly those who can read it, and announced as `sighting.created` to the same readers."""
 
 import json
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ from sqlmodel import Session
 from auth.principal import Principal
 from core import bulk
 from core.clock import iso, utcnow
+from core.ids import new_id
 from core.jsontext import dumps
 from models.sightings import SightingCreate
 from models.tables import SIGHTING
@@ -33,7 +33,7 @@ def create(
     check_happened((("observed_at",),), body)
     record = load(session, principal, spec, record_id)
     doc = {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "record_id": record.id,
         "kind": record.kind,
         **body,

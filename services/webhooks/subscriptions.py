@@ -2,7 +2,6 @@
 
 import base64
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from auth.principal import Principal
 from core.clock import utcnow
 from core.crypto import SecretBox
 from core.errors import Conflict, Hidden, NotFound
+from core.ids import new_id
 from models.subscriptions import (
     Subscription,
     SubscriptionCreate,
@@ -75,7 +75,7 @@ def create(
     secret = new_secret()
     now = utcnow()
     row = Subscription(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         agency=principal.agency,
         client_id=principal.client_id,
         url=data.url,
