@@ -37,7 +37,7 @@ class Tally:
 
     hooks: dict[str, Webhook] = field(default_factory=dict)  # path -> verifier
     times: list[float] = field(default_factory=list)  # arrival of each verified delivery
-    records: dict[str, list[float]] = field(default_factory=dict)  # record id -> [count, last]
+    records: dict[str, list[float]] = field(default_factory=dict)  # id -> [count, first, last]
     seen: set[tuple[str, str]] = field(default_factory=set)  # (path, webhook-id)
     failed: int = 0
     sample: str = ""
@@ -65,8 +65,8 @@ def app() -> web.Application:
         tally.times.append(arrived)
         tally.seen.add((request.path, request.headers["webhook-id"]))
         record = str((event.get("data") or {}).get("id"))
-        count = tally.records.setdefault(record, [0, 0.0])
-        count[0], count[1] = count[0] + 1, arrived
+        count = tally.records.setdefault(record, [0, arrived, 0.0])
+        count[0], count[2] = count[0] + 1, arrived
         tally.sample = body
         return web.Response(text="ok")
 
@@ -103,8 +103,8 @@ def app() -> web.Application:
         )
 
     async def record(request: web.Request) -> web.Response:
-        count, last = tally.records.get(request.match_info["id"], [0, 0.0])
-        return web.json_response({"count": int(count), "last": last})
+        count, first, last = tally.records.get(request.match_info["id"], [0, 0.0, 0.0])
+        return web.json_response({"count": int(count), "first": first, "last": last})
 
     async def sample(_request: web.Request) -> web.Response:
         return web.Response(text=tally.sample, content_type="application/json")
@@ -170,10 +170,11 @@ class Receivers:
         query = {"after": repr(after), "before": repr(before)}
         return Stats(**self._call("GET", "/_bench/stats", params=query).json())
 
-    def record(self, record_id: str) -> tuple[int, float]:
-        """How many verified deliveries of this record arrived, and when the last did."""
+    def record(self, record_id: str) -> tuple[int, float, float]:
+        """How many verified deliveries of this record arrived, and when the first and the
+        last did."""
         found = self._call("GET", f"/_bench/record/{record_id}").json()
-        return int(found["count"]), float(found["last"])
+        return int(found["count"]), float(found["last"]), float(found["first"])
 
     def sample(self) -> str:
         return self._call("GET", "/_bench/sample").text
