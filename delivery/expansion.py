@@ -27,6 +27,12 @@ EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", 
 EXPANDER = "expander"
 _LAST_SEQ = core_select(STATE.c.last_seq).where(STATE.c.name == EXPANDER).with_for_update()
 _BEAT = STATE.update().where(STATE.c.name == EXPANDER).values(heartbeat_at=bindparam("now"))
+_NEXT_EVENTS = (
+    core_select(*EXPANDED_EVENT_COLUMNS)
+    .where(EVENT.c.seq > bindparam("last_seq"))
+    .order_by(EVENT.c.seq)
+    .limit(bindparam("batch"))
+)
 _ADVANCE = (
     STATE.update()
     .where(STATE.c.name == EXPANDER)
@@ -61,12 +67,7 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     if last_seq is None:
         last_seq = 0
         connection.execute(STATE.insert(), {"name": EXPANDER, "last_seq": 0, "heartbeat_at": now})
-    events = connection.execute(
-        core_select(*EXPANDED_EVENT_COLUMNS)
-        .where(EVENT.c.seq > last_seq)
-        .order_by(EVENT.c.seq)
-        .limit(batch)
-    ).all()
+    events = connection.execute(_NEXT_EVENTS, {"last_seq": last_seq, "batch": batch}).all()
     if not events:
         connection.execute(_BEAT, {"now": now})
         return 0  # no subscriptions read on an idle round

@@ -72,6 +72,14 @@ _HEADS_SQLITE = (
     .where(_CHOSEN)
 )
 
+# Statements every claim runs, built once (building them cost about as much as running them).
+_LEASE = (
+    DELIVERY.update()
+    .where(DELIVERY.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_until=bindparam("until"), next_attempt_at=bindparam("until"))
+)
+_EVENTS = core_select(*EVENT_COLUMNS).where(EVENT.c.seq.in_(bindparam("seqs", expanding=True)))
+
 
 def claim(
     session: Session,
@@ -112,11 +120,9 @@ def claim(
     allowance = {sub_id: min(room, head) for sub_id, room in allowance.items()}
     chosen = _take_turns(heads, allowance, limit)
     if chosen:
-        connection.execute(
-            DELIVERY.update()
-            .where(DELIVERY.c.id.in_([delivery.id for delivery in chosen]))
-            .values(lease_until=now + lease, next_attempt_at=now + lease)
-        )
+        until = now + lease
+        ids = [delivery.id for delivery in chosen]
+        connection.execute(_LEASE, {"ids": ids, "until": until})
     dealt = Counter(delivery.subscription_id for delivery in chosen)
     taken = set(dealt)
     probing, more, drained = [], [], []
@@ -166,11 +172,7 @@ def _jobs(
             RECORD_TYPES.get(event.kind),
             event.sender_country,
         )
-        for event in (
-            connection.execute(core_select(*EVENT_COLUMNS).where(EVENT.c.seq.in_(seqs)))
-            if seqs
-            else ()
-        )
+        for event in (connection.execute(_EVENTS, {"seqs": list(seqs)}) if seqs else ())
     }
     jobs: list[Job] = []
     for delivery in chosen:

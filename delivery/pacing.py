@@ -38,6 +38,10 @@ _NEXT_DUE = (
     .scalar_subquery()
 )
 
+_THESE = SUBSCRIPTION.c.id.in_(bindparam("ids", expanding=True))
+_DUE_AT = SUBSCRIPTION.update().where(_THESE).values(due_at=bindparam("when"))
+_DUE_NEXT = SUBSCRIPTION.update().where(_THESE).values(due_at=_NEXT_DUE)
+
 
 def is_open(consecutive_failures: int) -> bool:
     return consecutive_failures >= CIRCUIT_THRESHOLD
@@ -76,13 +80,12 @@ def served(
     whose probe is out waits for it (or its lease); the others are next looked at when
     their earliest pending delivery falls due (one in flight counts from when its lease
     runs out), or never if none is left."""
-    update = SUBSCRIPTION.update()
     if more:
-        connection.execute(update.where(SUBSCRIPTION.c.id.in_(more)).values(due_at=now))
+        connection.execute(_DUE_AT, {"ids": more, "when": now})
     if probing:
-        connection.execute(update.where(SUBSCRIPTION.c.id.in_(probing)).values(due_at=now + lease))
+        connection.execute(_DUE_AT, {"ids": probing, "when": now + lease})
     if drained:
-        connection.execute(update.where(SUBSCRIPTION.c.id.in_(drained)).values(due_at=_NEXT_DUE))
+        connection.execute(_DUE_NEXT, {"ids": drained})
 
 
 def after_failure(

@@ -26,6 +26,15 @@ from models.tables import DELIVERY, EVENT, REPLAY
 from services.webhooks.subscriptions import own
 
 CHUNK = 500  # events looked at in one writer unit
+# The oldest running replay, locked so that two workers advance different ones. Built once:
+# every dispatcher round asks, and building it each time cost more than running it.
+_OLDEST_RUNNING = (
+    select(REPLAY)
+    .where(REPLAY.c.state == "running")
+    .order_by(REPLAY.c.created_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 
 
 @dataclass(frozen=True)
@@ -112,13 +121,7 @@ def advance(session: Session, now: datetime, chunk: int = CHUNK) -> int:
     """Queue the next chunk of the oldest running replay; return how many events it looked
     at (0 when no replay runs)."""
     connection = session.connection()
-    replay = connection.execute(
-        select(REPLAY)
-        .where(REPLAY.c.state == "running")
-        .order_by(REPLAY.c.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
+    replay = connection.execute(_OLDEST_RUNNING).first()
     if replay is None:
         return 0
     subscriber = find_subscriber(connection, replay.subscription_id)
