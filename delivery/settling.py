@@ -37,19 +37,23 @@ DELIVERED = (
     )
 )
 
+# Each settled delivery's subscription: is it failing? (built once: every settle asks)
+_FAILING = (
+    core_select(DELIVERY.c.id, SUBSCRIPTION.c.failing_since)
+    .join(SUBSCRIPTION, SUBSCRIPTION.c.id == DELIVERY.c.subscription_id)
+    .where(DELIVERY.c.id.in_(bindparam("ids", expanding=True)))
+)
+_ATTEMPT = ATTEMPT.insert()
+
 
 def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
     """Settle attempts; return each one's outcome, as `settle` does. Failures are settled
     first, so a success in the batch ends its subscription's run of failures even when a
     failure of the same subscription settles beside it (the receiver answers again)."""
     connection = session.connection()
+    ids = [job.delivery_id for job, _, _ in finished]
     failing = {
-        row.id: row.failing_since is not None
-        for row in connection.execute(
-            core_select(DELIVERY.c.id, SUBSCRIPTION.c.failing_since)
-            .join(SUBSCRIPTION, SUBSCRIPTION.c.id == DELIVERY.c.subscription_id)
-            .where(DELIVERY.c.id.in_([job.delivery_id for job, _, _ in finished]))
-        )
+        row.id: row.failing_since is not None for row in connection.execute(_FAILING, {"ids": ids})
     }
     outcomes: list[str] = []
     delivered: list[Finished] = []
@@ -64,7 +68,7 @@ def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
     if not delivered:
         return outcomes
     session.flush()  # the failures' ORM changes first, then the successes in Core
-    connection.execute(ATTEMPT.insert(), [_attempt(*done) for done in delivered])
+    connection.execute(_ATTEMPT, [_attempt(*done) for done in delivered])
     connection.execute(
         DELIVERED,
         [
@@ -92,7 +96,7 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
     sub = session.get(Subscription, job.subscription_id)
     if delivery is None or sub is None:
         return "gone"
-    session.connection().execute(ATTEMPT.insert(), _attempt(job, result, now))
+    session.connection().execute(_ATTEMPT, _attempt(job, result, now))
     delivery.attempts, delivery.lease_until = job.attempt, None
     delivery.last_status, delivery.last_error = result.status, (result.error or "")[:500] or None
     if result.delivered:
