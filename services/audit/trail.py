@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -168,21 +169,24 @@ def _row(session: Session, entry: Entry, seq: int, prev_hash: str) -> dict[str, 
     return row
 
 
+_SENDER_COUNTRY = select(Record.sender_country).where(col(Record.id) == bindparam("record_id"))
+
+
 def _record_country(session: Session, row: dict[str, Any]) -> list[str]:
     """Accesses to a record are filed under its sender's country, for that country's auditors."""
     kind = RECORD_TYPES.get(row["object_type"] or "")
     if kind is None or not row["object_id"]:
         return []
-    country = session.exec(
-        select(Record.sender_country).where(col(Record.id) == row["object_id"])
-    ).first()
+    country = session.exec(_SENDER_COUNTRY, params={"record_id": row["object_id"]}).first()
     return [country] if country else []
 
 
+# Read once a writer batch that audits (built once: building it cost as much as running it)
+_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+
+
 def head(session: Session) -> tuple[int, str]:
-    last = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
+    last = session.exec(_HEAD).first()
     return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
