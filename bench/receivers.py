@@ -171,8 +171,8 @@ class Receivers:
         return Stats(**self._call("GET", "/_bench/stats", params=query).json())
 
     def record(self, record_id: str) -> tuple[int, float, float]:
-        """How many verified deliveries of this record arrived, and when the first and the
-        last did."""
+        """How many verified deliveries of this record arrived, when the last did and when
+        the first did (in that order: the last is what most callers want)."""
         found = self._call("GET", f"/_bench/record/{record_id}").json()
         return int(found["count"]), float(found["last"]), float(found["first"])
 
