@@ -133,10 +133,10 @@ class Process:
                 )
             if not self.serves or await self._healthy():
                 return
-            if self.popen is not None and self.popen.poll() is None:  # alive: no port to blame
-                self.kill()
-                break
+            alive = self.popen.poll() is None  # still starting: no port to blame, no retry
             self.kill()
+            if alive:
+                break
         raise ProcessError(f"{self.name} did not start:\n{self.tail()}")
 
     async def _healthy(self) -> bool:
