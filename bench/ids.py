@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000, help="rows a side (500,000)")
     parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds (2)")
     options = parser.parse_args()
+    if options.rows < 5 * SUBSCRIPTIONS or options.rounds < 1:
+        parser.error(f"--rows must be at least {5 * SUBSCRIPTIONS} and --rounds at least 1")
     last: dict[str, list[float]] = {name: [] for name in SIDES}
     with tempfile.TemporaryDirectory(prefix="rilon-ids-") as scratch:
         for round_ in range(options.rounds):
