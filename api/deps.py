@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import OAuth2, SecurityScopes
-from starlette.requests import HTTPConnection
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
 
 from api.context import current_context
 from api.parameters import check_parameters
@@ -58,8 +59,13 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-class ClientCredentialsBearer(OAuth2):
-    """OAuth2 client-credentials flow; Swagger UI's Authorize button uses it."""
+class ClientCredentialsBearer(SecurityBase):
+    """The caller, from its bearer token: `Security(authenticate, scopes=[...])`.
+
+    One dependency that is also the OpenAPI security scheme (the OAuth2 client-credentials
+    flow behind Swagger UI's Authorize button), so FastAPI solves one dependant a request
+    where a scheme, the runtime and the check beneath them took three (docs/PERFORMANCE.md).
+    """
 
     def __init__(self) -> None:
         flows = OAuthFlows(
@@ -67,46 +73,42 @@ class ClientCredentialsBearer(OAuth2):
                 tokenUrl=TOKEN_URL, scopes=dict(SCOPE_DESCRIPTIONS)
             )
         )
-        super().__init__(flows=flows, scheme_name="ClientCredentials", auto_error=False)
+        self.model = OAuth2Model(flows=flows)
+        self.scheme_name = "ClientCredentials"
 
-    async def __call__(self, request: HTTPConnection) -> str:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("a bearer token is required", error="invalid_request")
-        return token.strip()
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        runtime: Runtime = request.app.state.runtime
+        claims = decode_token(_bearer(request), runtime.keys)
+        await runtime.limiter.check("request:" + claims.client_id)
+        context = current_context()
+        principal = principal_of(claims) if context is not None and context.gated else None
+        if principal is None:
+            principal = await runtime.db.read(load_principal, claims)
+        elif context is not None:
+            # Checked later, but before anything is written or answered: a read in a thread
+            # of its own here cost about a quarter of B1's throughput (docs/DECISIONS.md).
+            context.unchecked = claims
+        if context is not None:
+            context.principal = principal
+        missing = sorted(set(security_scopes.scopes) - principal.scopes)
+        if missing:
+            wanted = " ".join(missing)
+            raise Forbidden(
+                f"this token lacks the scope {wanted}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{wanted}"'},
+            )
+        check_parameters(request)  # where FastAPI validates its own: after the caller is known
+        return principal
 
 
-bearer_token = ClientCredentialsBearer()
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required", error="invalid_request")
+    return token.strip()
 
 
-async def authenticate(
-    request: Request,
-    security_scopes: SecurityScopes,
-    runtime: RuntimeDep,
-    token: Annotated[str, Depends(bearer_token)],
-) -> Principal:
-    claims = decode_token(token, runtime.keys)
-    await runtime.limiter.check("request:" + claims.client_id)
-    context = current_context()
-    principal = principal_of(claims) if context is not None and context.gated else None
-    if principal is None:
-        principal = await runtime.db.read(load_principal, claims)
-    elif context is not None:
-        # Checked later, but before anything is written or answered: a read in a thread of
-        # its own here cost about a quarter of B1's throughput (docs/DECISIONS.md).
-        context.unchecked = claims
-    if context is not None:
-        context.principal = principal
-    missing = sorted(set(security_scopes.scopes) - principal.scopes)
-    if missing:
-        raise Forbidden(
-            f"this token lacks the scope {' '.join(missing)}",
-            headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'
-            },
-        )
-    check_parameters(request)  # where FastAPI validates its own: after the caller is known
-    return principal
+authenticate = ClientCredentialsBearer()
 
 
 def _scoped(*scopes: Scope) -> object:
