@@ -197,6 +197,11 @@ class Database:
         is durable."""
         return await self.writer.submit(bind(unit, *args, **kwargs))
 
+    async def write_now(self, unit: UnitOf[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`write`, for a unit the writer must not hold back to share its commit with a burst
+        of requests (the dispatcher's: each of its round trips is in a delivery's latency)."""
+        return await self.writer.submit(bind(unit, *args, **kwargs), patient=False)
+
     async def write_item(self, group: Group, item: Any) -> Any:
         """Write one item with the batch's other items of `group` (see `Writer.submit_item`)."""
         return await self.writer.submit_item(group, item)

@@ -142,7 +142,7 @@ class Dispatcher:
         # receiver cannot fill a claim and stop the others' events.
         expand = not self._saturated
 
-        work, jobs = await self.db.write(
+        work, jobs = await self.db.write_now(
             expand_and_claim,
             now,
             expand=expand,
@@ -185,7 +185,7 @@ class Dispatcher:
         file keeps the text (SQLite's write-ahead log). A failure is logged and tried again
         next time: it never stops deliveries."""
         try:
-            purged = await self.db.write(purging.purge_due, now, now, actor=WORKER)
+            purged = await self.db.write_now(purging.purge_due, now, now, actor=WORKER)
             if purged:
                 log.info("purged %d records past their retention date", purged)
                 await self.db.forget()
@@ -239,7 +239,7 @@ class Dispatcher:
                 done = [(job, result, now) for job, result, now, _ in batch]
                 outcomes: Sequence[str | Exception]
                 try:
-                    outcomes = await self.db.write(settling.settle_many, done)
+                    outcomes = await self.db.write_now(settling.settle_many, done)
                 except ServiceUnavailable as exc:  # an outage: every lease will expire
                     outcomes = [exc for _ in batch]
                 except Exception:  # one bad attempt must not fail the others
@@ -258,7 +258,7 @@ class Dispatcher:
 
     async def _settle_alone(self, job: Job, result: Result, now: datetime) -> str | Exception:
         try:
-            return await self.db.write(settling.settle, job, result, now)
+            return await self.db.write_now(settling.settle, job, result, now)
         except Exception as exc:
             return exc
 

@@ -3,6 +3,7 @@
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
+from core import writer as writer_module
 from core.db import Database
 from core.driver import translate
 from core.errors import Conflict, DatabaseUnavailable, NotFound
@@ -95,6 +97,51 @@ async def test_a_batch_without_failures_takes_no_savepoints(db: Database) -> Non
     assert isinstance(results[1], Conflict)
     assert results[2] == "KB"
     assert [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the batch ran isolated
+
+
+async def test_under_load_a_burst_shares_one_commit_and_a_quiet_writer_never_waits(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch of several requests' units, the writer waits for the rest of the next
+    burst instead of committing its first unit alone; after a lone unit, or a batch of the
+    dispatcher's (impatient) units, it does not wait at all. The wait is stretched to a second
+    here so the test does not depend on the machine's speed."""
+    linger = 1.0
+    monkeypatch.setattr(writer_module, "LINGER_SECONDS", linger)
+    db.start()
+    commits: list[int] = []
+    event.listen(db.write_engine, "commit", lambda _connection: commits.append(1))
+
+    def unit(_session: Session) -> int:
+        return len(commits)  # units of one batch see the same count
+
+    await _in_one_batch(db, [unit, unit, unit])  # two patient units or more: busy
+    first = asyncio.ensure_future(db.write(unit))
+    await asyncio.sleep(0.2)  # the rest of the burst comes later than the first
+    rest = [asyncio.ensure_future(db.write(unit)) for _ in range(4)]
+    burst = await asyncio.gather(first, *rest)
+    assert len(set(burst)) == 1, burst  # one commit for the whole burst
+
+    await db.write(unit)  # after a burst a lone unit waits once; now the writer is quiet
+    started = time.monotonic()
+    await db.write(unit)
+    assert time.monotonic() - started < linger / 2
+
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(_session: Session) -> None:
+        entered.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(db.write_now(gate))
+    await asyncio.to_thread(entered.wait, 10)
+    queued = [asyncio.ensure_future(db.write_now(unit)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(held, *queued)  # a batch of five impatient units
+    started = time.monotonic()
+    await db.write(unit)
+    assert time.monotonic() - started < linger / 2
 
 
 async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Database) -> None:
