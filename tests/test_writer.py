@@ -4,7 +4,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,23 @@ async def test_concurrent_units_share_commits_and_fail_alone(db: Database) -> No
     assert stored == {code for code in codes if not code.endswith("X")}
 
 
-async def _in_one_batch(db: Database, units: list[Callable[[Session], Any]]) -> list[Any]:
-    """Run units as one batch: queued while the writer is held inside an earlier one."""
+async def _in_one_batch(
+    db: Database,
+    units: list[Callable[[Session], Any]],
+    write: Callable[..., Awaitable[Any]] | None = None,
+) -> list[Any]:
+    """Run units as one batch: queued while the writer is held inside an earlier one.
+    `write` hands each over (`db.write` unless given)."""
+    write = write or db.write
     entered, release = threading.Event(), threading.Event()
 
     def gate(_session: Session) -> None:
         entered.set()
         release.wait(10)
 
-    held = asyncio.ensure_future(db.write(gate))
+    held = asyncio.ensure_future(write(gate))
     await asyncio.to_thread(entered.wait, 10)
-    queued = [asyncio.ensure_future(db.write(unit)) for unit in units]
+    queued = [asyncio.ensure_future(write(unit)) for unit in units]
     await asyncio.sleep(0.05)  # every unit is in the queue
     release.set()
     await held
@@ -127,18 +133,7 @@ async def test_under_load_a_burst_shares_one_commit_and_a_quiet_writer_never_wai
     await db.write(unit)
     assert time.monotonic() - started < linger / 2
 
-    entered, release = threading.Event(), threading.Event()
-
-    def gate(_session: Session) -> None:
-        entered.set()
-        release.wait(10)
-
-    held = asyncio.ensure_future(db.write_now(gate))
-    await asyncio.to_thread(entered.wait, 10)
-    queued = [asyncio.ensure_future(db.write_now(unit)) for _ in range(5)]
-    await asyncio.sleep(0.05)
-    release.set()
-    await asyncio.gather(held, *queued)  # a batch of five impatient units
+    await _in_one_batch(db, [unit] * 5, db.write_now)  # a batch of five impatient units
     started = time.monotonic()
     await db.write(unit)
     assert time.monotonic() - started < linger / 2
