@@ -17,6 +17,12 @@ So when the last batch held more than one patient unit (requests under load), th
 waits `LINGER_SECONDS` for the rest of the burst. A lone request on a quiet service never
 waits, and the dispatcher's units are impatient: however many of them a batch holds, they do
 not make the next one wait (a delivery's latency is in each of its round trips).
+
+The writer also tells whether requests are queueing for it (`requests_queueing`): a batch of
+`QUEUEING_BATCH` requests' units or more was committed within the last
+`QUEUEING_WINDOW_SECONDS`, whatever smaller batches came since.
+The dispatcher then keeps fewer deliveries open, so that fan-out does not take the process
+from the requests (delivery/dispatcher.py).
 """
 
 import asyncio
@@ -39,6 +45,9 @@ T = TypeVar("T")
 Unit = Callable[[Session], Any]
 Group = Callable[[Session, list[Any]], list[Any]]  # items in, one result per item out
 LINGER_SECONDS = 0.001  # B1: +8 % req/s, one commit a burst, not two (docs/PERFORMANCE.md)
+# Requests are queueing for the writer: this many of their units shared a commit, lately.
+QUEUEING_BATCH = 8
+QUEUEING_WINDOW_SECONDS = 0.1
 
 
 @dataclass
@@ -68,6 +77,12 @@ class Writer:
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._queued_at = float("-inf")  # when the last such batch was committed
+
+    def requests_queueing(self) -> bool:
+        """Whether requests are queueing for the writer (a batch of `QUEUEING_BATCH` of their
+        units or more committed within the last `QUEUEING_WINDOW_SECONDS`)."""
+        return time.monotonic() - self._queued_at < QUEUEING_WINDOW_SECONDS
 
     def start(self) -> None:
         if self._thread is None:
@@ -116,8 +131,11 @@ class Writer:
                     stopping = True
                     break
                 batch.append(more)
-            busy = sum(done.patient for done in batch) > 1
+            patient = sum(done.patient for done in batch)
+            busy = patient > 1
             self._commit(batch)
+            if patient >= QUEUEING_BATCH:
+                self._queued_at = time.monotonic()
             for done in batch:
                 done.loop.call_soon_threadsafe(_settle, done.future, done.outcome)
             if stopping:

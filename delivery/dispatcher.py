@@ -38,6 +38,12 @@ IDLE_SECONDS = 0.5  # retries fall due with time: look at least this often
 # commit wait for it. Small claims, each round, keep ingest's p99 flat from 10 to 1,000
 # subscriptions (PERFORMANCE.md, B4: 256 a claim gave 1.4-1.8x, 64 gave 1.05x).
 CLAIM_SIZE = 64
+# Deliveries open at most while requests are queueing for the writer (`Writer.requests_queueing`).
+# One process runs the API and the dispatcher on one interpreter lock: at 1,000 subscriptions
+# an unbounded fan-out took a third of the process from ingest, whose p99 rose 1.8x
+# (PERFORMANCE.md, B4). Under such load fan-out gets about what 8 partners at their share of 4
+# would take (the 10-subscription step delivers ~650/s so), never nothing; idle, all 256 slots.
+LOADED_CAPACITY = 32
 # How often the dispatcher looks for records past their retention date (each record is purged
 # once, whichever worker takes it: services/records/purging.py)
 RETENTION_EVERY = timedelta(minutes=1)
@@ -62,6 +68,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         per_subscription: int = 4,
         capacity: int = 256,
+        loaded_capacity: int = LOADED_CAPACITY,
         claim_size: int = CLAIM_SIZE,
         lease: timedelta = LEASE,
         metrics: Metrics | None = None,
@@ -74,6 +81,7 @@ class Dispatcher:
         self.clock = clock
         self.per_subscription = per_subscription
         self.capacity = capacity
+        self.loaded_capacity = loaded_capacity
         self.claim_size = claim_size
         self.lease = lease
         self.metrics = metrics
@@ -128,7 +136,10 @@ class Dispatcher:
         """One round: expand new events, claim and start due deliveries."""
         self._freed.clear()
         now = self.clock()
-        room = self.capacity - len(self._tasks) + self._held()
+        capacity = self.capacity
+        if self.db.writer.requests_queueing():
+            capacity = min(capacity, self.loaded_capacity)  # the requests come first
+        room = capacity - len(self._tasks) + self._held()
         wanted = min(room, self.claim_size)
         busy = {sub: n for sub, n in self._in_flight.items() if n}
         self._no_room = room <= 0

@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import pytest
 from aiohttp import web
 from fastapi import FastAPI
 from sqlalchemy import func
@@ -488,6 +489,42 @@ async def test_a_freed_slot_is_used_at_once_not_after_an_idle_period(hooks: Hook
         finally:
             stop.set()
             await asyncio.wait_for(loop, 10)  # the stop ends the idle wait too
+
+
+async def test_while_requests_queue_fan_out_keeps_fewer_deliveries_open(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API and the dispatcher share one process: while requests queue for the writer
+    (`Writer.requests_queueing`, tested in test_writer.py) the dispatcher keeps at most
+    `loaded_capacity` deliveries open, and once they stop, its whole capacity again."""
+    hooks.receiver.slow_seconds = 3.0  # every delivery is held open meanwhile
+    for n in range(8):
+        path = f"/q/{n}"
+        await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=path)
+        hooks.receiver.script[path] = ["slow"] * 4
+    for _ in range(4):
+        await _post(hooks, handling=handling("network"))  # 32 due: 8 partners at their 4
+    dispatcher, writer = hooks.dispatcher, hooks.dispatcher.db.writer
+    dispatcher.capacity, dispatcher.loaded_capacity = 32, 6
+    monkeypatch.setattr(writer, "requests_queueing", lambda: True)
+    for _ in range(3):
+        await dispatcher.tick()
+        await _open_at_least(hooks.receiver, 6)
+    await asyncio.sleep(0.3)
+    assert hooks.receiver.in_flight == hooks.receiver.most_in_flight == 6
+
+    monkeypatch.setattr(writer, "requests_queueing", lambda: False)
+    await dispatcher.tick()
+    await _open_at_least(hooks.receiver, 32)
+    await dispatcher.drain()
+    assert len(hooks.receiver.received) == 32
+
+
+async def _open_at_least(receiver: Receiver, count: int, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while receiver.in_flight < count:
+        assert time.monotonic() < deadline, f"{receiver.in_flight} open, not {count}"
+        await asyncio.sleep(0.02)
 
 
 async def test_workers_share_the_load_without_double_claiming(

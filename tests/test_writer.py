@@ -139,6 +139,38 @@ async def test_under_load_a_burst_shares_one_commit_and_a_quiet_writer_never_wai
     assert time.monotonic() - started < linger / 2
 
 
+async def test_requests_queueing_means_a_recent_batch_of_many_requests(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher's cue to keep fewer deliveries open (delivery/dispatcher.py): a batch
+    of `QUEUEING_BATCH` requests' units or more, committed within the window. Not a batch of
+    the dispatcher's own units however large, nor one request fewer, nor a burst gone by;
+    smaller batches after the burst do not end it (under load a request is sometimes
+    committed alone)."""
+    monkeypatch.setattr(writer_module, "QUEUEING_WINDOW_SECONDS", 60.0)  # not the machine's speed
+    db.start()
+    many = writer_module.QUEUEING_BATCH
+
+    def unit(_session: Session) -> None:
+        return None
+
+    assert not db.writer.requests_queueing()
+    await _in_one_batch(db, [unit] * many, db.write_now)  # the dispatcher's units
+    assert not db.writer.requests_queueing()
+    await _in_one_batch(db, [unit] * (many - 1))
+    assert not db.writer.requests_queueing()
+    await _in_one_batch(db, [unit] * many)
+    assert db.writer.requests_queueing()
+    await db.write_now(unit)  # smaller batches since do not end it: under load the writer
+    await db.write(unit)  # sometimes takes a request alone
+    assert db.writer.requests_queueing()
+    monkeypatch.setattr(writer_module, "QUEUEING_WINDOW_SECONDS", 0.2)
+    await _in_one_batch(db, [unit] * many)
+    assert db.writer.requests_queueing()
+    await asyncio.sleep(0.3)  # no such batch since: the burst is over
+    assert not db.writer.requests_queueing()
+
+
 async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Database) -> None:
     """A batch defers its inserts (one executemany per table); two retries of one POST in the
     same batch still make one record, the second answered as a replay."""
