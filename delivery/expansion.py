@@ -19,13 +19,18 @@ from models.tables import AGENCY, DELIVERY, EVENT, SUBSCRIPTION
 from models.tables import DISPATCHER_STATE as STATE
 from services.records.events import EVENT_COLUMNS as COPIED_COLUMNS
 
-MAX_EXPANSION = 500  # deliveries one unit creates at most (see `expand`)
+MAX_EXPANSION = 500  # deliveries one unit creates at most, an event split if need be (`expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", *COPIED_COLUMNS)]
-# The expander's place in the event log, and its heartbeat, in one row. Plain statements: the
-# row is read and written on every round, and an ORM object cost the writer more than the rest.
+# The expander's place in the event log (and within an event), and its heartbeat, in one row.
+# Plain statements: the row is read and written on every round, and an ORM object cost the
+# writer more than the rest.
 EXPANDER = "expander"
-_LAST_SEQ = core_select(STATE.c.last_seq).where(STATE.c.name == EXPANDER).with_for_update()
+_PLACE = (
+    core_select(STATE.c.last_seq, STATE.c.after_subscription)
+    .where(STATE.c.name == EXPANDER)
+    .with_for_update()
+)
 _BEAT = STATE.update().where(STATE.c.name == EXPANDER).values(heartbeat_at=bindparam("now"))
 _NEXT_EVENTS = (
     core_select(*EXPANDED_EVENT_COLUMNS)
@@ -39,6 +44,7 @@ _ADVANCE = (
     .values(
         heartbeat_at=bindparam("now"),
         last_seq=bindparam("last_seq"),
+        after_subscription=bindparam("after"),
     )
 )
 
@@ -54,19 +60,19 @@ class Subscriber(NamedTuple):
 
 
 def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MAX_EXPANSION) -> int:
-    """Expand new events, up to `batch` of them a unit, stopping after the event that brings
-    its deliveries to `max_rows`: the writer commits every request's work in turn, and one
-    event to 1,000 subscriptions must not hold the POSTs behind it for the expansion of
-    hundreds of events (PERFORMANCE.md, B4). Events that match nobody cost no rows and do
-    not count. Returns how many events the unit expanded.
-
-    An event is never split over units: measured, that cost B4 15 % of its deliveries at
-    1,000 subscriptions (every unit reads every subscription) and gave no p99 back."""
+    """Expand new events, up to `batch` of them a unit and at most `max_rows` deliveries: the
+    writer commits every request's work in turn, and the POSTs in a unit's commit wait for it
+    (PERFORMANCE.md, B4). An event to more subscriptions than that is expanded over several
+    units, in the order of their ids, the place kept in the expander's row. Events that match
+    nobody cost no rows and do not count. Returns how many events the unit expanded, the one
+    it stopped within counted."""
     connection = session.connection()
-    last_seq = connection.execute(_LAST_SEQ).scalar()
-    if last_seq is None:
-        last_seq = 0
+    place = connection.execute(_PLACE).first()
+    if place is None:
+        last_seq, after = 0, None
         connection.execute(STATE.insert(), {"name": EXPANDER, "last_seq": 0, "heartbeat_at": now})
+    else:
+        last_seq, after = place
     events = connection.execute(_NEXT_EVENTS, {"last_seq": last_seq, "batch": batch}).all()
     if not events:
         connection.execute(_BEAT, {"now": now})
@@ -75,17 +81,25 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
     rows: list[dict[str, Any]] = []
     done = 0
     for event in events:
-        rows += [
-            delivery_row(subscriber.id, event, now)
-            for subscriber in subscribers
+        begun, full = after, False  # `begun`: the last subscription done for this event
+        for subscriber in subscribers:
+            if after is not None and subscriber.id <= after:
+                continue  # done by an earlier unit
             # a subscription gets what happens from its creation on (earlier: a replay)
-            if event.at >= subscriber.created_at and wants(subscriber, event)
-        ]
+            if event.at >= subscriber.created_at and wants(subscriber, event):
+                if len(rows) >= max_rows:
+                    full = True
+                    break
+                rows.append(delivery_row(subscriber.id, event, now))
+            begun = subscriber.id
+        if full:  # the rest next round, from the first subscription that wants it
+            after = begun
+            if begun is not None:
+                done += 1  # begun here or before: this unit expanded part of it
+            break
         done += 1
-        last_seq = event.seq
-        if len(rows) >= max_rows:
-            break  # the rest next round
-    connection.execute(_ADVANCE, {"now": now, "last_seq": last_seq})
+        last_seq, after = event.seq, None
+    connection.execute(_ADVANCE, {"now": now, "last_seq": last_seq, "after": after})
     if rows:
         connection.execute(DELIVERY.insert(), rows)
         pacing.wake(connection, {row["subscription_id"] for row in rows}, now)
@@ -128,7 +142,8 @@ def _subscribers(connection: Connection) -> list[Subscriber]:
         key = tuple(row)
         built[key] = _built.get(key) or _subscriber(key)
     _built = built  # only the rows there now: those gone or changed are forgotten
-    return list(built.values())
+    # in the order an event's expansion goes through them (by id, as Python compares them)
+    return sorted(built.values(), key=lambda subscriber: subscriber.id)
 
 
 def find_subscriber(connection: Connection, subscription_id: str) -> Subscriber | None:

@@ -121,6 +121,9 @@ class DispatcherState(SQLModel, table=True):
 
     name: str = SQLField(primary_key=True, max_length=40)
     last_seq: int = 0
+    # Of the event after `last_seq`, the subscriptions up to this id have their deliveries
+    # (an event to more subscriptions than a writer unit takes is expanded over several)
+    after_subscription: str | None = SQLField(default=None, max_length=36)
     heartbeat_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
 
 

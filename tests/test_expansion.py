@@ -4,11 +4,14 @@
 import json
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session, col, select
 
+from core.clock import utcnow
 from core.db import Database
+from delivery import expansion
 from models.enums import AgencyType, Role
 from models.registry import Agency
+from models.subscriptions import Delivery
 from tests.hooks import Hooks
 from tests.support import alert_body, distress_body, handling
 
@@ -69,3 +72,46 @@ def _set_type(db: Database, agency: str, kind: AgencyType) -> None:
             update(Agency).where(col(Agency.code) == agency).values(type=kind)
         )
     )
+
+
+async def test_an_event_to_more_subscriptions_than_a_unit_takes_is_split(hooks: Hooks) -> None:
+    """At most `max_rows` deliveries a writer unit, an event split over units if need be (at
+    1,000 subscriptions one unit of 1,000 rows held the POSTs in its commit: PERFORMANCE.md,
+    B4): every pair once, a subscription made or deleted between the units of an event
+    neither gets it nor breaks the rest."""
+    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+    subscribed = [
+        (await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=f"/s/{n}"))[0] for n in range(7)
+    ]
+    body = alert_body(handling=handling("network"))
+    for _ in range(2):
+        assert (await hooks.network.http.post("/v1/alerts", json=body, headers=sender)).is_success
+    db = hooks.dispatcher.db
+
+    async def unit() -> list[tuple[str, int]]:
+        before = set(await db.read(_pairs))
+        assert await db.write_now(expansion.expand, utcnow(), max_rows=3) > 0
+        return sorted(set(await db.read(_pairs)) - before)
+
+    first = await unit()
+    assert len(first) == 3
+    assert len({seq for _, seq in first}) == 1  # within the first event
+    late, _ = await hooks.subscribe("MY-MMEA", path="/late")  # after the event: not for it
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    gone = subscribed[-1]  # the last made, so the last reached (ids in time order): not yet
+    deleted = await hooks.network.http.delete(f"/v1/subscriptions/{gone}", headers=admin)
+    assert deleted.status_code == 200, deleted.text
+    made = first
+    while len(made) < 12:  # 6 subscriptions left, 2 events
+        added = await unit()
+        assert 0 < len(added) <= 3
+        made += added
+    assert await db.write_now(expansion.expand, utcnow(), max_rows=3) == 0  # nothing left
+    assert len(set(made)) == 12
+    assert {sub for sub, _ in made} == set(subscribed) - {gone}
+    assert late not in {sub for sub, _ in await db.read(_pairs)}
+
+
+def _pairs(session: Session) -> list[tuple[str, int]]:
+    rows = session.exec(select(Delivery.subscription_id, Delivery.event_seq)).all()
+    return [(sub, seq) for sub, seq in rows if seq is not None]
