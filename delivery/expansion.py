@@ -19,7 +19,7 @@ from models.tables import AGENCY, DELIVERY, EVENT, SUBSCRIPTION
 from models.tables import DISPATCHER_STATE as STATE
 from services.records.events import EVENT_COLUMNS as COPIED_COLUMNS
 
-MAX_EXPANSION = 500  # deliveries one unit creates at most, an event split if need be (`expand`)
+MAX_EXPANSION = 250  # deliveries one unit creates at most, an event split if need be (`expand`)
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", *COPIED_COLUMNS)]
 # The expander's place in the event log (and within an event), and its heartbeat, in one row.
