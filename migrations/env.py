@@ -20,22 +20,27 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = make_engine(url, timeout=30)  # a migration may wait out a running writer
-    with engine.connect() as connection:
-        if not is_sqlite(url):  # several replicas may start at once: one migrates at a time
-            connection.execute(text("SELECT pg_advisory_lock(7351001)"))
-            connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            render_as_batch=is_sqlite(url),
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        if not is_sqlite(url):
-            connection.execute(text("SELECT pg_advisory_unlock(7351001)"))
-            connection.commit()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            if not is_sqlite(url):  # several replicas may start at once: one migrates at a time
+                connection.execute(text("SELECT pg_advisory_lock(7351001)"))
+                connection.commit()
+            try:
+                context.configure(
+                    connection=connection,
+                    target_metadata=metadata,
+                    render_as_batch=is_sqlite(url),
+                    compare_type=True,
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+            finally:  # a migration that fails must not keep the lock from the next attempt
+                if not is_sqlite(url):
+                    connection.rollback()
+                    connection.execute(text("SELECT pg_advisory_unlock(7351001)"))
+                    connection.commit()
+    finally:
+        engine.dispose()  # the lock is the session's: no pooled connection may keep it
 
 
 if context.is_offline_mode():

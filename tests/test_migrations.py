@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,7 +14,7 @@ from sqlalchemy import MetaData, create_engine, inspect
 from sqlmodel import col, select
 
 from core.db import Database, normalize_url
-from core.migrations import MIGRATIONS_DIR, head_revision, upgrade
+from core.migrations import MIGRATIONS_DIR, alembic_config, head_revision, upgrade
 from models.base import metadata
 from models.records import Record, RecordVersion
 
@@ -248,3 +249,35 @@ def test_existing_records_gain_a_purpose_and_a_retention_date(empty_database_url
             assert row.retain_until == until
             assert row.legal_hold is False
             assert row.purged_at is None
+
+
+CURSOR_REVISION = "5b1e0c7d9a3f"  # dispatcher_state gains the expander's place within an event
+
+
+def test_downgrading_past_the_expansion_cursor_waits_for_a_split_event(
+    empty_database_url: str,
+) -> None:
+    """The code before that revision expands an event whole: with an event partly expanded
+    it would insert the pairs already made again and stop on their unique key. So the
+    downgrade refuses, saying why, until the dispatcher has finished the event. The refused
+    attempt leaves the migrations' lock free for the next (on PostgreSQL a pooled connection
+    kept it, and the next attempt in the same process waited for ever)."""
+    before = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(CURSOR_REVISION).down_revision
+    assert isinstance(before, str)
+    upgrade(empty_database_url)
+    engine = create_engine(normalize_url(empty_database_url))
+    within = "'expander', 7, '0193a5c0-0000-7000-8000-000000000001'"  # an event begun
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO dispatcher_state (name, last_seq, after_subscription) VALUES ({within})"
+        )
+    with pytest.raises(RuntimeError, match="partly expanded"):
+        command.downgrade(alembic_config(empty_database_url), before)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE dispatcher_state SET after_subscription = NULL")
+    command.downgrade(alembic_config(empty_database_url), before)
+    with engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("dispatcher_state")}
+        assert MigrationContext.configure(connection).get_current_revision() == before
+    engine.dispose()
+    assert columns == {"name", "last_seq", "heartbeat_at"}

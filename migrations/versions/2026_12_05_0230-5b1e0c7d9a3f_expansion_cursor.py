@@ -26,5 +26,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The code before expands an event whole: with one partly expanded it would insert the
+    # pairs already made again, and stop on their unique key.
+    partly = op.get_bind().execute(
+        sa.text('SELECT 1 FROM dispatcher_state WHERE after_subscription IS NOT NULL')
+    ).first()
+    if partly is not None:
+        raise RuntimeError(
+            'an event is partly expanded into deliveries: run this version until its dispatcher '
+            'has finished it (dispatcher_state.after_subscription empty), then downgrade'
+        )
     with op.batch_alter_table('dispatcher_state') as batch:
         batch.drop_column('after_subscription')
