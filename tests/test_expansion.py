@@ -1,6 +1,7 @@
 """Which events become deliveries for a subscription: from its creation on, never earlier
 (a replay sends earlier ones), however far behind the dispatcher is when it subscribes."""
 
+import asyncio
 import json
 
 from sqlalchemy import update
@@ -115,3 +116,31 @@ async def test_an_event_to_more_subscriptions_than_a_unit_takes_is_split(hooks: 
 def _pairs(session: Session) -> list[tuple[str, int]]:
     rows = session.exec(select(Delivery.subscription_id, Delivery.event_seq)).all()
     return [(sub, seq) for sub, seq in rows if seq is not None]
+
+
+async def test_workers_splitting_events_make_each_pair_once(
+    hooks: Hooks, database_url: str
+) -> None:
+    """Three expanders on their own connections (three `rilon worker`s would be so) taking
+    three rows a unit at once, over events split between them: each pair once, none lost."""
+    subscribed = {
+        (await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=f"/w/{n}"))[0] for n in range(7)
+    }
+    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(handling=handling("network"))
+    for _ in range(3):
+        assert (await hooks.network.http.post("/v1/alerts", json=body, headers=sender)).is_success
+    workers = [Database(database_url) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(30):
+            units = (db.write_now(expansion.expand, utcnow(), max_rows=3) for db in workers)
+            if not any(await asyncio.gather(*units)):
+                break
+    finally:
+        for worker in workers:
+            worker.close()
+    made = await hooks.dispatcher.db.read(_pairs)
+    assert len(made) == len(set(made)) == 21
+    assert {sub for sub, _ in made} == subscribed
