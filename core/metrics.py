@@ -64,6 +64,11 @@ class Metrics:
         )
         for outcome in DELIVERY_OUTCOMES:  # present from the start, so rate() has a zero
             self.deliveries.labels(outcome)
+        self.held_back = Counter(
+            "rilon_dispatcher_held_back_rounds",
+            "Dispatcher rounds that kept fewer deliveries open because requests were queueing",
+            registry=self.registry,
+        )
         if multiprocess_dir() is None:
             self.exposed = self.registry
         else:
@@ -76,6 +81,9 @@ class Metrics:
 
     def count_delivery(self, outcome: str) -> None:
         self.deliveries.labels(outcome).inc()
+
+    def count_held_back(self) -> None:
+        self.held_back.inc()
 
     def add_collectors(self, collectors: Iterable[Collector]) -> None:
         """Add collectors computed at scrape time (database gauges: the same from any process)."""

@@ -139,6 +139,8 @@ class Dispatcher:
         capacity = self.capacity
         if self.db.writer.requests_queueing():
             capacity = min(capacity, self.loaded_capacity)  # the requests come first
+            if self.metrics is not None:
+                self.metrics.count_held_back()
         room = capacity - len(self._tasks) + self._held()
         wanted = min(room, self.claim_size)
         busy = {sub: n for sub, n in self._in_flight.items() if n}

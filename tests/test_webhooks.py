@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from core.clock import utcnow
 from core.db import Database
+from core.metrics import Metrics
 from core.netguard import networks
 from delivery import expansion, outbox, settling
 from delivery.dispatcher import Dispatcher
@@ -506,18 +507,22 @@ async def test_while_requests_queue_fan_out_keeps_fewer_deliveries_open(
         await _post(hooks, handling=handling("network"))  # 32 due: 8 partners at their 4
     dispatcher, writer = hooks.dispatcher, hooks.dispatcher.db.writer
     dispatcher.capacity, dispatcher.loaded_capacity = 32, 6
+    dispatcher.metrics = Metrics()
+    held_back = "rilon_dispatcher_held_back_rounds_total"  # what an operator sees of it
     monkeypatch.setattr(writer, "requests_queueing", lambda: True)
     for _ in range(3):
         await dispatcher.tick()
         await _open_at_least(hooks.receiver, 6)
     await asyncio.sleep(0.3)
     assert hooks.receiver.in_flight == hooks.receiver.most_in_flight == 6
+    assert dispatcher.metrics.registry.get_sample_value(held_back) == 3
 
     monkeypatch.setattr(writer, "requests_queueing", lambda: False)
     await dispatcher.tick()
     await _open_at_least(hooks.receiver, 32)
     await dispatcher.drain()
     assert len(hooks.receiver.received) == 32
+    assert dispatcher.metrics.registry.get_sample_value(held_back) == 3
 
 
 async def _open_at_least(receiver: Receiver, count: int, timeout: float = 5) -> None:
