@@ -498,7 +498,7 @@ async def test_while_requests_queue_fan_out_keeps_fewer_deliveries_open(
     """The API and the dispatcher share one process: while requests queue for the writer
     (`Writer.requests_queueing`, tested in test_writer.py) the dispatcher keeps at most
     `loaded_capacity` deliveries open, and once they stop, its whole capacity again."""
-    hooks.receiver.slow_seconds = 3.0  # every delivery is held open meanwhile
+    hooks.receiver.slow_seconds = 5.0  # every delivery is held open meanwhile
     for n in range(8):
         path = f"/q/{n}"
         await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=path)

@@ -164,10 +164,10 @@ async def test_requests_queueing_means_a_recent_batch_of_many_requests(
     await db.write_now(unit)  # smaller batches since do not end it: under load the writer
     await db.write(unit)  # sometimes takes a request alone
     assert db.writer.requests_queueing()
-    monkeypatch.setattr(writer_module, "QUEUEING_WINDOW_SECONDS", 0.2)
+    monkeypatch.setattr(writer_module, "QUEUEING_WINDOW_SECONDS", 0.5)
     await _in_one_batch(db, [unit] * many)
     assert db.writer.requests_queueing()
-    await asyncio.sleep(0.3)  # no such batch since: the burst is over
+    await asyncio.sleep(0.6)  # no such batch since: the burst is over
     assert not db.writer.requests_queueing()
 
 
