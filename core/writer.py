@@ -19,8 +19,8 @@ waits, and the dispatcher's units are impatient: however many of them a batch ho
 not make the next one wait (a delivery's latency is in each of its round trips).
 
 The writer also tells whether requests are queueing for it (`requests_queueing`): a batch of
-`QUEUEING_BATCH` requests' units or more was committed within the last
-`QUEUEING_WINDOW_SECONDS`, whatever smaller batches came since.
+`QUEUEING_BATCH` requests' units or more (or a full batch, with `max_batch` below that) was
+committed within the last `QUEUEING_WINDOW_SECONDS`, whatever smaller batches came since.
 The dispatcher then keeps fewer deliveries open, so that fan-out does not take the process
 from the requests (delivery/dispatcher.py).
 """
@@ -134,7 +134,7 @@ class Writer:
             patient = sum(done.patient for done in batch)
             busy = patient > 1
             self._commit(batch)
-            if patient >= QUEUEING_BATCH:
+            if patient >= min(QUEUEING_BATCH, self._max_batch):  # or all a capped batch holds
                 self._queued_at = time.monotonic()
             for done in batch:
                 done.loop.call_soon_threadsafe(_settle, done.future, done.outcome)

@@ -23,6 +23,7 @@ from core import writer as writer_module
 from core.db import Database
 from core.driver import translate
 from core.errors import Conflict, DatabaseUnavailable, NotFound
+from core.settings import Settings
 from models.alerts import AlertCreate
 from models.audit import AuditEvent
 from models.enums import AgencyType, Role
@@ -169,6 +170,26 @@ async def test_requests_queueing_means_a_recent_batch_of_many_requests(
     assert db.writer.requests_queueing()
     await asyncio.sleep(0.6)  # no such batch since: the burst is over
     assert not db.writer.requests_queueing()
+
+
+async def test_a_writer_capped_below_the_cue_is_queueing_when_its_batches_are_full(
+    settings: Settings,
+) -> None:
+    """With `RILON_WRITER_MAX_BATCH` below `QUEUEING_BATCH` no batch could ever hold that
+    many: a full batch of requests is the cue instead, or the dispatcher would never yield."""
+    capped = Database(settings.database_url, max_batch=3)
+    capped.start()
+    try:
+
+        def unit(_session: Session) -> None:
+            return None
+
+        await _in_one_batch(capped, [unit] * 2)
+        assert not capped.writer.requests_queueing()
+        await _in_one_batch(capped, [unit] * 3)
+        assert capped.writer.requests_queueing()
+    finally:
+        capped.close()
 
 
 async def test_publishes_in_one_batch_share_inserts_and_keep_their_keys(db: Database) -> None:
