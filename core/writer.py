@@ -81,7 +81,8 @@ class Writer:
 
     def requests_queueing(self) -> bool:
         """Whether requests are queueing for the writer (a batch of `QUEUEING_BATCH` of their
-        units or more committed within the last `QUEUEING_WINDOW_SECONDS`)."""
+        units or more, or a full batch below that, committed within the last
+        `QUEUEING_WINDOW_SECONDS`)."""
         return time.monotonic() - self._queued_at < QUEUEING_WINDOW_SECONDS
 
     def start(self) -> None:

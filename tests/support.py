@@ -1,9 +1,13 @@
 """Test helpers: a small network of agencies and clients, and tokens for them."""
 
+import asyncio
 import copy
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 from sqlmodel import Session
 
 from core.db import Database
@@ -113,3 +117,14 @@ def distress_body(**changes: object) -> dict[str, object]:
 
 def handling(distribution: str = "network", **changes: object) -> dict[str, object]:
     return {"distribution": distribution, "tlp": "amber", **changes}
+
+
+async def until(
+    ready: Callable[[], bool], what: str, timeout: float = 20, every: float = 0.02
+) -> None:
+    """Wait until `ready()`, looking every `every` seconds; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)

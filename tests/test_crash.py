@@ -24,7 +24,7 @@ from core.db import is_sqlite, normalize_url
 from models.subscriptions import Delivery
 from tests.processes import Process, child_env, run, supervised
 from tests.receiver import Received, Receiver, running, verify
-from tests.support import alert_body, handling
+from tests.support import alert_body, handling, until
 
 # Kills timed to deliveries in flight: the crash tests take turns on one test process
 pytestmark = pytest.mark.xdist_group("crash")
@@ -175,14 +175,6 @@ async def started(database_url: str, workdir: Path) -> AsyncIterator[Rig]:
             yield rig
 
 
-async def until(ready: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 def mid_fan_out(rig: Rig, received: int) -> Callable[[], bool]:
     """Once `received` requests reached the receiver: some in flight there, a POST pending."""
     receiver = rig.receiver
@@ -197,7 +189,11 @@ async def crash_three_times(rig: Rig, victim: Process) -> None:
     poster = asyncio.create_task(rig.post_until(stop))
     try:
         for threshold in KILL_AFTER:
-            await until(mid_fan_out(rig, len(received) + threshold), f"{threshold} deliveries")
+            await until(
+                mid_fan_out(rig, len(received) + threshold),
+                f"{threshold} deliveries",
+                every=0.005,  # a moment mid fan-out is short
+            )
             victim.kill()
             await victim.start()
         mark, restarted = len(received) + SUBSCRIPTIONS, len(rig.accepted)

@@ -9,7 +9,7 @@ within a second.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,7 +28,7 @@ from tests.cluster import BOOTSTRAP, LiveNetwork
 from tests.conftest import make_settings
 from tests.processes import child_env, run, supervised
 from tests.receiver import Receiver, running, verify
-from tests.support import Network, alert_body, handling
+from tests.support import Network, alert_body, handling, until
 
 HANGING_BACKLOG = 1000
 SLOW_BACKLOG = 10
@@ -47,13 +47,6 @@ async def subscribe(
     answer = await http.post(f"{api}/v1/subscriptions", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     return answer.json()["id"], answer.json()["secret"]
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -80,8 +73,8 @@ class Troubled:
         for receiver, count in ((self.hanging, HANGING_BACKLOG), (self.slow, SLOW_BACKLOG)):
             subscription, _ = await subscribe(http, admin, receiver.url(), api)
             await asyncio.to_thread(add_deliveries, database_url, subscription, count)
-        await until(lambda: self.hanging.in_flight >= 4, 10, "the hanging partner's requests")
-        await until(lambda: self.slow.in_flight >= 1, 10, "the slow partner's requests")
+        await until(lambda: self.hanging.in_flight >= 4, "the hanging partner's requests", 10)
+        await until(lambda: self.slow.in_flight >= 1, "the slow partner's requests", 10)
 
 
 async def prompt_delivery(
@@ -92,7 +85,7 @@ async def prompt_delivery(
     answer = await http.post(f"{api}/v1/alerts", json=body, headers=sender)
     assert answer.status_code == 201, answer.text
     began = time.monotonic()
-    await until(lambda: bool(healthy.received), 15, "the healthy partner's delivery")
+    await until(lambda: bool(healthy.received), "the healthy partner's delivery", 15)
     took = time.monotonic() - began
     event = verify(secret, healthy.received[0])
     assert event["data"]["id"] == answer.json()["id"]
@@ -141,7 +134,7 @@ async def test_a_huge_replay_for_one_partner_does_not_delay_a_healthy_one(
         replay = f"/v1/subscriptions/{subscription}/replay"
         asked = await http.post(replay, json=since, headers=admin)
         assert asked.status_code == 202, asked.text
-        await until(lambda: partners.hanging.in_flight >= 4, 10, "the replay's first requests")
+        await until(lambda: partners.hanging.in_flight >= 4, "the replay's first requests", 10)
         healthy_admin = await network.headers(Role.AGENCY_ADMIN, "ID-BASARNAS")
         _, secret = await subscribe(http, healthy_admin, partners.healthy.url())
         sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
@@ -166,9 +159,9 @@ async def test_more_hanging_partners_than_slots_do_not_delay_a_healthy_one(
             hanging.script[f"/h{n}"] = ["hang"] * 100
             subscription, _ = await subscribe(http, admin, hanging.url(f"/h{n}"))
             await asyncio.to_thread(add_deliveries, database_url, subscription, 10)
-        await until(lambda: hanging.in_flight >= 256, 20, "every slot taken")
+        await until(lambda: hanging.in_flight >= 256, "every slot taken", 20)
         await asyncio.sleep(HELD_SECONDS)  # held, now: the slots are given back
-        await until(lambda: hanging.in_flight == 4 * MANY, 10, "every hanging partner's share")
+        await until(lambda: hanging.in_flight == 4 * MANY, "every hanging partner's share", 10)
         healthy_admin = await network.headers(Role.AGENCY_ADMIN, "ID-BASARNAS")
         _, secret = await subscribe(http, healthy_admin, healthy.url())
         sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
@@ -193,7 +186,7 @@ async def test_two_workers_serve_a_healthy_partner_promptly(
             await asyncio.gather(*(process.start() for process in (api, *workers)))
             network = await LiveNetwork.register(http, api, api)
             await partners.fall_behind(http, network.subscriber, url, api.url())
-            await until(lambda: partners.hanging.in_flight == 8, 10, "both workers' share")
+            await until(lambda: partners.hanging.in_flight == 8, "both workers' share", 10)
             _, secret = await subscribe(http, network.subscriber, partners.healthy.url(), api.url())
             took = await prompt_delivery(http, network.sender, partners.healthy, secret, api.url())
             assert took < PROMPT, f"the healthy partner waited {took:.2f} s"

@@ -26,7 +26,7 @@ from models.enums import Role
 from models.subscriptions import Delivery
 from tests.hooks import Hooks
 from tests.receiver import Received, Receiver, fails, running, verify
-from tests.support import alert_body, handling
+from tests.support import alert_body, handling, until
 
 
 async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
@@ -512,24 +512,17 @@ async def test_while_requests_queue_fan_out_keeps_fewer_deliveries_open(
     monkeypatch.setattr(writer, "requests_queueing", lambda: True)
     for _ in range(3):
         await dispatcher.tick()
-        await _open_at_least(hooks.receiver, 6)
+        await until(lambda: hooks.receiver.in_flight >= 6, "six deliveries open", 5)
     await asyncio.sleep(0.3)
     assert hooks.receiver.in_flight == hooks.receiver.most_in_flight == 6
     assert dispatcher.metrics.registry.get_sample_value(held_back) == 3
 
     monkeypatch.setattr(writer, "requests_queueing", lambda: False)
     await dispatcher.tick()
-    await _open_at_least(hooks.receiver, 32)
+    await until(lambda: hooks.receiver.in_flight >= 32, "every delivery open", 5)
     await dispatcher.drain()
     assert len(hooks.receiver.received) == 32
     assert dispatcher.metrics.registry.get_sample_value(held_back) == 3
-
-
-async def _open_at_least(receiver: Receiver, count: int, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while receiver.in_flight < count:
-        assert time.monotonic() < deadline, f"{receiver.in_flight} open, not {count}"
-        await asyncio.sleep(0.02)
 
 
 async def test_workers_share_the_load_without_double_claiming(
