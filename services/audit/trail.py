@@ -6,7 +6,6 @@ the write lock (BEGIN IMMEDIATE) does. `seq` is assigned here, so it has no gaps
 """
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +20,7 @@ from core.db import serialize_writers
 from core.driver import DRIVER_OUTAGES
 from core.errors import RETRY_AFTER_SECONDS, RilonError, ServiceUnavailable
 from core.ids import new_id
+from core.jsontext import dumps_sorted
 from models.audit import GENESIS_HASH, AuditEvent
 from models.records import Record
 from models.tables import AUDIT
@@ -106,7 +106,7 @@ def flagged(session: Session, entry: Entry) -> Entry:
 def canonical(row: dict[str, Any]) -> str:
     values = {name: row[name] for name in CANONICAL_FIELDS}
     values["at"] = row["at"].isoformat()
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return dumps_sorted(values)
 
 
 def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:

@@ -9,13 +9,13 @@ from sqlmodel import Session, col, select
 
 from auth.principal import Principal
 from core.errors import Conflict, Gone
-from core.jsontext import dumps
+from core.jsontext import stdlib_dumps
 from models.records import IdempotencyKey, Record, RecordVersion
 from services.records.kinds import KindSpec
 
 
 def fingerprint(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(dumps(payload).encode()).hexdigest()
+    return hashlib.sha256(stdlib_dumps(payload).encode()).hexdigest()
 
 
 def first_answer(
