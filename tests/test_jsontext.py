@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from core.jsontext import dumps, dumps_sorted
 from models.audit import GENESIS_HASH
 from services.audit import trail
+from services.audit.fields import DETAIL_MAX_CHARS, detail_json
 from services.records import idempotency
 
 # Every JSON value but floats: any character but a lone surrogate (which orjson refuses)
@@ -66,3 +67,13 @@ def test_an_idempotency_fingerprint_is_the_one_made_before_orjson() -> None:
     payload = {"title": "Überfüllt", "area": {"lat": 1e-05, "lon": 97.5}, "n": 2**70}
     before = hashlib.sha256(_stdlib(payload).encode()).hexdigest()
     assert idempotency.fingerprint(payload) == before
+
+
+def test_an_audit_detail_is_cleaned_compact_json_or_its_size() -> None:
+    """A detail is stored as compact sorted JSON, characters as they are (cleaned of controls
+    and bidi overrides); one over `DETAIL_MAX_CHARS` is kept as its size only."""
+    detail = {"path": "/v1/Überfüllt\u202e\x00", "ids": ["a", "b"]}
+    assert detail_json(detail) == '{"ids":["a","b"],"path":"/v1/Überfüllt\ufffd\ufffd"}'
+    junk = {"ids": ["x" * 100] * (DETAIL_MAX_CHARS // 100)}
+    size = len(_stdlib(junk))
+    assert json.loads(detail_json(junk)) == {"chars": size, "truncated": True}

@@ -5,12 +5,12 @@ PostgreSQL refuse the row (and, batched, its neighbours'), a 12,000-character pa
 permanent chain, and a bidi override makes a row read differently to an auditor than it hashes.
 """
 
-import json
 import unicodedata
 from typing import Any
 
 from sqlalchemy import String
 
+from core.jsontext import dumps_sorted
 from models.tables import AUDIT
 
 SIZES = {
@@ -47,9 +47,9 @@ def fitted(column: str, value: str | None) -> str | None:
 
 def detail_json(detail: dict[str, Any]) -> str:
     """The detail as canonical JSON: every string in it cleaned, its size bounded."""
-    text = json.dumps(_cleaned(detail), sort_keys=True, separators=(",", ":"))
+    text = dumps_sorted(_cleaned(detail))
     if len(text) > DETAIL_MAX_CHARS:
-        return json.dumps({"truncated": True, "chars": len(text)}, sort_keys=True)
+        return dumps_sorted({"truncated": True, "chars": len(text)})
     return text
 
 

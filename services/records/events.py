@@ -1,6 +1,5 @@
 """Events: emitted with each change, in its transaction, and written as JSON one way."""
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from auth.policy import POLICY_COLUMNS
 from core import bulk
 from core.clock import iso, utcnow
 from core.ids import new_id
+from core.jsontext import dumps
 from core.signals import EVENTS_EMITTED
 from models.tables import EVENT
 
@@ -38,13 +38,12 @@ def emit(session: Session, event_type: str, columns: dict[str, Any], data: str) 
 def event_json(seq: int | None, event_id: str, event_type: str, at: datetime, data: str) -> str:
     """`{"id","type","timestamp","cursor","data"}`, with the stored record as it is: every
     event a subscriber or feed reader gets is written here (a `ping` has no cursor)."""
-    head = json.dumps(
+    head = dumps(
         {
             "id": event_id,
             "type": event_type,
             "timestamp": iso(at),
             "cursor": None if seq is None else str(seq),
-        },
-        separators=(",", ":"),
+        }
     )
     return head[:-1] + ',"data":' + data + "}"
