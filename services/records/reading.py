@@ -22,6 +22,7 @@ from models.records import Record, RecordVersion
 from services.records import search
 from services.records.filters import linked, linked_values
 from services.records.kinds import KindSpec
+from services.records.packing import page_rows
 from services.records.rendering import render
 
 
@@ -108,7 +109,7 @@ def list_records(
     now = clock.utcnow()
     values = _values(wanted, now)
     query = _list_query(spec.kind.value, readable(principal), _shape(wanted))
-    rows = session.connection().execute(query, values).all()
+    rows = page_rows(session.connection(), query, values)
     page = rows[: wanted.limit]
     more = len(rows) > wanted.limit
     last_seq = page[-1][0] if page else None
