@@ -5,11 +5,14 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlmodel import Session
 
+from auth.principal import Principal
+from auth.scopes import ROLE_SCOPES
 from core.db import Database
 from models.alerts import EXAMPLE as ALERT_EXAMPLE
 from models.distress import EXAMPLE as DISTRESS_EXAMPLE
@@ -81,6 +84,20 @@ class Network:
             agency = SECRETARIAT_CODE
         name = f"{agency}:{role}"
         return self.credentials.get(name) or self.add_client(name, agency, role)
+
+    def principal(self, role: Role, agency: str, country: str) -> Principal:
+        """The caller a token of `role` at `agency` (a coast guard of `country`) stands for, to
+        call the service layer directly, valid an hour."""
+        return Principal(
+            client_id=self.role(role, agency).client_id,
+            agency=agency,
+            country=country,
+            agency_type=AgencyType.COAST_GUARD,
+            roles=frozenset([role]),
+            scopes=ROLE_SCOPES[role],
+            jti="x",
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
 
     async def token(self, credential: Credential, scope: str | None = None) -> str:
         key = f"{credential.client_id}|{scope}"

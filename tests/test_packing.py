@@ -1,17 +1,15 @@
 """A list page read from SQLite as one value (services/records/packing.py) is the page the
 rows would have given, field for field, on both databases."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from auth.policy import readable
-from auth.principal import Principal
-from auth.scopes import ROLE_SCOPES
 from core import clock
-from models.enums import AgencyType, Role
+from models.enums import Role
 from services.records import packing, reading
 from services.records.kinds import ALERTS
 from services.records.reading import RecordFilter
@@ -29,17 +27,7 @@ async def test_a_page_packed_is_the_page_as_rows(network: Network) -> None:
     for body in bodies:
         answer = await network.http.post("/v1/alerts", json=body, headers=headers)
         assert answer.status_code == 201, answer.text
-    sender = network.role(Role.DUTY_OFFICER, "BD-CG")
-    caller = Principal(
-        client_id=sender.client_id,
-        agency="BD-CG",
-        country="BD",
-        agency_type=AgencyType.COAST_GUARD,
-        roles=frozenset([Role.DUTY_OFFICER]),
-        scopes=ROLE_SCOPES[Role.DUTY_OFFICER],
-        jti="x",
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-    )
+    caller = network.principal(Role.DUTY_OFFICER, "BD-CG", "BD")
     wanted = RecordFilter(limit=3)
 
     def both(session: Session) -> tuple[list[Any], list[Any]]:
