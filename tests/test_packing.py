@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from auth.policy import readable
 from core import clock
 from models.enums import Role
+from models.records import Record
 from services.records import packing, reading
 from services.records.kinds import ALERTS
 from services.records.reading import RecordFilter
@@ -51,10 +52,30 @@ async def test_a_page_packed_is_the_page_as_rows(network: Network) -> None:
 
 
 async def test_a_separator_inside_a_value_falls_back_to_rows(network: Network) -> None:
-    """Stored text never holds the separators; if a value did, the page is read as rows."""
-    query = sa.select(sa.literal(7).label("seq"), sa.literal("a\x1fb").label("doc"))
+    """Stored text never holds the separators: JSON escapes them. If a row did (written
+    around the service), the page is read as rows, and still right."""
+    headers = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    for _ in range(2):
+        answer = await network.http.post("/v1/alerts", json=alert_body(), headers=headers)
+        assert answer.status_code == 201, answer.text
+    hostile = answer.json()["id"]
+    network.db.run_write(
+        lambda session: session.execute(
+            sa.update(Record)
+            .where(col(Record.id) == hostile)
+            .values(doc=sa.literal("{\x1f\x1e") + sa.func.substr(col(Record.doc), 2))
+        )
+    )
+    caller = network.principal(Role.DUTY_OFFICER, "BD-CG", "BD")
+    wanted = RecordFilter(limit=5)
 
-    def read(session: Session) -> list[Any]:
-        return packing.page_rows(session.connection(), query, {})
+    def both(session: Session) -> tuple[list[Any], list[Any]]:
+        query = reading._list_query("alert", readable(caller), reading._shape(wanted))
+        values = reading._values(wanted, clock.utcnow())
+        connection = session.connection()
+        plain = list(connection.execute(query, values).all())
+        return packing.page_rows(connection, query, values), plain
 
-    assert network.db.run_read(read) == [(7, "a\x1fb")]
+    packed, plain = network.db.run_read(both)
+    assert packed == [tuple(row) for row in plain]
+    assert packed[0][1].startswith("{\x1f\x1e")

@@ -1,15 +1,13 @@
 """A selective `q` is found through the trigram index on PostgreSQL, not by a scan."""
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlmodel import Session
 
 from auth.principal import Principal
-from auth.scopes import ROLE_SCOPES
 from core.db import is_sqlite
-from models.enums import AgencyType, Role
+from models.enums import Role
 from models.tables import RECORD
 from services.records.kinds import ALERTS
 from services.records.reading import Listing, RecordFilter, list_records
@@ -38,17 +36,7 @@ def _clone(session: Session, sqlite: bool) -> None:
 
 
 def _reader(network: Network) -> Principal:
-    reader = network.role(Role.VIEWER, "MY-MMEA")
-    return Principal(
-        client_id=reader.client_id,
-        agency="MY-MMEA",
-        country="MY",
-        agency_type=AgencyType.COAST_GUARD,
-        roles=frozenset([Role.VIEWER]),
-        scopes=ROLE_SCOPES[Role.VIEWER],
-        jti="x",
-        expires_at=datetime.now(UTC) + timedelta(hours=1),
-    )
+    return network.principal(Role.VIEWER, "MY-MMEA", "MY")
 
 
 async def test_a_selective_q_uses_the_search_index(network: Network, database_url: str) -> None:

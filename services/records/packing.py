@@ -10,16 +10,17 @@ no stored JSON text, id, state, country or time holds (JSON escapes them in stri
 PostgreSQL's driver fetches in C holding the lock, and reads rows as they come.
 """
 
-from datetime import UTC, datetime
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Executable, Select
+from sqlalchemy import Connection, Dialect, Executable, Select
 
 from models.base import UTCDateTime
 
 FIELD, ROW = "\x1f", "\x1e"  # ASCII's unit and record separators
+Reader = Callable[[str | None], Any]
 
 
 @lru_cache(maxsize=1024)
@@ -42,41 +43,48 @@ def page_rows(connection: Connection, query: Executable, values: dict[str, Any])
     text = connection.execute(packed(query), values).scalar()
     if not text:
         return []
-    ints, times = _typed(query)
+    readers = _readers(query, connection.dialect)
     width = len(query.selected_columns)
     rows = []
     for line in text.split(ROW):
         fields: list[Any] = line.split(FIELD)
         if len(fields) != width:  # a separator inside a value: never in what is stored
             return list(connection.execute(query, values).all())
-        for index in ints:
-            fields[index] = int(fields[index])
-        for index in times:
-            fields[index] = _time(fields[index])
+        for index, read in readers:
+            fields[index] = read(fields[index] or None)
         rows.append(tuple(fields))
     rows.sort(key=lambda row: row[0], reverse=True)  # group_concat keeps no order: by seq
     return rows
 
 
 @lru_cache(maxsize=1024)
-def _typed(query: Select[Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Which columns are read back as integers and which as times (UTCDateTime), as the
-    driver and the column's type would have given them; the others are text."""
-    ints, times = [], []
+def _readers(query: Select[Any], dialect: Dialect) -> tuple[tuple[int, Reader], ...]:
+    """How the columns that are not plain text are read back from theirs, as the column's
+    type reads what SQLite stores: an integer as the driver gives it, a time and any text
+    type with a result processor by that processor (UTCDateTime's reads SQLite's text into a
+    UTC time). A text column must not be nullable: null is packed as empty text."""
+    readers: list[tuple[int, Reader]] = []
     for index, column in enumerate(query.selected_columns):
         kind = column.type
+        process = kind.result_processor(dialect, None)
         if isinstance(kind, UTCDateTime):
-            times.append(index)
+            readers.append((index, process or _unread(column)))
             continue
         if isinstance(kind, sa.types.TypeDecorator):  # SQLModel's AutoString: a String
             kind = kind.impl_instance
         if isinstance(kind, sa.Integer):
-            ints.append(index)
-        elif not isinstance(kind, sa.String):
-            raise TypeError(f"a list page cannot hold a {kind!r} column")
-    return tuple(ints), tuple(times)
+            readers.append((index, _integer))
+        elif isinstance(kind, sa.String) and not getattr(column, "nullable", True):
+            if process is not None:
+                readers.append((index, process))
+        else:
+            _unread(column)
+    return tuple(readers)
 
 
-def _time(stored: str) -> datetime | None:
-    """A time as SQLite holds it (`2026-12-05 04:00:00.123456`, UTC), as UTCDateTime reads it."""
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC) if stored else None
+def _unread(column: Any) -> Reader:
+    raise TypeError(f"a list page cannot hold the column {column!r}")
+
+
+def _integer(text: str | None) -> int | None:
+    return None if text is None else int(text)
