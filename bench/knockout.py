@@ -12,12 +12,15 @@ and its baselines all run the patched code), and removes the worktree. The figur
 gives bounds what any implementation of the missing part could reach: it is the service with
 that part costing nothing (docs/PERFORMANCE.md, "What bounds each", B3). Never a way to serve.
 
-The knock-outs (each against B3, `list`):
+The knock-outs against B3 (`list`):
 - `bare-read`: after the first page, a list read is its SQL statement alone on a `sqlite3`
   connection of the reader thread's own (no SQLAlchemy, no parsing, no rendering);
 - `no-render`: the statement runs as before, but its page is neither split nor rendered;
 - `no-read`: no read at all, no reader thread: the first page again, from memory;
 - `no-audit`: the read's audit row is not written, nor its caller's standing checked.
+Against B2 (`fanout`):
+- `no-settle`: an attempt is not recorded at all (no attempt row, no audit row, the delivery
+  left under a lease of an hour): only the expansion, the claim and the post.
 """
 
 import argparse
