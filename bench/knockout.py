@@ -66,13 +66,17 @@ def main(argv: list[str]) -> int:
             for name in args.knockout.split(","):
                 _git("-C", str(tree), "apply", str(PATCHES / f"{name}.patch"))
             print(f"knock-out {args.knockout} applied to HEAD in {tree}", flush=True)
-            done = subprocess.run(
+            bench = subprocess.Popen(
                 [sys.executable, "-m", "bench", *bench_args],
                 cwd=tree,
                 env={**os.environ, "PYTHONPATH": str(tree)},
-                check=False,
             )
-            return done.returncode
+            try:
+                return bench.wait()
+            except BaseException:  # Ctrl+C or SIGTERM: the bench stops its servers first
+                bench.terminate()
+                bench.wait()
+                raise
         finally:
             _git("worktree", "remove", "--force", str(tree))
 
