@@ -10,7 +10,8 @@ on (HEAD: uncommitted changes are left out) into a scratch worktree, applies the
 runs `python -m bench NAME ...` in that tree (`PYTHONPATH` = the tree: the bench, the service
 and its baselines all run the patched code), and removes the worktree. The figure a knock-out
 gives bounds what any implementation of the missing part could reach: it is the service with
-that part costing nothing (docs/PERFORMANCE.md, "What bounds each", B3). Never a way to serve.
+that part costing nothing (docs/PERFORMANCE.md, "What bounds each", B2 and B3). Never a way
+to serve.
 
 The knock-outs against B3 (`list`):
 - `bare-read`: after the first page, a list read is its SQL statement alone on a `sqlite3`
