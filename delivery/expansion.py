@@ -3,6 +3,7 @@ agency may read it (the same policy as every read path). A writer unit each roun
 """
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -20,6 +21,9 @@ from models.tables import DISPATCHER_STATE as STATE
 from services.records.events import EVENT_COLUMNS as COPIED_COLUMNS
 
 MAX_EXPANSION = 250  # deliveries one unit creates at most, an event split if need be (`expand`)
+# Events are read this many at a time, as a unit goes: at 1,000 subscriptions a unit ends
+# within its first event, and reading the 500 it may take cost it ~12 of its ~21 ms.
+EVENT_CHUNK = 16
 # what matching and the visibility policy read of an event (the columns copied from its record)
 EXPANDED_EVENT_COLUMNS = [EVENT.c[name] for name in ("seq", "id", "type", "at", *COPIED_COLUMNS)]
 # The expander's place in the event log (and within an event), and its heartbeat, in one row.
@@ -73,14 +77,14 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
         connection.execute(STATE.insert(), {"name": EXPANDER, "last_seq": 0, "heartbeat_at": now})
     else:
         last_seq, after = place
-    events = connection.execute(_NEXT_EVENTS, {"last_seq": last_seq, "batch": batch}).all()
-    if not events:
+    first = _next_events(connection, last_seq, min(EVENT_CHUNK, batch))
+    if not first:
         connection.execute(_BEAT, {"now": now})
         return 0  # no subscriptions read on an idle round
     subscribers = _subscribers(connection)
     rows: list[dict[str, Any]] = []
     done = 0
-    for event in events:
+    for event in _events(connection, first, batch):
         begun, full = after, False  # `begun`: the last subscription done for this event
         for subscriber in subscribers:
             if after is not None and subscriber.id <= after:
@@ -104,6 +108,22 @@ def expand(session: Session, now: datetime, batch: int = 500, max_rows: int = MA
         connection.execute(DELIVERY.insert(), rows)
         pacing.wake(connection, {row["subscription_id"] for row in rows}, now)
     return done
+
+
+def _next_events(connection: Connection, after_seq: int, count: int) -> list[Row[Any]]:
+    return list(connection.execute(_NEXT_EVENTS, {"last_seq": after_seq, "batch": count}))
+
+
+def _events(connection: Connection, first: list[Row[Any]], batch: int) -> Iterator[Row[Any]]:
+    """The events after the expander's place, up to `batch`, in order: `first`, then the rest
+    read `EVENT_CHUNK` at a time, only as far as the unit goes."""
+    chunk, read = first, 0
+    while chunk:
+        yield from chunk
+        read += len(chunk)
+        if len(chunk) < EVENT_CHUNK or read >= batch:
+            return
+        chunk = _next_events(connection, chunk[-1].seq, min(EVENT_CHUNK, batch - read))
 
 
 def wants(subscriber: Subscriber, event: Row[Any]) -> bool:

@@ -3,7 +3,9 @@
 
 import asyncio
 import json
+from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -111,6 +113,41 @@ async def test_an_event_to_more_subscriptions_than_a_unit_takes_is_split(hooks: 
     assert len(set(made)) == 12
     assert {sub for sub, _ in made} == set(subscribed) - {gone}
     assert late not in {sub for sub, _ in await db.read(_pairs)}
+
+
+async def test_events_are_read_a_chunk_at_a_time_and_none_is_skipped(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit reads events `EVENT_CHUNK` at a time, only as far as it goes (at 1,000
+    subscriptions reading the 500 it may take was most of its time: PERFORMANCE.md, B4).
+    With a chunk of 3: a unit of 10 rows to one subscription reads 4 chunks, not 500 events;
+    one of 100 takes all 23 across chunks; a `batch` of 5 stops at 5, mid-chunk; every event
+    is made once, in order."""
+    monkeypatch.setattr(expansion, "EVENT_CHUNK", 3)
+    await hooks.subscribe("MY-MMEA")
+    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(handling=handling("network"))
+    for _ in range(23):
+        assert (await hooks.network.http.post("/v1/alerts", json=body, headers=sender)).is_success
+    db = hooks.dispatcher.db
+    reads: list[int] = []
+    next_events = expansion._next_events
+
+    def counted(connection: Any, after_seq: int, count: int) -> Any:
+        reads.append(count)
+        return next_events(connection, after_seq, count)
+
+    monkeypatch.setattr(expansion, "_next_events", counted)
+    assert await db.write_now(expansion.expand, utcnow(), max_rows=10) == 10
+    assert reads == [3, 3, 3, 3]  # the 11th event, in the 4th chunk, found the unit full
+    reads.clear()
+    assert await db.write_now(expansion.expand, utcnow(), batch=5) == 5
+    assert reads == [3, 2]
+    assert await db.write_now(expansion.expand, utcnow()) == 8
+    assert await db.write_now(expansion.expand, utcnow()) == 0
+    seqs = [seq for _, seq in await db.read(_pairs)]
+    assert len(seqs) == len(set(seqs)) == 23
+    assert seqs == sorted(seqs)
 
 
 def _pairs(session: Session) -> list[tuple[str, int]]:
