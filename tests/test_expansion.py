@@ -119,10 +119,10 @@ async def test_events_are_read_a_chunk_at_a_time_and_none_is_skipped(
     hooks: Hooks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A unit reads events `EVENT_CHUNK` at a time, only as far as it goes (at 1,000
-    subscriptions reading the 500 it may take was most of its time: PERFORMANCE.md, B4).
-    With a chunk of 3: a unit of 10 rows to one subscription reads 4 chunks, not 500 events;
-    one of 100 takes all 23 across chunks; a `batch` of 5 stops at 5, mid-chunk; every event
-    is made once, in order."""
+    subscriptions it read 500 to use one: PERFORMANCE.md, B4). With a chunk of 3 and 23
+    events to one subscription: a unit of 10 rows reads 4 chunks, not all 23; a `batch` of 5
+    reads a short second chunk to stop at 5; the next unit takes the last 8; every event is
+    made once, in order."""
     monkeypatch.setattr(expansion, "EVENT_CHUNK", 3)
     await hooks.subscribe("MY-MMEA")
     sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
