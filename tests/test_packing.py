@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from auth.policy import readable
+from auth.principal import Principal
 from core import clock
 from models.enums import Role
 from models.records import Record
@@ -30,15 +31,7 @@ async def test_a_page_packed_is_the_page_as_rows(network: Network) -> None:
         assert answer.status_code == 201, answer.text
     caller = network.principal(Role.DUTY_OFFICER, "BD-CG", "BD")
     wanted = RecordFilter(limit=3)
-
-    def both(session: Session) -> tuple[list[Any], list[Any]]:
-        query = reading._list_query("alert", readable(caller), reading._shape(wanted))
-        values = reading._values(wanted, clock.utcnow())
-        connection = session.connection()
-        plain = list(connection.execute(query, values).all())
-        return packing.page_rows(connection, query, values), plain
-
-    packed, plain = network.db.run_read(both)
+    packed, plain = _packed_and_plain(network, caller, wanted)
     assert len(plain) == 4  # the page and one more, to know there is more
     assert packed == [tuple(row) for row in plain]
     expiries, positions = [row[3] for row in packed], [row[6] for row in packed]
@@ -68,6 +61,15 @@ async def test_a_separator_inside_a_value_falls_back_to_rows(network: Network) -
     )
     caller = network.principal(Role.DUTY_OFFICER, "BD-CG", "BD")
     wanted = RecordFilter(limit=5)
+    packed, plain = _packed_and_plain(network, caller, wanted)
+    assert packed == [tuple(row) for row in plain]
+    assert packed[0][1].startswith("{\x1f\x1e")
+
+
+def _packed_and_plain(
+    network: Network, caller: Principal, wanted: RecordFilter
+) -> tuple[list[Any], list[Any]]:
+    """The caller's list page read packed (`page_rows`), and read as plain rows."""
 
     def both(session: Session) -> tuple[list[Any], list[Any]]:
         query = reading._list_query("alert", readable(caller), reading._shape(wanted))
@@ -76,6 +78,4 @@ async def test_a_separator_inside_a_value_falls_back_to_rows(network: Network) -
         plain = list(connection.execute(query, values).all())
         return packing.page_rows(connection, query, values), plain
 
-    packed, plain = network.db.run_read(both)
-    assert packed == [tuple(row) for row in plain]
-    assert packed[0][1].startswith("{\x1f\x1e")
+    return network.db.run_read(both)
