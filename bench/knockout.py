@@ -22,6 +22,11 @@ The knock-outs against B3 (`list`):
 Against B2 (`fanout`):
 - `no-settle`: an attempt is not recorded at all (no attempt row, no audit row, the delivery
   left under a lease of an hour): only the expansion, the claim and the post.
+- `from-log`: no row is written or claimed before a post: each new event's jobs are made in
+  memory from the event log, and each attempt is written once, when it is settled (its
+  delivery row, its attempt row, its subscription's place and its audit row).
+  `KNOCKOUT_ROWS=delivery` leaves the attempt row out too, `KNOCKOUT_ROWS=` both rows,
+  leaving the audit row alone: what a design that keeps a place in the log could reach.
 """
 
 import argparse

@@ -26,4 +26,11 @@ def test_each_knockout_applies_to_this_tree(name: str) -> None:
 
 
 def test_the_knockouts_are_there() -> None:
-    assert knockout.knockouts() == ["bare-read", "no-audit", "no-read", "no-render", "no-settle"]
+    assert knockout.knockouts() == [
+        "bare-read",
+        "from-log",
+        "no-audit",
+        "no-read",
+        "no-render",
+        "no-settle",
+    ]
