@@ -25,8 +25,9 @@ Against B2 (`fanout`):
 - `from-log`: no row is written or claimed before a post: each new event's jobs are made in
   memory from the event log, and each attempt is written once, when it is settled (its
   delivery row, its attempt row, its subscription's place and its audit row).
-  `KNOCKOUT_ROWS=delivery` leaves the attempt row out too, `KNOCKOUT_ROWS=` both rows,
-  leaving the audit row alone: what a design that keeps a place in the log could reach.
+  `KNOCKOUT_ROWS=delivery` leaves the attempt row out, `KNOCKOUT_ROWS=` both rows, leaving
+  the audit row alone, and `KNOCKOUT_ROWS=driver` writes the delivery row alone by sqlite3's
+  own executemany: what a design that keeps a place in the log could reach.
 """
 
 import argparse
