@@ -41,6 +41,7 @@ from tools.command import run_command
 
 REPO = Path(__file__).resolve().parent.parent
 PATCHES = Path(__file__).resolve().parent / "knockouts"
+ROWS = ("delivery", "attempt", "driver")  # what `KNOCKOUT_ROWS` may name (from-log)
 
 
 def knockouts() -> list[str]:
@@ -58,6 +59,16 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         not args.knockout or not set(args.knockout.split(",")) <= set(knockouts())
     ):
         parser.error(f"choose knock-outs among: {', '.join(knockouts())}")
+    rows = os.environ.get("KNOCKOUT_ROWS")
+    if rows is not None and not args.list:
+        # a misspelt name would be read as no row at all, and its figure taken for another's
+        if "from-log" not in args.knockout.split(","):
+            parser.error("KNOCKOUT_ROWS is read by the from-log knock-out only")
+        unknown = set(rows.split(",")) - {"", *ROWS}
+        if unknown:
+            parser.error(
+                f"KNOCKOUT_ROWS: no row {', '.join(sorted(unknown))}; rows: {', '.join(ROWS)}"
+            )
     return args, bench_args
 
 

@@ -34,3 +34,40 @@ def test_the_knockouts_are_there() -> None:
         "no-render",
         "no-settle",
     ]
+
+
+@pytest.mark.parametrize(
+    ("knockouts", "rows", "error"),
+    [
+        ("from-log", "delivry", "no row delivry"),
+        ("from-log", "delivery,atempt", "no row atempt"),
+        ("no-settle", "delivery", "from-log knock-out only"),
+    ],
+)
+def test_knockout_rows_misspelt_or_misplaced_are_refused(
+    knockouts: str,
+    rows: str,
+    error: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A name `KNOCKOUT_ROWS` does not know would be read as no row at all, and its figure
+    taken for another's: the command refuses it before any worktree is made."""
+    monkeypatch.setenv("KNOCKOUT_ROWS", rows)
+    monkeypatch.setattr(knockout, "_git", _no_worktree)
+    with pytest.raises(SystemExit) as stopped:
+        knockout.main([knockouts, "fanout"])
+    assert stopped.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows", ["", "delivery", "delivery,attempt", "driver"])
+def test_knockout_rows_it_knows_pass(rows: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KNOCKOUT_ROWS", rows)
+    args, bench = knockout._parse(["from-log", "fanout", "--seconds", "5"])
+    assert args.knockout == "from-log"
+    assert bench == ["fanout", "--seconds", "5"]
+
+
+def _no_worktree(*args: str) -> None:
+    raise AssertionError(f"a worktree was begun: git {' '.join(args)}")
