@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import String, text
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from models.audit import AuditEvent
@@ -95,8 +95,18 @@ def _assert_fits_and_clean(row: AuditEvent) -> None:
         if not isinstance(value, str):
             continue
         assert _is_clean(value), (column.name, value[:80])
-        if isinstance(column.type, String) and column.type.length is not None:
-            assert len(value) <= column.type.length, (column.name, len(value))
+        length = getattr(column.type, "length", None)  # AutoString is no String subclass
+        if length is not None:
+            assert len(value) <= length, (column.name, len(value))
+
+
+def test_every_bounded_audit_column_is_clamped() -> None:
+    """`fitted` clamps by SIZES; it once read no column at all (AutoString is a TypeDecorator,
+    not a String), so a 65-character id overflowed `object_id` on PostgreSQL."""
+    from services.audit.fields import SIZES, fitted
+
+    assert {"object_id", "actor_client", "action", "request_id"} <= set(SIZES)
+    assert fitted("object_id", "x" * 500) == "x" * SIZES["object_id"]
 
 
 async def test_hostile_requests_poison_neither_the_trail_nor_their_neighbours(

@@ -8,15 +8,14 @@ permanent chain, and a bidi override makes a row read differently to an auditor 
 import unicodedata
 from typing import Any
 
-from sqlalchemy import String
-
 from core.jsontext import dumps_sorted
 from models.tables import AUDIT
 
+# SQLModel's strings are AutoString, a TypeDecorator over String: read the length itself
 SIZES = {
-    column.name: column.type.length
+    column.name: length
     for column in AUDIT.columns
-    if isinstance(column.type, String) and column.type.length is not None
+    if (length := getattr(column.type, "length", None)) is not None
 }
 UNSHOWN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, bidi, surrogates, line seps
 REPLACEMENT = "\ufffd"  # shows the auditor that something was there
