@@ -109,13 +109,16 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 def _unparsable(exc: HTTPException) -> str | None:
     """Why FastAPI's bare 400 "error parsing the body" could not parse it, when the body is
-    simply invalid JSON: nested past Python's recursion limit, or not UTF-8."""
+    simply invalid JSON: nested past Python's recursion limit, not UTF-8, or holding an integer
+    longer than Python converts (4,300 digits)."""
     if exc.status_code != 400 or exc.__cause__ is None:
         return None
     if isinstance(exc.__cause__, RecursionError):
         return "JSON nested too deeply"
     if isinstance(exc.__cause__, UnicodeDecodeError):
         return "body is not UTF-8 JSON"
+    if isinstance(exc.__cause__, ValueError) and "integer string conversion" in str(exc.__cause__):
+        return "a number in the body has too many digits"
     return None
 
 

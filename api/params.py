@@ -16,7 +16,7 @@ from services.records.reading import RecordFilter
 
 JSON = "application/json"
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]+$"
-ETAG = r'^\s*(\*|(W/)?"\d{1,18}")\s*$'
+ETAG = r'^\s*(\*|(W/)?"[0-9]{1,18}")\s*$'
 # A header is there or not; it is never null. Documented as a plain optional string (FastAPI
 # would say "string or null", and a client taking that at its word sends the text `null`).
 IdempotencyKey = Annotated[
@@ -57,7 +57,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit()):
         raise PreconditionFailed('If-Match must be an ETag of this API, e.g. "3"')
     return int(tag)
 
@@ -138,9 +138,11 @@ def filter_dependency(spec: KindSpec) -> Any:
             str | None, Query(max_length=64, pattern=CASE_ID, description="Records of one case")
         ] = None,
         mmsi: Annotated[
-            str | None, Query(pattern=r"^\d{9}$", description="Naming this MMSI")
+            str | None, Query(pattern=r"^[0-9]{9}$", description="Naming this MMSI")
         ] = None,
-        imo: Annotated[str | None, Query(pattern=r"^\d{7}$", description="Naming this IMO")] = None,
+        imo: Annotated[
+            str | None, Query(pattern=r"^[0-9]{7}$", description="Naming this IMO")
+        ] = None,
         call_sign: Annotated[
             str | None, Query(max_length=30, description="Naming this call sign (any case)")
         ] = None,

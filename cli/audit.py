@@ -25,7 +25,7 @@ def audit_verify(
     pinned = None
     if anchor is not None:
         seq, _, digest = anchor.partition(":")
-        if not seq.isdigit() or len(digest) != 64:
+        if not (seq.isascii() and seq.isdigit()) or len(digest) != 64:
             typer.echo("error: --anchor is SEQ:HASH", err=True)
             raise typer.Exit(2)
         pinned = (int(seq), digest)

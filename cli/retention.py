@@ -23,7 +23,11 @@ def _as_of(text: str | None) -> datetime:
         example = "2027-06-01T00:00:00Z"
         typer.echo(f"error: --as-of is an RFC 3339 time with a zone, e.g. {example}", err=True)
         raise typer.Exit(2)
-    return datetime.fromisoformat(text.replace("z", "Z")).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z")).astimezone(UTC)
+    except (ValueError, OverflowError):  # 2027-02-30, or past the calendar once in UTC
+        typer.echo(f"error: --as-of {text} is not a time the calendar holds", err=True)
+        raise typer.Exit(2) from None
 
 
 @retention_app.command("purge")

@@ -64,7 +64,11 @@ AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, examples=["MY-MMEA"])]
 Label = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w .:/+-]+$")]
 
 
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# [0-9], not \d: Python's \d is any script's digit, RFC 3339's DIGIT is ASCII
+RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 def _rfc3339(value: object) -> object:
@@ -76,7 +80,10 @@ def _rfc3339(value: object) -> object:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00: a valid text, an instant past the calendar
+        raise ValueError("outside the years 1 to 9999 once in UTC") from None
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_utc)]

@@ -68,9 +68,9 @@ def imo_check_digit_ok(imo: str) -> bool:
 
 class Vessel(Input):
     name: str | None = Field(default=None, max_length=100)
-    mmsi: str | None = Field(default=None, pattern=r"^\d{9}$", description="9 digits")
+    mmsi: str | None = Field(default=None, pattern=r"^[0-9]{9}$", description="9 digits")
     imo: str | None = Field(
-        default=None, pattern=r"^\d{7}$", description="7 digits, the last a check digit"
+        default=None, pattern=r"^[0-9]{7}$", description="7 digits, the last a check digit"
     )
     call_sign: str | None = Field(default=None, max_length=20)
     flag: CountryCode | None = None

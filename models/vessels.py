@@ -40,9 +40,9 @@ def parse_key(text: str) -> str:
     if not colon or prefix not in PREFIXES:
         raise ValueError(f"a vessel key is {KEY_DESCRIPTION}")
     value = value.strip()
-    if prefix == "mmsi" and re.fullmatch(r"\d{9}", value):
+    if prefix == "mmsi" and re.fullmatch(r"[0-9]{9}", value):
         return f"mmsi:{value}"
-    if prefix == "imo" and re.fullmatch(r"\d{7}", value):
+    if prefix == "imo" and re.fullmatch(r"[0-9]{7}", value):
         if not imo_check_digit_ok(value):
             raise ValueError("IMO number check digit does not match")
         return f"imo:{value}"

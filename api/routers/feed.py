@@ -35,7 +35,7 @@ async def read_feed(
     caller: FeedReader,
     runtime: RuntimeDep,
     after: Annotated[
-        str, Query(pattern=r"^\d{1,18}$", description="`next_cursor` of your last page")
+        str, Query(pattern=r"^[0-9]{1,18}$", description="`next_cursor` of your last page")
     ] = "0",
     limit: Annotated[int, Query(ge=1, le=500, description="Most events per page")] = 100,
     wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many seconds")] = 0,

@@ -29,7 +29,7 @@ EVENTS = {
 def cap_time(value: str) -> str:
     """CAP wants `YYYY-MM-DDThh:mm:ss+hh:mm`: no fraction, no `Z`."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}+00:00"  # %Y leaves year 999 unpadded
 
 
 def _num(value: float) -> str:

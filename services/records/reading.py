@@ -263,7 +263,11 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit() or int(raw[1:]) > MAX_SEQ:
+        if (
+            not raw.startswith("s")
+            or not (raw[1:].isascii() and raw[1:].isdigit())
+            or int(raw[1:]) > MAX_SEQ
+        ):
             raise ValueError(raw)
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

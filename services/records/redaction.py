@@ -129,7 +129,7 @@ def _also_in(session: Session, record_id: str, number: int, removed: dict[str, A
 def check_fields(kind: str, fields: list[str]) -> None:
     """422 naming each path that is not a redactable text field of this kind."""
     allowed = TEXT_FIELDS[kind]
-    wrong = [path for path in fields if re.sub(r"\.\d+(?=\.|$)", ".#", path) not in allowed]
+    wrong = [path for path in fields if re.sub(r"\.[0-9]+(?=\.|$)", ".#", path) not in allowed]
     if wrong:
         known = ", ".join(f"`{name}`" for name in allowed)
         raise Unprocessable(
@@ -169,7 +169,7 @@ def _parent(doc: dict[str, Any], path: str) -> tuple[Any, str | int] | None:
 def _step(node: Any, part: str) -> Any:
     if isinstance(node, dict):
         return node.get(part)
-    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+    if isinstance(node, list) and part.isascii() and part.isdigit() and int(part) < len(node):
         return node[int(part)]
     return None
 
