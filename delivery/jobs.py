@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
+# a receiver's Retry-After is honoured up to a day, as a retry is put off (INTEGRATION.md)
+RETRY_AFTER_MAX_SECONDS = 86_400
 DISABLE_AFTER = timedelta(hours=72)
 LEASE = timedelta(seconds=60)
 RECORD_TYPES = {

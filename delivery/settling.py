@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from core.clock import iso
 from delivery import pacing
-from delivery.jobs import DISABLE_AFTER, RETRY_SCHEDULE, Job, Result
+from delivery.jobs import DISABLE_AFTER, RETRY_AFTER_MAX_SECONDS, RETRY_SCHEDULE, Job, Result
 from models.registry import Agency
 from models.subscriptions import Delivery, Subscription
 from models.tables import ATTEMPT, DELIVERY, SUBSCRIPTION
@@ -117,7 +117,7 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
             delivery.state, outcome = "failed", "gave_up"
         else:
             delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
-            delivery.next_attempt_at = now + timedelta(seconds=min(delay, 86400))
+            delivery.next_attempt_at = now + timedelta(seconds=min(delay, RETRY_AFTER_MAX_SECONDS))
         sub.consecutive_failures, sub.due_at = pacing.after_failure(
             sub.consecutive_failures,
             sub.due_at,

@@ -21,7 +21,7 @@ from core.clock import utcnow
 from core.netguard import Network, Refused, check_url, is_allowed, literal
 from core.resolver import Resolver
 from core.settings import Settings
-from delivery.jobs import Job, Result
+from delivery.jobs import RETRY_AFTER_MAX_SECONDS, Job, Result
 
 log = logging.getLogger(__name__)
 MAX_EXCERPT = 500
@@ -131,6 +131,9 @@ class Transport:
             return Result(None, _ms(began), "timeout")
         except aiohttp.ClientError as exc:
             return Result(None, _ms(began), f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:  # whatever a receiver answers, the attempt is recorded
+            log.exception("webhook post failed unexpectedly; recorded as a failed attempt")
+            return Result(None, _ms(began), type(exc).__name__)
 
     def _vet(self, url: str) -> None:
         """Refuse a URL webhooks may not post to. The verdict depends only on the URL and this
@@ -172,14 +175,18 @@ def _ms(began: float) -> float:
 
 
 def _retry_after(status: int, headers: Any) -> float | None:
+    """Seconds a 429 or 503 asks to wait (RFC 9110: digits or an HTTP date), up to a day."""
     if status not in (429, 503):
         return None
     value = headers.get("Retry-After")
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # "²".isdigit(), yet float("²") raises
+        seconds = float(value)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(value) - utcnow()).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX_SECONDS)
