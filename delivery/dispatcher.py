@@ -52,6 +52,13 @@ RETENTION_EVERY = timedelta(minutes=1)
 # partners that hang, however many, cannot take every slot and stop everybody else's alerts.
 # At most three times `capacity` are held so (delivery/transport.py MAX_CONNECTIONS).
 HELD_SECONDS = 1.0
+# While rounds fill every free slot, new events wait in the outbox (`Dispatcher.tick`), but
+# never longer than this: partners that answer in half a second keep their slots for as long
+# as their backlogs last, and an alert to anybody else must not wait for that (DESIGN.md: "never
+# delays the others, whatever its backlog"). Such a round expands a small unit, so that the
+# POSTs beside a busy fan-out do not wait behind a large one (B4).
+EXPAND_WITHIN = timedelta(seconds=0.25)
+EXPAND_ROWS_WHILE_FULL = 64
 # Finished attempts wait to be recorded while others are still being posted, up to this long:
 # an alert's posts go out before its settles take the writer and the GIL from them, and the
 # settles go in fewer, larger units (each delivery's lease keeps it meanwhile).
@@ -74,6 +81,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
         idle_seconds: float = IDLE_SECONDS,
         held_seconds: float = HELD_SECONDS,
+        expand_within: timedelta = EXPAND_WITHIN,
     ) -> None:
         self.db = db
         self.box = box
@@ -87,6 +95,7 @@ class Dispatcher:
         self.metrics = metrics
         self.idle_seconds = idle_seconds
         self.held_seconds = held_seconds
+        self.expand_within = expand_within
         self._in_flight: dict[str, int] = defaultdict(int)
         self._opened: dict[str, float] = {}  # requests open to receivers: when, by delivery
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,6 +104,7 @@ class Dispatcher:
         self._quiet = asyncio.Event()  # set while none is
         self._quiet.set()
         self._saturated = False  # the last claim took all it could
+        self._expanded_at: datetime | None = None  # when a round last expanded
         # A round that left due work for want of a slot (every slot taken, or a subscription
         # at its share) is followed by one as soon as such a slot frees, not at the next event
         # or IDLE_SECONDS: a partner catching up on a backlog got 4 deliveries an idle period.
@@ -120,9 +130,13 @@ class Dispatcher:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for new events, a freed slot if the last round was short of them, the stop,
-        or `idle_seconds` (retries fall due with time), whichever comes first."""
+        or `idle_seconds` (retries fall due with time), whichever comes first; while every slot
+        is taken, no longer than `expand_within` (new events may be waiting to be expanded)."""
+        seconds = self.idle_seconds
+        if self._saturated:
+            seconds = min(seconds, self.expand_within.total_seconds())
         waits = [
-            asyncio.ensure_future(self.db.events.wait(self.idle_seconds)),
+            asyncio.ensure_future(self.db.events.wait(seconds)),
             asyncio.ensure_future(self._freed.wait()),
             asyncio.ensure_future(stop.wait()),
         ]
@@ -152,13 +166,18 @@ class Dispatcher:
         # durable, instead of being expanded into rows nobody can send yet (at 1,000
         # subscriptions, each an insert the POSTs behind it wait for; PERFORMANCE.md, B4).
         # A subscription is claimed for at most `per_subscription` at once, so one slow
-        # receiver cannot fill a claim and stop the others' events.
-        expand = not self._saturated
+        # receiver cannot fill a claim and stop the others' events; and several slow ones
+        # filling every slot hold new events back by `EXPAND_WITHIN` at most.
+        overdue = self._expanded_at is None or now - self._expanded_at >= self.expand_within
+        expand = not self._saturated or overdue
+        if expand:
+            self._expanded_at = now
 
         work, jobs = await self.db.write_now(
             expand_and_claim,
             now,
             expand=expand,
+            max_rows=expansion.MAX_EXPANSION if not self._saturated else EXPAND_ROWS_WHILE_FULL,
             box=self.box,
             limit=wanted,
             per_subscription=self.per_subscription,
@@ -281,6 +300,7 @@ def expand_and_claim(
     now: datetime,
     *,
     expand: bool,
+    max_rows: int = expansion.MAX_EXPANSION,
     box: SecretBox,
     limit: int,
     per_subscription: int,
@@ -292,7 +312,7 @@ def expand_and_claim(
     (rows written) and the claimed jobs."""
     if not expand:
         expansion.beat(session, now)  # `/readyz` and /metrics read it
-    work = expansion.expand(session, now) if expand else 0
+    work = expansion.expand(session, now, max_rows=max_rows) if expand else 0
     # housekeeping, a bounded chunk a round: replays, deleted subscriptions' rows, overdue acks
     work += replays.advance(session, now) + purge.deleted(session) + send_overdue(session, now)
     if limit <= 0:

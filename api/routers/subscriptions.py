@@ -114,10 +114,15 @@ async def rotate(
     return rotated
 
 
-@router.post("/subscriptions/{subscription_id}/ping", status_code=202, summary="Send a test event")
+@router.post(
+    "/subscriptions/{subscription_id}/ping",
+    status_code=202,
+    responses=problems(409),
+    summary="Send a test event",
+)
 async def ping(subscription_id: SubscriptionId, caller: Manager, runtime: RuntimeDep) -> Any:
     """Queue a `ping` for this subscription alone: checks the receiver and its
-    signature check."""
+    signature check. `409` while the subscription is disabled: enable it first."""
     return await audited_write(runtime, manual.ping, caller, subscription_id)
 
 
@@ -188,10 +193,12 @@ async def deliveries(
 @router.post(
     "/deliveries/{delivery_id}/redeliver",
     response_model=DeliveryRead,
+    responses=problems(409),
     summary="Send a delivery again",
 )
 async def redeliver(
     delivery_id: Annotated[str, Path(max_length=36)], caller: Manager, runtime: RuntimeDep
 ) -> Any:
-    """Send a delivery again now, whatever became of it (same `webhook-id`)."""
+    """Send a delivery again now, whatever became of it (same `webhook-id`). `409` while
+    its subscription is disabled: enable it, which sends what is pending."""
     return await audited_write(runtime, manual.redeliver, caller, delivery_id)
