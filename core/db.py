@@ -2,6 +2,7 @@
 for SQLite and PostgreSQL."""
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from core.signals import EVENTS_EMITTED, Signal
 from core.turns import WriteTurns, turns_path
 from core.walks import Walks
 from core.writer import Group, Writer
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -179,7 +182,9 @@ class Database:
         (docs/DATA_PROTECTION.md): nothing to do here."""
         if is_sqlite(self.url):
             with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if busy:  # a reader kept its snapshot past the busy timeout (DATA_PROTECTION.md)
+                log.warning("the write-ahead log could not be emptied: a reader holds it")
 
     async def forget(self) -> None:
         """`checkpoint` in a reader thread: after a redaction, before its answer."""
