@@ -32,6 +32,13 @@ class Record(Handled, table=True):
         ),
         # a case's records, in order: `?case_id=` lists and the case views
         Index("ix_record_case", "case_id", "seq"),
+        # the list filters that match few records, each its own way in: newest first for an
+        # equality (the page ends as it fills), the changed ones for `updated_since` (a sync's
+        # poll); the list index above would walk every record to find the few
+        Index("ix_record_sender_country", "kind", "status", "sender_country", "seq"),
+        Index("ix_record_category", "kind", "status", "category", "seq"),
+        Index("ix_record_state", "kind", "status", "state", "seq"),
+        Index("ix_record_updated", "kind", "status", "updated_at"),
         # the dispatcher's overdue-acknowledgement round reads only the records still to check
         Index("ix_record_ack_check_at", "ack_check_at"),
         # the retention purge reads only the records due (cleared once purged)

@@ -209,8 +209,8 @@ def _list_query(kind: str, visible: ColumnElement[bool], shape: _Shape) -> Execu
         .order_by(col(Record.seq).desc())
         .limit(bindparam("page_size", type_=sa.Integer))
     )
-    if not (shape.case_id or shape.vessels):  # else their own index leads (models/records.py)
-        query = query.with_hint(Record, "INDEXED BY ix_record_list", "sqlite")
+    # Each database's planner picks the index (models/records.py): the list index, or the one
+    # a selective filter leads. (SQLAlchemy renders no index hint for SQLite.)
     if shape.cursor:
         query = query.where(col(Record.seq) < bindparam("before", type_=sa.Integer))
     return query
