@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from auth.policy import readable
@@ -18,11 +20,11 @@ from auth.principal import Principal
 from core.clock import iso, utcnow
 from core.errors import NotFound
 from models.records import Record
+from models.tables import VESSEL_LINK
 from models.vessels import keys_of_vessel, vessels_of
 from services.records import tracks
 from services.records.reading import decode_cursor, encode_cursor
 from services.records.rendering import render
-from services.records.vessels import naming
 
 MAX_CASE_RECORDS = 500  # a case is a handful of records; a runaway reuse of one id is cut here
 
@@ -126,12 +128,13 @@ def list_cases(
         col(Record.status) == status,
         readable(principal),
     ]
+    # The vessel is a condition on the walk only: it holds for a whole case or for none of its
+    # records, so the summaries, asked only about cases the walk met, need not repeat it.
+    matching = list(visible)
     if vessel is not None:
-        named = sa.select(col(Record.case_id)).where(col(Record.id).in_(naming(vessel)), *visible)
-        visible.append(
-            col(Record.case_id).in_(connection.execute(named.distinct()).scalars().all())
-        )
-    matching = [*visible, col(Record.updated_at) >= updated_since] if updated_since else visible
+        matching.append(_names(principal, vessel, status))
+    if updated_since is not None:
+        matching.append(col(Record.updated_at) >= updated_since)
     ceiling = before = decode_cursor(cursor) if cursor is not None else None
     found: list[Any] = []
     met: set[str] = set()
@@ -160,6 +163,29 @@ def list_cases(
     ]
     more = len(found) > limit
     return {"items": items, "next_cursor": encode_cursor(page[-1].key) if more else None}
+
+
+NAMING = aliased(Record, name="naming")  # a record of the walked record's case
+
+
+def _names(principal: Principal, vessel: str, status: str) -> ColumnElement[bool]:
+    """The record's case has a record the caller may read naming `vessel`.
+
+    Asked of each walked record about its own case (ix_record_case, then the record's links),
+    so a statement binds the key alone and does a page's work however many records name the
+    vessel; a list of the vessel's cases grew with them, and so does an IN subquery, which
+    SQLite reads whole for each statement."""
+    named = (
+        sa.select(VESSEL_LINK.c.record_id)
+        .join(NAMING, col(NAMING.id) == VESSEL_LINK.c.record_id)
+        .where(
+            VESSEL_LINK.c.key == vessel,
+            col(NAMING.case_id) == col(Record.case_id),
+            col(NAMING.status) == status,
+            readable(principal, NAMING),
+        )
+    )
+    return named.exists()
 
 
 def _summaries(
