@@ -8,6 +8,7 @@ import typer
 
 from cli.shared import open_database, settings_or_exit
 from core.clock import iso, utcnow
+from core.db import Database
 from core.progress import progress
 from models.envelope import RFC3339
 from services.records import purging
@@ -30,6 +31,22 @@ def _as_of(text: str | None) -> datetime:
         raise typer.Exit(2) from None
 
 
+def _list_due(db: Database, when: datetime) -> int:
+    """Print the records a purge as of `when` would take, a page at a time; return how many."""
+    typer.echo(f"{'id':<36}  {'kind':<8}  {'sender':<12}  retain_until")
+    listed = 0
+    after: purging.Due | None = None  # the last record listed: the next page starts past it
+    while True:
+        page = db.run_read(purging.due, when, PAGE, after)
+        for due in page:
+            line = f"{due.id:<36}  {due.kind:<8}  {due.sender_agency:<12}  "
+            typer.echo(line + iso(due.retain_until))
+        listed += len(page)
+        if len(page) < PAGE:
+            return listed
+        after = page[-1]
+
+
 @retention_app.command("purge")
 def retention_purge(
     dry_run: Annotated[
@@ -50,15 +67,11 @@ def retention_purge(
     when = _as_of(as_of)
     db = open_database(settings_or_exit())
     try:
-        total = db.run_read(purging.count_due, when)
         if dry_run:
-            typer.echo(f"{'id':<36}  {'kind':<8}  {'sender':<12}  retain_until")
-            for offset in range(0, total, PAGE):
-                for due in db.run_read(purging.due, when, PAGE, offset):
-                    line = f"{due.id:<36}  {due.kind:<8}  {due.sender_agency:<12}  "
-                    typer.echo(line + iso(due.retain_until))
-            typer.echo(f"{total} records would be purged as of {iso(when)} (dry run)")
+            listed = _list_due(db, when)
+            typer.echo(f"{listed} records would be purged as of {iso(when)} (dry run)")
             return
+        total = db.run_read(purging.count_due, when)
         purged = 0
         actor = f"cli:{getpass.getuser()}"[:64]
         with progress("purging expired records", total) as shown:

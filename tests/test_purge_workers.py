@@ -1,6 +1,7 @@
 """The purge under pressure: two `rilon worker` processes and an operator's `rilon retention
 purge`, all at once, purge and announce each record once; a purge killed with SIGKILL leaves
-every record whole or wholly purged, and the next run finishes it. SQLite and PostgreSQL."""
+every record whole or wholly purged, and the next run finishes it; a dry run beside a worker
+lists each record once. SQLite and PostgreSQL."""
 
 import asyncio
 import json
@@ -11,12 +12,17 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from auth.principal import Principal
 from auth.scopes import ROLE_SCOPES
+from cli import retention
+from cli.main import app as cli
 from core.clock import iso, utcnow
 from core.db import Database
 from models.alerts import AlertCreate
@@ -25,6 +31,7 @@ from models.enums import AgencyType, Role
 from models.events import Event
 from models.records import Record, RecordVersion
 from models.tables import RECORD
+from services.records import purging
 from services.records.kinds import ALERTS
 from services.records.publishing import publish
 from tests.processes import RILON, child_env, run, supervised
@@ -188,3 +195,38 @@ async def test_a_purge_killed_midway_resumes(database_url: str, tmp_path: Path) 
         assert (await run(tmp_path, env, "audit", "verify")).startswith("ok:")
     finally:
         db.close()
+
+
+def _ids_by_seq(session: Session) -> list[str]:
+    return list(session.exec(select(Record.id).order_by(col(Record.seq))).all())
+
+
+def test_a_dry_run_beside_a_purging_worker_lists_each_record_once(
+    db: Database, cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker purges the first page's records while `--dry-run` prints them: the next page
+    starts after the last record listed, so none is skipped (by OFFSET it counted past rows
+    that had left the list, and skipped as many of those still due)."""
+    seed_registry(db)
+    _seed(db, 6)
+    db.run_write(_expire_all)  # one retain_until for all: the order is seq's
+    records = db.run_read(_ids_by_seq)
+    as_of = utcnow()
+    monkeypatch.setattr(retention, "PAGE", 2)
+    listing = purging.due
+    pages: list[list[purging.Due]] = []
+
+    def due_beside_a_worker(session: Session, *args: Any) -> list[purging.Due]:
+        page = listing(session, *args)
+        if not pages:
+            db.run_write(purging.purge_due, as_of, utcnow(), limit=2, actor="worker:test")
+        pages.append(page)
+        return page
+
+    monkeypatch.setattr(purging, "due", due_beside_a_worker)
+    dry = cli_env.invoke(cli, ["retention", "purge", "--dry-run", "--as-of", iso(as_of)])
+    assert dry.exit_code == 0, dry.output
+    lines = dry.output.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == records
+    assert lines[-1].startswith("6 records would be purged")
+    assert db.run_read(_check_whole) == (2, 4)  # the worker did purge two meanwhile

@@ -34,6 +34,7 @@ class Due:
     kind: str
     sender_agency: str
     retain_until: datetime
+    seq: int  # with retain_until, its place in the order a dry run pages by
 
 
 def _due_query(as_of: datetime) -> Any:
@@ -48,10 +49,25 @@ def _due_query(as_of: datetime) -> Any:
     )
 
 
-def due(session: Session, as_of: datetime, limit: int, offset: int = 0) -> list[Due]:
-    """Records a purge as of `as_of` would take, soonest expired first (a dry run)."""
-    rows = session.exec(_due_query(as_of).offset(offset).limit(limit)).all()
-    return [Due(r.id, r.kind, r.sender_agency, r.retain_until) for r in rows if r.retain_until]
+def due(session: Session, as_of: datetime, limit: int, after: Due | None = None) -> list[Due]:
+    """Records a purge as of `as_of` would take, soonest expired first, from just after
+    `after` (a dry run's pages).
+
+    Keyset on the due query's own order, (retain_until, seq): a page costs its own rows however
+    far into the list it is (OFFSET read every row before it), and a record purged meanwhile
+    moves no other across a page's edge. Only the columns a dry run prints are read."""
+    query = _due_query(as_of).with_only_columns(
+        col(Record.id),
+        col(Record.kind),
+        col(Record.sender_agency),
+        col(Record.retain_until),
+        col(Record.seq),
+    )
+    if after is not None:
+        place = sa.tuple_(col(Record.retain_until), col(Record.seq))
+        query = query.where(place > (after.retain_until, after.seq))
+    rows = session.connection().execute(query.limit(limit)).all()
+    return [Due(*row) for row in rows]
 
 
 def count_due(session: Session, as_of: datetime) -> int:
