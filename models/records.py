@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, false
+from sqlalchemy import Column, Index, Text, false, text
 from sqlmodel import Field, SQLModel
 
 from models.base import Handled, UTCDateTime
@@ -30,8 +30,10 @@ class Record(Handled, table=True):
             postgresql_ops={"search_text": "gin_trgm_ops"},
             sqlite_where=false(),
         ),
-        # a case's records, in order: `?case_id=` lists and the case views
-        Index("ix_record_case", "case_id", "seq"),
+        # a case's records, in order: `?case_id=` lists and the case views; `status` and `kind`
+        # in it too, so that a planner with no statistics (SQLite's) takes it over the indexes
+        # that lead with those two when a case is asked for
+        Index("ix_record_case", "case_id", "status", "kind", "seq"),
         # the list filters that match few records, each its own way in: newest first for an
         # equality (the page ends as it fills), the changed ones for `updated_since` (a sync's
         # poll); the list index above would walk every record to find the few
@@ -39,6 +41,14 @@ class Record(Handled, table=True):
         Index("ix_record_category", "kind", "status", "category", "seq"),
         Index("ix_record_state", "kind", "status", "state", "seq"),
         Index("ix_record_updated", "kind", "status", "updated_at"),
+        # `GET /v1/cases` walks the records in a case newest first, of every kind at once
+        Index(
+            "ix_record_in_case",
+            "status",
+            "seq",
+            sqlite_where=text("case_id IS NOT NULL"),
+            postgresql_where=text("case_id IS NOT NULL"),
+        ),
         # the dispatcher's overdue-acknowledgement round reads only the records still to check
         Index("ix_record_ack_check_at", "ack_check_at"),
         # the retention purge reads only the records due (cleared once purged)

@@ -37,6 +37,7 @@ def record_id(i: int) -> str:
 
 
 def record_row(i: int, **changes: Any) -> dict[str, Any]:
+    """Record `i` (its seq), a network alert from BD-CG that READER may read."""
     at = NOW - timedelta(days=30) + timedelta(seconds=i)
     row = {
         "seq": i,
@@ -91,18 +92,22 @@ def insert(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
 
 
 @contextmanager
-def captured(db: Database, needle: str) -> Iterator[list[tuple[str, Any]]]:
+def captured(engine: Any, *needles: str) -> Iterator[list[tuple[str, Any]]]:
+    """The SELECT statements sent through `engine` (or any engine: `Engine`) that mention
+    every one of `needles`."""
     statements: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and needle in statement:
+        if statement.lstrip().upper().startswith("SELECT") and all(
+            needle in statement for needle in needles
+        ):
             statements.append((statement, parameters))
 
-    event.listen(db.engine, "before_cursor_execute", capture)
+    event.listen(engine, "before_cursor_execute", capture)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
+        event.remove(engine, "before_cursor_execute", capture)
 
 
 def _pg_work(plan: dict[str, Any]) -> int:
@@ -138,11 +143,11 @@ def statement_cost(db: Database, statement: str, parameters: Any) -> int:
         return _pg_work(document[0]["Plan"])
 
 
-def work_of(db: Database, needle: str, unit: Callable[[Session], Any]) -> int:
-    """The work of the costliest statement `unit` sends that mentions `needle`."""
-    with captured(db, needle) as statements:
+def work_of(db: Database, unit: Callable[[Session], Any], *needles: str) -> int:
+    """The work of the costliest statement `unit` sends that mentions every one of `needles`."""
+    with captured(db.engine, *needles) as statements:
         db.run_read(unit)
-    assert statements, f"no statement about {needle}"
+    assert statements, f"no statement mentions {needles}"
     return max(statement_cost(db, statement, parameters) for statement, parameters in statements)
 
 

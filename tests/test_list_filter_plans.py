@@ -56,9 +56,9 @@ def _bounded(db: Database, wanted: reading.RecordFilter) -> list[str]:
         return reading.list_records(session, READER, ALERTS, wanted)
 
     insert(db, RECORD, _records(SMALL))
-    small = work_of(db, "FROM record", unit)
+    small = work_of(db, unit, "FROM record")
     insert(db, RECORD, _records(BIG - SMALL, start=SMALL + 1))
-    big = work_of(db, "FROM record", unit)
+    big = work_of(db, unit, "FROM record")
     assert_bounded(small, big, "list")
     return list(db.run_read(unit).ids)
 

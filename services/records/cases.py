@@ -175,15 +175,16 @@ def _names(principal: Principal, vessel: str, status: str) -> ColumnElement[bool
     so a statement binds the key alone and does a page's work however many records name the
     vessel; a list of the vessel's cases grew with them, and so does an IN subquery, which
     SQLite reads whole for each statement."""
-    named = (
-        sa.select(VESSEL_LINK.c.record_id)
-        .join(NAMING, col(NAMING.id) == VESSEL_LINK.c.record_id)
-        .where(
-            VESSEL_LINK.c.key == vessel,
-            col(NAMING.case_id) == col(Record.case_id),
-            col(NAMING.status) == status,
-            readable(principal, NAMING),
-        )
+    # Written as two nested EXISTS so that each is one table's lookup by its own index, which
+    # SQLite with no statistics plans as well (a join here it planned from the vessel's links).
+    linked = sa.select(VESSEL_LINK.c.record_id).where(
+        VESSEL_LINK.c.key == vessel, VESSEL_LINK.c.record_id == col(NAMING.id)
+    )
+    named = sa.select(col(NAMING.id)).where(
+        col(NAMING.case_id) == col(Record.case_id),
+        col(NAMING.status) == status,
+        readable(principal, NAMING),
+        linked.exists(),
     )
     return named.exists()
 
