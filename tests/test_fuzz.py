@@ -105,7 +105,7 @@ OPERATIONS = [
     # a sighting seen more than 5 minutes ahead of the server's clock: the clock decides
     accepting("422", name="^POST /v1/(alerts|distress-reports)/[^/]+/sightings$"),
     # cursors again; and a vessel key's digits (the IMO check digit) no pattern states
-    accepting("422", name="^GET /v1/(alerts|distress-reports)/[^/]+/sightings$"),
+    accepting("422", name="^GET /v1/(alerts|distress-reports)/[^/]+/(sightings|versions)$"),
     accepting("422", name="^GET /v1/(cases|vessels/[^/]+)$"),
 ]
 

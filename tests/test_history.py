@@ -1,10 +1,12 @@
 """History obeys the handling each version had: an earlier version is shown only to whom the
 policy lets read that version, whatever the record's handling is now."""
 
+import base64
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import httpx
 from lxml import etree
 
 from models.enums import Role
@@ -132,3 +134,108 @@ async def test_every_mrcc_reads_every_version_of_an_actual_distress_report(
         coast_guard = await _versions(network, "distress-reports", report_id, "MY-MMEA")
         assert [item["version"] for item in coast_guard.json()["items"]] == [2], status
         assert INFORMANT not in coast_guard.text
+
+
+async def _page(
+    network: Network, path: str, record_id: str, agency: str, query: str
+) -> tuple[list[int], str | None]:
+    """One page of `/versions` as `agency`'s viewer: its version numbers and `next_cursor`."""
+    headers = await network.headers(Role.VIEWER, agency)
+    url = f"/v1/{path}/{record_id}/versions?{query}"
+    response = await network.http.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    return [item["version"] for item in page["items"]], page["next_cursor"]
+
+
+async def _walk(
+    network: Network, path: str, record_id: str, agency: str, limit: int
+) -> list[list[int]]:
+    """Every page of `/versions`, following `next_cursor` until it is null."""
+    pages: list[list[int]] = []
+    numbers, cursor = await _page(network, path, record_id, agency, f"limit={limit}")
+    pages.append(numbers)
+    while cursor is not None:
+        query = f"limit={limit}&cursor={cursor}"
+        numbers, cursor = await _page(network, path, record_id, agency, query)
+        pages.append(numbers)
+    return pages
+
+
+async def test_versions_come_in_pages_each_once_oldest_first(network: Network) -> None:
+    """A distress report whose position is updated again and again: more versions than `limit`."""
+    report_id = await _post(network, "distress-reports", distress_body(handling=NETWORK_AMBER))
+    for minute in range(1, 7):
+        position = {"lat": 6.0 + minute / 100, "lon": 98.5}
+        await _patch(network, "distress-reports", report_id, {"position": position})
+    for agency in ("BD-CG", "MY-MMEA"):
+        pages = await _walk(network, "distress-reports", report_id, agency, limit=3)
+        assert pages == [[1, 2, 3], [4, 5, 6], [7]], agency
+    exact = await _walk(network, "distress-reports", report_id, "MY-MMEA", limit=7)
+    assert exact == [[1, 2, 3, 4, 5, 6, 7]]  # no empty page after a full last one
+
+
+async def test_a_hidden_version_is_skipped_and_pages_stay_full(network: Network) -> None:
+    alert_id = await _post(network, "alerts", alert_body(handling=NETWORK_AMBER))
+    await _patch(network, "alerts", alert_id, {"description": "second"})
+    await _patch(network, "alerts", alert_id, {"description": INFORMANT, "handling": AGENCY_RED})
+    await _patch(network, "alerts", alert_id, {"description": REDACTED, "handling": NETWORK_AMBER})
+    for number in range(5, 8):
+        await _patch(network, "alerts", alert_id, {"description": f"update {number}"})
+    assert await _walk(network, "alerts", alert_id, "MY-MMEA", 3) == [[1, 2, 4], [5, 6, 7]]
+    assert await _walk(network, "alerts", alert_id, "BD-CG", 3) == [[1, 2, 3], [4, 5, 6], [7]]
+
+
+def _refused(response: httpx.Response, field: str) -> str:
+    """The message of a 422 problem naming `field`."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    messages = [e["message"] for e in response.json()["errors"] if e["field"] == field]
+    assert messages, response.text
+    return str(messages[0])
+
+
+async def test_versions_refuse_a_limit_out_of_range_and_a_foreign_cursor(
+    network: Network,
+) -> None:
+    alert_id = await _post(network, "alerts", alert_body(handling=NETWORK_AMBER))
+    await _patch(network, "alerts", alert_id, {"description": "second"})
+    await _post(network, "alerts", alert_body(handling=NETWORK_AMBER))
+    headers = await network.headers(Role.VIEWER, "MY-MMEA")
+    url = f"/v1/alerts/{alert_id}/versions"
+    for limit in (0, 201):
+        response = await network.http.get(f"{url}?limit={limit}", headers=headers)
+        assert "unknown" not in _refused(response, "query.limit"), limit
+    listed = await network.http.get("/v1/alerts?limit=1", headers=headers)
+    list_cursor = listed.json()["next_cursor"]
+    numbers, version_cursor = await _page(network, "alerts", alert_id, "MY-MMEA", "limit=1")
+    assert numbers == [1]
+    assert list_cursor is not None
+    assert version_cursor is not None
+    forged = [_b64(raw) for raw in ("v-1", "v1.5", "v99999999999", "x1", "v")] + ["v1", "%20"]
+    for cursor in (list_cursor, *forged):
+        response = await network.http.get(f"{url}?cursor={cursor}", headers=headers)
+        _refused(response, "cursor")
+    response = await network.http.get(f"/v1/alerts?cursor={version_cursor}", headers=headers)
+    _refused(response, "cursor")  # and the other way round
+    hidden_id = await _post(network, "alerts", alert_body(handling=AGENCY_RED))
+    hidden = await network.http.get(f"/v1/alerts/{hidden_id}/versions?cursor=v1", headers=headers)
+    assert hidden.status_code == 404, hidden.text  # the record decides first
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+async def test_versions_answer_up_to_200_at_once_by_default(network: Network) -> None:
+    """A client of before paging sees records of up to 200 versions whole, as it did."""
+    alert_id = await _post(network, "alerts", alert_body(handling=NETWORK_AMBER))
+    for number in range(2, 201):
+        await _patch(network, "alerts", alert_id, {"description": f"update {number}"})
+    whole = await _page(network, "alerts", alert_id, "MY-MMEA", "")
+    assert whole == (list(range(1, 201)), None)
+    await _patch(network, "alerts", alert_id, {"description": "update 201"})
+    first, cursor = await _page(network, "alerts", alert_id, "MY-MMEA", "")
+    assert first == list(range(1, 201))
+    assert cursor is not None
+    assert await _page(network, "alerts", alert_id, "MY-MMEA", f"cursor={cursor}") == ([201], None)

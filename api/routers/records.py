@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Response, Security
+from fastapi import APIRouter, Body, Depends, Query, Response, Security
 from pydantic import BaseModel
 
 from api.auditing import audited_write
@@ -142,11 +142,22 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         responses=problems(404, 422),
         summary=f"Every version of {a_noun} you may read",
     )
-    async def versions(record_id: RecordId, caller: Reader, runtime: RuntimeDep) -> Response:
-        """Every version you may read, oldest first: each under the handling it was sent with,
-        so a version sent more narrowly than today is left out (the numbers show the gap)."""
-        docs = await runtime.db.read(reading.versions, caller, spec, str(record_id))
-        return json_response(items_json(docs))
+    async def versions(
+        record_id: RecordId,
+        caller: Reader,
+        runtime: RuntimeDep,
+        limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 200,
+        cursor: Annotated[
+            str | None, Query(max_length=100, description="`next_cursor` of the previous page")
+        ] = None,
+    ) -> Response:
+        """Every version you may read, oldest first, `limit` a page (200 unless you ask
+        fewer): follow `next_cursor` for more. Each is under the handling it was sent with, so
+        a version sent more narrowly than today is left out (the numbers show the gap)."""
+        docs, next_cursor = await runtime.db.read(
+            reading.versions, caller, spec, str(record_id), limit, cursor
+        )
+        return json_response(items_json(docs, next_cursor))
 
     @router.post(
         "/{record_id}/acks",

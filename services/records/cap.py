@@ -10,7 +10,7 @@ from sqlmodel import Session
 from auth.principal import Principal
 from models.inputs import FORBIDDEN
 from services.records.kinds import ALERTS
-from services.records.reading import get, versions
+from services.records.reading import all_versions, get
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 EVENTS = {
@@ -148,8 +148,7 @@ def _area(doc: dict[str, Any]) -> ET.Element:
 
 def alert_as_cap(session: Session, principal: Principal, record_id: str) -> bytes:
     """The alert as CAP, referencing only the earlier versions the caller may read."""
-    history = versions(session, principal, ALERTS, record_id)
-    docs = [json.loads(doc) for doc in history]
+    docs = [json.loads(doc) for doc in all_versions(session, principal, ALERTS, record_id)]
     current = json.loads(get(session, principal, ALERTS, record_id)[0])
     docs[-1] = current  # the current state, with expiry applied
     return to_cap(docs)

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Executable, and_, bindparam, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from auth.policy import can_read, readable
 from auth.principal import Principal
@@ -77,19 +78,45 @@ def get(session: Session, principal: Principal, spec: KindSpec, record_id: str) 
     return rendered(row), row.version
 
 
-def versions(session: Session, principal: Principal, spec: KindSpec, record_id: str) -> list[str]:
-    """The versions the caller may read by each one's own handling, oldest first.
+def versions(
+    session: Session,
+    principal: Principal,
+    spec: KindSpec,
+    record_id: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[str], str | None]:
+    """A page of the versions the caller may read by each one's own handling, oldest first,
+    and the cursor of the next page (`None` after the last).
 
     A version sent under narrower handling than today's is left out (its number shows the
-    gap); the record itself is a 404 when its current version is hidden.
+    gap) and the page filled with later ones; the record itself is a 404 when its current
+    version is hidden.
     """
     load(session, principal, spec, record_id)
-    query = (
-        select(RecordVersion.doc)
+    query = _readable_versions(principal, record_id).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(col(RecordVersion.version) > decode_cursor(cursor, VERSION_CURSOR))
+    rows = session.exec(query).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1][0], VERSION_CURSOR) if len(rows) > limit else None
+    return [doc for _version, doc in page], next_cursor
+
+
+def all_versions(
+    session: Session, principal: Principal, spec: KindSpec, record_id: str
+) -> list[str]:
+    """Every version the caller may read, oldest first, in one list (CAP `references`)."""
+    load(session, principal, spec, record_id)
+    return [doc for _version, doc in session.exec(_readable_versions(principal, record_id))]
+
+
+def _readable_versions(principal: Principal, record_id: str) -> Select[int, str]:
+    return (
+        select(RecordVersion.version, RecordVersion.doc)
         .where(col(RecordVersion.record_id) == record_id, readable(principal, RecordVersion))
         .order_by(col(RecordVersion.version))
     )
-    return list(session.exec(query).all())
 
 
 @dataclass(frozen=True)
@@ -253,18 +280,21 @@ def _in_bbox(*, crosses_antimeridian: bool) -> ColumnElement[bool]:
     return and_(lat, or_(west, east)) if crosses_antimeridian else and_(lat, west, east)
 
 
-MAX_SEQ = 2**31 - 1  # seq columns are 32-bit integers on PostgreSQL
+MAX_SEQ = 2**31 - 1  # seq (and version) columns are 32-bit integers on PostgreSQL
+# `/versions` pages by version number, not by insertion sequence: its cursors carry their own
+# tag, so a cursor of another list given there (or one of its given to another) is a 422
+VERSION_CURSOR = "v"
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+def encode_cursor(seq: int, tag: str = "s") -> str:
+    return base64.urlsafe_b64encode(f"{tag}{seq}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str, tag: str = "s") -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if (
-            not raw.startswith("s")
+            not raw.startswith(tag)
             or not (raw[1:].isascii() and raw[1:].isdigit())
             or int(raw[1:]) > MAX_SEQ
         ):
