@@ -26,6 +26,7 @@ from core import clock
 from models.acks import AckCreate, AckRead, AcksRead
 from models.enums import Scope
 from services.records import acks, publishing, reading, rendering
+from services.records import versions as record_versions
 from services.records.kinds import KindSpec
 from services.records.publishing import Saved
 from services.records.reading import RecordFilter
@@ -155,7 +156,7 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         fewer): follow `next_cursor` for more. Each is under the handling it was sent with, so
         a version sent more narrowly than today is left out (the numbers show the gap)."""
         docs, next_cursor = await runtime.db.read(
-            reading.versions, caller, spec, str(record_id), limit, cursor
+            record_versions.page, caller, spec, str(record_id), limit, cursor
         )
         return json_response(items_json(docs, next_cursor))
 

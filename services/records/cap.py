@@ -10,7 +10,8 @@ from sqlmodel import Session
 from auth.principal import Principal
 from models.inputs import FORBIDDEN
 from services.records.kinds import ALERTS
-from services.records.reading import all_versions, get
+from services.records.reading import get
+from services.records.versions import all_versions
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 EVENTS = {
