@@ -15,7 +15,7 @@ from cli.main import app as cli
 from core.clock import iso
 from core.db import Database
 from models.tables import RECORD, VESSEL_LINK
-from services.records import cases
+from services.records import cases, purging
 from tests.statement_work import (
     BIG,
     NOW,
@@ -115,6 +115,30 @@ def test_the_cases_walk_costs_a_page_however_many_records_are_in_cases(
     big = work_of(db, unit, "ORDER BY record.seq DESC")
     assert [item["case_id"] for item in db.run_read(unit)["items"]][:1] == [f"CASE-{BIG}"]
     assert_bounded(small, big, "the cases walk")
+
+
+def test_a_purge_round_reads_only_what_it_may_purge(registry: Database) -> None:
+    """Records on legal hold keep their retention date: the purge's index once held them, and
+    each round (every minute, inside the dispatcher's writer unit) filtered every expired held
+    record away to find its chunk (59,990 of them: 20-24 ms a round on PostgreSQL)."""
+    db = registry
+    expired = NOW - timedelta(days=1)
+
+    def held(start: int, n: int) -> list[dict[str, Any]]:
+        return [
+            record_row(i, retain_until=expired - timedelta(seconds=i), legal_hold=True)
+            for i in range(start, start + n)
+        ]
+
+    def unit(session: Session) -> Any:
+        return session.exec(purging._due_query(NOW).limit(purging.CHUNK)).all()
+
+    insert(db, RECORD, [*held(1, SMALL), record_row(BIG + 1, retain_until=NOW)])
+    small = work_of(db, unit, "FROM record")
+    insert(db, RECORD, held(SMALL + 1, BIG - SMALL))
+    big = work_of(db, unit, "FROM record")
+    assert [row.seq for row in db.run_read(unit)] == [BIG + 1]
+    assert_bounded(small, big, "purge round")
 
 
 def test_dry_run_pages_cost_the_same_at_the_end_as_at_the_start(
