@@ -117,8 +117,9 @@ def list_cases(
     """The cases with a record the caller may read (changed since `updated_since`), the one
     such record joined most recently first, each summed up from the readable records only.
 
-    Walks the readable records newest first (the primary key), a few hundred at a time, and
-    sums up the cases it meets: a page costs about its own cases, not every case there is.
+    Walks the readable records in a case newest first (`ix_record_in_case`), a few hundred at
+    a time, and sums up the cases it meets: a page costs about its own cases, not every case
+    there is.
     A case comes first at its newest matching record, its key; the cursor is the last key
     given, and a case met again below it, whose key is above it, was given already.
     """

@@ -34,9 +34,9 @@ def page(
     if cursor is not None:
         query = query.where(col(RecordVersion.version) > decode_cursor(cursor, VERSION_CURSOR))
     rows = session.exec(query).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1][0], VERSION_CURSOR) if len(rows) > limit else None
-    return [doc for _version, doc in page], next_cursor
+    shown = rows[:limit]
+    next_cursor = encode_cursor(shown[-1][0], VERSION_CURSOR) if len(rows) > limit else None
+    return [doc for _version, doc in shown], next_cursor
 
 
 def all_versions(
