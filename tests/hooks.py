@@ -14,7 +14,7 @@ from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
 from tests.receiver import Receiver, running
-from tests.support import Network
+from tests.support import Network, alert_body
 
 
 class Clock:
@@ -49,6 +49,14 @@ class Hooks:
         while await self.dispatcher.tick():
             await self.dispatcher.drain()
         await self.dispatcher.drain()
+
+    async def post_alert(self, **changes: Any) -> dict[str, Any]:
+        """An alert from BD-CG (`alert_body` with `changes`), as its 201 answered it."""
+        sender = await self.network.headers(Role.DUTY_OFFICER, "BD-CG")
+        body = alert_body(**changes)
+        response = await self.network.http.post("/v1/alerts", json=body, headers=sender)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
 
     async def deliveries(self, agency: str, subscription: str) -> list[dict[str, Any]]:
         headers = await self.network.headers(Role.AGENCY_ADMIN, agency)

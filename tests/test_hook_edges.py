@@ -18,15 +18,7 @@ from models.enums import Role
 from tests.backlog import add_deliveries
 from tests.hooks import Hooks
 from tests.receiver import Receiver, running, verify
-from tests.support import alert_body, handling, until
-
-
-async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
-    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
-    body = alert_body(**changes)
-    response = await hooks.network.http.post("/v1/alerts", json=body, headers=sender)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+from tests.support import handling, until
 
 
 async def _disclosures(hooks: Hooks) -> list[dict[str, Any]]:
@@ -42,7 +34,7 @@ async def test_a_retry_after_of_unicode_digits_cannot_poison_settlement(hooks: H
     subscription, secret = await hooks.subscribe("MY-MMEA")
     hooks.receiver.script["/hook"] = [503, 503, 503]
     hooks.receiver.retry_after = "\u00b2"  # SUPERSCRIPT TWO, sent as UTF-8
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     [sent] = hooks.receiver.received
     verify(secret, sent)  # the record was disclosed to the receiver
@@ -58,7 +50,7 @@ async def test_a_huge_retry_after_cannot_poison_settlement(hooks: Hooks) -> None
     subscription, secret = await hooks.subscribe("MY-MMEA")
     hooks.receiver.script["/hook"] = [503, 503, 503]
     hooks.receiver.retry_after = "999999999999"
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     [sent] = hooks.receiver.received
     verify(secret, sent)
@@ -85,7 +77,7 @@ async def test_retry_after_silences_a_subscription_for_at_most_24_hours(
     await hooks.subscribe("MY-MMEA")
     hooks.receiver.script["/hook"] = [503]
     hooks.receiver.retry_after = retry_after
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     assert len(hooks.receiver.received) == 1
     hooks.clock.advance(25 * 3600)
@@ -125,7 +117,7 @@ async def test_slow_partners_filling_every_slot_do_not_hold_back_a_new_alert(
             body = {"url": healthy.url(), "event_types": ["*"]}
             created = await hooks.network.http.post("/v1/subscriptions", json=body, headers=admin)
             assert created.status_code == 201, created.text
-            alert = await _post(hooks, handling=handling("network"))
+            alert = await hooks.post_alert(handling=handling("network"))
             began = time.monotonic()
             await until(lambda: bool(healthy.received), "the healthy partner's alert", 30)
             took = time.monotonic() - began
@@ -147,7 +139,7 @@ async def test_a_disabled_subscription_refuses_a_ping_or_a_redelivery_it_would_n
     (for ever, had nobody): a 409 says so, and enabling sends them."""
     subscription, secret = await hooks.subscribe("MY-MMEA")
     hooks.receiver.script["/hook"] = [410]  # 410 Gone disables a subscription at once
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     rows = await hooks.deliveries("MY-MMEA", subscription)  # with its own subscription.disabled
     [row] = [r for r in rows if r["event_type"] == "alert.created"]
@@ -173,7 +165,7 @@ async def test_a_disabled_subscription_refuses_a_ping_or_a_redelivery_it_would_n
 async def test_a_delivery_of_a_deleted_subscription_is_not_found(hooks: Hooks) -> None:
     """Its rows are purged a round later; until then a redelivery was answered "pending"."""
     subscription, _ = await hooks.subscribe("MY-MMEA")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     [row] = await hooks.deliveries("MY-MMEA", subscription)
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")

@@ -19,6 +19,7 @@ from models.enums import AgencyType, Role
 from models.tables import RECORD, VESSEL_LINK
 from services.records import cases, reading, vessels
 from services.records.kinds import ALERTS
+from tests.statement_work import record_row
 from tests.support import seed_registry
 
 RECORDS = 20_000
@@ -39,41 +40,25 @@ def _seed(session: Session) -> None:
     rows, links = [], []
     for i in range(RECORDS):
         record_id = f"00000000-0000-4000-8000-{i:012d}"
+        doc = {
+            "id": record_id,
+            "kind": "alert",
+            "version": 1,
+            "state": "active",
+            "updated_at": "2026-11-30T00:00:00Z",
+            "location": {"lat": 10.0, "lon": 95.0},
+            "vessels": [{"mmsi": f"{i // 2:09d}"}],
+        }
         rows.append(
-            {
-                "id": record_id,
-                "kind": "alert",
-                "version": 1,
-                "sender_agency": "BD-CG",
-                "sender_country": "BD",
-                "status": "actual",
-                "distribution": "network",
-                "tlp": "amber",
-                "recipient_countries": "",
-                "recipient_agencies": "",
-                "state": "active",
-                "ack_required": False,
-                "category": "vessel_at_sea",
-                "severity_rank": i % 5,
-                "lat": 10.0,
-                "lon": 95.0,
-                "case_id": f"CASE-{i // 4}",
-                "created_at": NOW,
-                "updated_at": NOW,
-                "expires_at": None,
-                "search_text": "",
-                "doc": json.dumps(
-                    {
-                        "id": record_id,
-                        "kind": "alert",
-                        "version": 1,
-                        "state": "active",
-                        "updated_at": "2026-11-30T00:00:00Z",
-                        "location": {"lat": 10.0, "lon": 95.0},
-                        "vessels": [{"mmsi": f"{i // 2:09d}"}],
-                    }
-                ),
-            }
+            record_row(
+                i + 1,
+                id=record_id,
+                case_id=f"CASE-{i // 4}",
+                created_at=NOW,
+                updated_at=NOW,
+                search_text="",
+                doc=json.dumps(doc),
+            )
         )
         links.append({"key": f"mmsi:{i // 2:09d}", "record_id": record_id})
     connection = session.connection()

@@ -6,7 +6,6 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -29,17 +28,9 @@ from tests.receiver import Received, Receiver, fails, running, verify
 from tests.support import alert_body, handling, until
 
 
-async def _post(hooks: Hooks, **changes: Any) -> dict[str, Any]:
-    sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
-    body = alert_body(**changes)
-    response = await hooks.network.http.post("/v1/alerts", json=body, headers=sender)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 async def test_deliveries_are_signed_and_verify(hooks: Hooks) -> None:
     subscription, secret = await hooks.subscribe("MY-MMEA")
-    alert = await _post(hooks, handling=handling("countries", recipient_countries=["MY"]))
+    alert = await hooks.post_alert(handling=handling("countries", recipient_countries=["MY"]))
     await hooks.pump()
     [delivery] = hooks.receiver.received
     event = verify(secret, delivery)
@@ -54,8 +45,8 @@ async def test_deliveries_are_signed_and_verify(hooks: Hooks) -> None:
 
 async def test_what_an_agency_may_not_see_is_never_sent(hooks: Hooks) -> None:
     subscription, secret = await hooks.subscribe("TH-MECC")
-    await _post(hooks, handling=handling("countries", recipient_countries=["MY"]))
-    await _post(hooks, handling=handling("national"))
+    await hooks.post_alert(handling=handling("countries", recipient_countries=["MY"]))
+    await hooks.post_alert(handling=handling("national"))
     await hooks.pump()
     assert hooks.receiver.received == []
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
@@ -73,9 +64,9 @@ async def test_filters_narrow_what_is_sent(hooks: Hooks) -> None:
         filter={"min_severity": "extreme", "bbox": [90, 15, 95, 25]},
     )
     network = handling("network")
-    await _post(hooks, handling=network, severity="severe")
-    await _post(hooks, handling=network, severity="extreme", location={"lat": 5, "lon": 97})
-    wanted = await _post(hooks, handling=network, severity="extreme")
+    await hooks.post_alert(handling=network, severity="severe")
+    await hooks.post_alert(handling=network, severity="extreme", location={"lat": 5, "lon": 97})
+    wanted = await hooks.post_alert(handling=network, severity="extreme")
     await hooks.pump()
     assert [verify_id(r.body) for r in hooks.receiver.received] == [wanted["id"]]
 
@@ -87,7 +78,7 @@ def verify_id(body: str) -> str:
 async def test_two_failures_then_success_is_three_attempts(hooks: Hooks) -> None:
     hooks.receiver.script["/hook"] = [500, 502]
     subscription, secret = await hooks.subscribe("MY-MMEA")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     hooks.clock.advance(7)  # first retry after 5 s (±20%)
     await hooks.pump()
@@ -108,7 +99,7 @@ async def test_two_failures_then_success_is_three_attempts(hooks: Hooks) -> None
 async def test_410_disables_the_subscription(hooks: Hooks) -> None:
     hooks.receiver.script["/hook"] = [410]
     subscription, _ = await hooks.subscribe("MY-MMEA")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
     state = (
@@ -123,7 +114,7 @@ async def test_410_disables_the_subscription(hooks: Hooks) -> None:
     others = await hooks.network.headers(Role.AGENCY_ADMIN, "TH-MECC")
     other_feed = (await hooks.network.http.get("/v1/feed", headers=others)).json()["events"]
     assert all(e["type"] != "subscription.disabled" for e in other_feed)
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     hooks.clock.advance(3600)
     await hooks.pump()
     assert len(hooks.receiver.received) == 1
@@ -140,7 +131,7 @@ async def test_retry_after_is_honoured(hooks: Hooks) -> None:
     hooks.receiver.script["/hook"] = [429]
     hooks.receiver.retry_after = "120"
     await hooks.subscribe("MY-MMEA")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     hooks.clock.advance(60)  # the schedule alone would have retried after ~5 s
     await hooks.pump()
@@ -157,7 +148,7 @@ async def test_a_hanging_receiver_does_not_delay_the_others(hooks: Hooks, app: F
     for n in range(99):
         agency = ("MY-MMEA", "ID-BASARNAS", "TH-MRCC")[n % 3]
         await hooks.subscribe(agency, path=f"/ok/{n}")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     began = time.monotonic()
     while len(hooks.receiver.received) < 100 and time.monotonic() - began < 10:
         await hooks.dispatcher.tick()  # as `run` does: a round claims at most CLAIM_SIZE
@@ -177,7 +168,7 @@ async def test_a_hanging_receiver_does_not_keep_the_others_attempts_unrecorded(
     await hooks.subscribe("TH-MECC", path="/hang")
     hooks.receiver.script["/hang"] = ["hang"]
     ok, _ = await hooks.subscribe("MY-MMEA", path="/ok")
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.dispatcher.tick()
     await hooks.receiver.wait_for(1, path="/ok")
     began = time.monotonic()
@@ -201,7 +192,7 @@ async def test_a_receiver_never_holds_more_than_its_share_at_once(hooks: Hooks) 
     await hooks.subscribe("MY-MMEA", path="/slow")
     hooks.receiver.script["/slow"] = ["slow"] * 12
     for _ in range(12):
-        await _post(hooks, handling=handling("network"))
+        await hooks.post_alert(handling=handling("network"))
     deadline = time.monotonic() + 15
     while len(hooks.receiver.at("/slow")) < 12 and time.monotonic() < deadline:
         await hooks.dispatcher.tick()  # as `run` does, without waiting for what it sent
@@ -237,17 +228,17 @@ async def test_new_events_wait_in_the_outbox_while_every_slot_is_busy(
         )
 
     for _ in range(3):
-        await _post(hooks, handling=handling("network"))
+        await hooks.post_alert(handling=handling("network"))
     await small.tick()  # expands 3, claims 2 of them: every slot taken
     assert await deliveries() == 3
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     hooks.clock.advance(30)
     await small.tick()  # no room: the fourth event stays in the outbox
     assert await deliveries() == 3
     beat = await runtime.db.read(expansion.heartbeat)
     assert beat is not None
     assert beat > utcnow() + timedelta(seconds=29)  # alive all the same (`/readyz`)
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     hooks.clock.advance(31)
     await small.tick()  # still no room, but a minute since the last expansion: both expanded
     assert await deliveries() == 5
@@ -269,9 +260,9 @@ async def test_an_expand_unit_is_bounded_by_the_deliveries_it_writes(
     for agency in ("MY-MMEA", "ID-BASARNAS", "TH-MRCC"):
         await hooks.subscribe(agency, filter={"categories": ["landing"]})
     for _ in range(5):
-        await _post(hooks, category="interception", handling=handling("network"))
+        await hooks.post_alert(category="interception", handling=handling("network"))
     for _ in range(2):
-        await _post(hooks, category="landing", handling=handling("network"))
+        await hooks.post_alert(category="landing", handling=handling("network"))
 
     async def deliveries() -> int:
         return int(await db.read(lambda s: s.exec(select(func.count(col(Delivery.id)))).one()))
@@ -292,7 +283,7 @@ async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
     )
     new = rotated.json()["secret"]
     assert new != old
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     [delivery] = hooks.receiver.received
     assert len(delivery.headers["webhook-signature"].split()) == 2
@@ -308,7 +299,7 @@ async def test_rotated_secret_signs_beside_the_old_one(hooks: Hooks) -> None:
 async def test_replay_and_redeliver(hooks: Hooks) -> None:
     subscription, secret = await hooks.subscribe("MY-MMEA")
     since = utcnow() - timedelta(seconds=1)
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
     replayed = await hooks.network.http.post(
@@ -340,7 +331,7 @@ async def test_replay_and_redeliver(hooks: Hooks) -> None:
 
 async def test_disclosures_are_audited(hooks: Hooks) -> None:
     await hooks.subscribe("MY-MMEA")
-    alert = await _post(hooks, handling=handling("network"))
+    alert = await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     admin = await hooks.network.headers(Role.PLATFORM_ADMIN)
     events = (
@@ -360,7 +351,7 @@ async def test_the_recipients_auditor_sees_deliveries_to_its_agencies(hooks: Hoo
     await hooks.subscribe("MY-MMEA", "/ok")
     await hooks.subscribe("ID-BASARNAS", "/down")
     hooks.receiver.script["/down"] = [500]
-    await _post(hooks, handling=handling("network"))
+    await hooks.post_alert(handling=handling("network"))
     await hooks.pump()
     url = "/v1/audit-events?action=webhook%20alert.created"
 
@@ -392,7 +383,7 @@ async def test_a_receivers_answer_cannot_poison_its_settlement(hooks: Hooks) -> 
         body = {"url": hostile.url("/nul"), "event_types": ["*"]}
         created = await hooks.network.http.post("/v1/subscriptions", json=body, headers=admin)
         assert created.status_code == 201, created.text
-        await _post(hooks, handling=handling("network"))
+        await hooks.post_alert(handling=handling("network"))
         await hooks.pump()
         [row] = await hooks.deliveries("MY-MMEA", created.json()["id"])
     assert len(hostile.received) == 1
@@ -479,7 +470,7 @@ async def test_a_freed_slot_is_used_at_once_not_after_an_idle_period(hooks: Hook
     await hooks.subscribe("MY-MMEA")
     for capacity, delivered in ((256, 12), (2, 24)):  # a partner's share; every slot
         for _ in range(12):
-            await _post(hooks, handling=handling("network"))
+            await hooks.post_alert(handling=handling("network"))
         transport = Transport(networks(["127.0.0.0/8"]), allow_http=True)
         dispatcher = Dispatcher(
             hooks.dispatcher.db,
@@ -509,7 +500,7 @@ async def test_while_requests_queue_fan_out_keeps_fewer_deliveries_open(
         await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=path)
         hooks.receiver.script[path] = ["slow"] * 4
     for _ in range(4):
-        await _post(hooks, handling=handling("network"))  # 32 due: 8 partners at their 4
+        await hooks.post_alert(handling=handling("network"))  # 32 due: 8 partners at their 4
     dispatcher, writer = hooks.dispatcher, hooks.dispatcher.db.writer
     dispatcher.capacity, dispatcher.loaded_capacity = 32, 6
     dispatcher.metrics = Metrics()
@@ -537,7 +528,7 @@ async def test_workers_share_the_load_without_double_claiming(
     for n in range(10):
         await hooks.subscribe(("MY-MMEA", "TH-MECC")[n % 2], path=f"/w/{n}")
     for _ in range(5):
-        await _post(hooks, handling=handling("network"))
+        await hooks.post_alert(handling=handling("network"))
     workers = []
     for _ in range(3):
         db = Database(database_url)
@@ -565,7 +556,7 @@ async def test_one_settle_unit_records_a_mixed_batch(hooks: Hooks) -> None:
     audited; a delivery gone meanwhile is neither."""
     subscription, _ = await hooks.subscribe("MY-MMEA")
     for _ in range(3):
-        await _post(hooks, handling=handling("network"))
+        await hooks.post_alert(handling=handling("network"))
     db = hooks.dispatcher.db
     await db.write(partial(expansion.expand, now=hooks.clock()))
     claim = partial(outbox.claim, box=hooks.dispatcher.box, now=hooks.clock(), limit=10)
