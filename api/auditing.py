@@ -25,6 +25,7 @@ from auth.principal import Claims
 from auth.tokens import decode_token
 from core.db import UnitOf
 from core.errors import RETRY_AFTER_SECONDS, RilonError, Unauthorized
+from models.registry import AgencyRead, ClientCreated
 from services.audit import trail
 from services.records.publishing import Saved
 from services.registry.tokens import load_principal, why_refused
@@ -51,8 +52,7 @@ async def audited_write(
             load_principal(session, unchecked)  # a 401 here writes nothing
         result = unit(session, *args, **kwargs)
         if context is not None:
-            if isinstance(result, Saved):
-                context.object_id, context.object_countries = result.id, [result.country]
+            _note_made(context, result)
             entry = entry_for(context, route_status(context.scope))
             trail.append(session, trail.flagged(session, entry))
         return result
@@ -62,6 +62,18 @@ async def audited_write(
         context.audited = True
         context.unchecked = None
     return result
+
+
+def _note_made(context: RequestContext, result: object) -> None:
+    """What a write made, in its audit row: a record by id (filed under its country); a client
+    by id and roles beside its agency's code (never its secret); an agency by code."""
+    if isinstance(result, Saved):
+        context.object_id, context.object_countries = result.id, [result.country]
+    elif isinstance(result, ClientCreated):
+        roles = [role.value for role in result.roles]
+        context.detail = {**context.detail, "client_id": result.client_id, "roles": roles}
+    elif isinstance(result, AgencyRead) and context.object_id is None:
+        context.object_id = result.code
 
 
 async def ensure_standing(runtime: Runtime) -> None:

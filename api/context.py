@@ -5,6 +5,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from auth.passwords import looks_like_secret
 from auth.principal import Claims, Principal
 from core.logs import bind_request_id
 
@@ -62,7 +63,11 @@ def note_detail(**detail: Any) -> None:
 
 
 def note_token_request(client_id: str, scope: str | None) -> None:
-    """A token request names a client before it is proven: kept as detail, not as actor."""
+    """A token request names a client before it is proven: kept as detail, not as actor. A
+    secret typed where the id goes (the two swapped) is not kept: the trail is permanent and
+    platform admins read it."""
+    if looks_like_secret(client_id):
+        client_id = "(a client secret, not recorded)"
     context = current_context()
     if context is not None:
         context.object_type, context.object_id = "clients", client_id[:64]

@@ -12,8 +12,17 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+SECRET_PREFIX = "rls_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # services/webhooks/subscriptions.py, Standard Webhooks' form
+
+
 def new_secret() -> str:
-    return "rls_" + secrets.token_urlsafe(32)
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def looks_like_secret(text: str) -> bool:
+    """A client or webhook secret, by its prefix: no client id begins so."""
+    return text.startswith((SECRET_PREFIX, WEBHOOK_SECRET_PREFIX))
 
 
 def hash_secret(secret: str) -> str:

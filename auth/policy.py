@@ -194,11 +194,12 @@ def can_see_client_id(principal: Principal, agency: str, country: str | None) ->
     return principal.has_scope(Scope.AUDIT_READ) and country == principal.country
 
 
-def is_platform_grant(principal: Principal, agency: str, agency_type: AgencyType) -> bool:
+def is_platform_grant(principal: Principal, agency: str) -> bool:
     """A client made for an agency by someone outside it: a platform admin granting content
-    access it does not hold itself. Announced to that agency and flagged in the audit trail
-    (the secretariat's own clients are its own business)."""
-    return principal.agency != agency and agency_type != AgencyType.SECRETARIAT
+    access it does not hold itself. Announced to that agency and flagged in the audit trail.
+    Only the admin's own agency's clients are its own business: another agency of type
+    `secretariat` has a country, and its clients read that country's national records."""
+    return principal.agency != agency
 
 
 def can_grant_roles(principal: Principal, agency_type: AgencyType, roles: set[Role]) -> bool:

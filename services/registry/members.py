@@ -116,7 +116,7 @@ def create_client(
         created_at=utcnow(),
     )
     session.add(client)
-    if principal is not None and is_platform_grant(principal, agency, AgencyType(row.type)):
+    if principal is not None and is_platform_grant(principal, agency):
         notices.announce_client(session, principal, row, client)
     return ClientCreated(**_client_read(client).model_dump(), client_secret=secret)
 

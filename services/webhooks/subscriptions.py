@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, func, select
 
+from auth.passwords import WEBHOOK_SECRET_PREFIX
 from auth.principal import Principal
 from core.clock import utcnow
 from core.crypto import SecretBox
@@ -30,7 +31,7 @@ class WebhookPolicy:
 
 
 def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def read(row: Subscription) -> SubscriptionRead:
