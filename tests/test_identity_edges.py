@@ -2,13 +2,20 @@
 another country's records, and a secret typed where the client id goes."""
 
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
 from models.enums import Role
+from tests.conftest import make_settings
 from tests.support import Network, alert_body, handling
 
 GRANT = "platform_admin_grant"
 CLIENTS = "POST /v1/agencies/{code}/clients"
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 async def _audit(network: Network, role: Role, agency: str, **params: Any) -> list[Any]:
@@ -104,3 +111,46 @@ async def test_swapped_client_id_and_secret_never_reach_the_audit_trail(
     rows = await _audit(network, Role.PLATFORM_ADMIN, "RSO", action="POST /v1/auth/token")
     leaked = [row for row in rows if cred.secret in json.dumps(row)]
     assert leaked == [], leaked
+
+
+def _bootstrap(database_url: str, tmp_path: Path, secret: str) -> Any:
+    return create_app(
+        make_settings(
+            database_url,
+            tmp_path,
+            bootstrap_admin_id="root-admin",
+            bootstrap_admin_secret=secret,
+        )
+    )
+
+
+def _form(secret: str) -> dict[str, str]:
+    return {"grant_type": "client_credentials", "client_id": "root-admin", "client_secret": secret}
+
+
+async def test_bootstrap_creating_or_resetting_the_platform_admin_is_audited(
+    database_url: str, tmp_path: Path
+) -> None:
+    """DESIGN.md: every change is audited; OPERATOR.md: "Operator commands are audited with
+    actor `cli`". Start-up creating a platform admin, and later replacing its secret, are
+    operator acts on a credential that holds `registry:manage`, and left no audit row."""
+    for secret in ("a" * 40, "b" * 40):
+        app = _bootstrap(database_url, tmp_path, secret)
+        async with LifespanManager(app):
+            pass
+    app = _bootstrap(database_url, tmp_path, "b" * 40)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            token = (await http.post("/v1/auth/token", data=_form("b" * 40))).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            listed = await http.get("/v1/audit-events", params={"limit": 500}, headers=headers)
+            assert listed.status_code == 200
+    operator_rows = [
+        row for row in listed.json()["items"] if row["action"].split(" ")[0] not in HTTP_METHODS
+    ]
+    # one for the creation, one for the secret replaced, none for the same secret again
+    actions = [row["action"] for row in operator_rows]
+    assert sorted(actions) == ["bootstrap admin created", "bootstrap admin secret replaced"]
+    assert not [row for row in listed.json()["items"] if "a" * 40 in json.dumps(row)]
+    assert not [row for row in listed.json()["items"] if "b" * 40 in json.dumps(row)]
