@@ -88,6 +88,17 @@ def _text_parameters(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# The docs pages are where duty officers authorize and press Execute: no other site may frame
+# them (clickjacking). Their scripts are not restricted: Swagger UI starts from an inline
+# script whose text moves with its version (DECISIONS.md, "The duty console").
+UNFRAMED = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+
+
+def unframed(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(UNFRAMED)
+    return page
+
+
 def install(app: FastAPI) -> None:
     app.openapi_tags = TAGS
     generate = app.openapi
@@ -105,27 +116,31 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="RILON Liaison API — console",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            # no persistAuthorization: it would keep the client secret in the browser's storage
-            swagger_ui_parameters={"displayRequestDuration": True},
+        return unframed(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="RILON Liaison API — console",
+                swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+                oauth2_redirect_url="/docs/oauth2-redirect",
+                # no persistAuthorization: it would keep the client secret in the browser's storage
+                swagger_ui_parameters={"displayRequestDuration": True},
+            )
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def swagger_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return unframed(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="RILON Liaison API — reference",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
+        return unframed(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title="RILON Liaison API — reference",
+                redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
         )
