@@ -25,6 +25,7 @@ from models.vessels import keys_of_vessel, vessels_of
 from services.records import tracks
 from services.records.reading import decode_cursor, encode_cursor
 from services.records.rendering import render
+from services.records.vessels import naming
 
 MAX_CASE_RECORDS = 500  # a case is a handful of records; a runaway reuse of one id is cut here
 
@@ -178,9 +179,7 @@ def _names(principal: Principal, vessel: str, status: str) -> ColumnElement[bool
     SQLite reads whole for each statement."""
     # Written as two nested EXISTS so that each is one table's lookup by its own index, which
     # SQLite with no statistics plans as well (a join here it planned from the vessel's links).
-    linked = sa.select(VESSEL_LINK.c.record_id).where(
-        VESSEL_LINK.c.key == vessel, VESSEL_LINK.c.record_id == col(NAMING.id)
-    )
+    linked = naming(vessel).where(VESSEL_LINK.c.record_id == col(NAMING.id))
     named = sa.select(col(NAMING.id)).where(
         col(NAMING.case_id) == col(Record.case_id),
         col(NAMING.status) == status,
