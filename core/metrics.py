@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED = "(unmatched)"  # one label for every path no route matched: bounded cardinality
-DELIVERY_OUTCOMES = ("delivered", "retry", "gave_up", "disabled", "gone")
+DELIVERY_OUTCOMES = ("delivered", "retry", "gave_up", "disabled", "superseded", "gone")
 # Request latency in seconds: a fast read is a few ms, a feed long poll waits up to 30 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

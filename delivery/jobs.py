@@ -2,7 +2,7 @@
 schedule a failed delivery is retried on."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 RETRY_SCHEDULE = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400]
 # a receiver's Retry-After is honoured up to a day, as a retry is put off (INTEGRATION.md)
@@ -34,6 +34,10 @@ class Job:
     record_type: str | None
     record_country: str | None = None  # filed in the audit row without a SELECT
     agency_country: str | None = None  # the recipient's: its auditors see the disclosure
+    # The lease this attempt was claimed under. Once the delivery was sent again meanwhile (a
+    # redelivery, a replay, the lease run out and claimed anew), this attempt's answer is
+    # recorded but no longer decides what becomes of the delivery (delivery/settling.py).
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,8 @@ def claim(
             heads[row.subscription_id].append(row)
     allowance = {sub_id: min(room, head) for sub_id, room in allowance.items()}
     chosen = _take_turns(heads, allowance, limit)
+    until = now + lease
     if chosen:
-        until = now + lease
         ids = [delivery.id for delivery in chosen]
         connection.execute(_LEASE, {"ids": ids, "until": until})
     dealt = Counter(delivery.subscription_id for delivery in chosen)
@@ -137,7 +137,7 @@ def claim(
             drained.append(sub.id)
     pacing.served(connection, now, more=more, probing=probing, drained=drained, lease=lease)
     secrets = {sub.id: (sub, tuple(_secrets(box, sub, now))) for sub in subs if sub.id in taken}
-    return _jobs(connection, chosen, secrets)
+    return _jobs(connection, chosen, secrets, until)
 
 
 def _take_turns(
@@ -163,6 +163,7 @@ def _jobs(
     connection: Connection,
     chosen: list[Row[Any]],
     subs: dict[str, tuple[Row[Any], tuple[str, ...]]],
+    until: datetime,
 ) -> list[Job]:
     seqs = {delivery.event_seq for delivery in chosen if delivery.event_seq is not None}
     bodies = {
@@ -195,6 +196,7 @@ def _jobs(
                 record_type,
                 country if record_type in ("alerts", "distress-reports") else None,
                 agency_country=sub.country,
+                lease_until=until,
             )
         )
     return jobs

@@ -3,6 +3,12 @@
 The dispatcher settles every attempt that finished meanwhile in one writer unit
 (`settle_many`): successes, the common case, in a few plain Core statements for the whole
 batch; failures one by one (`settle`), as they decide retries and may disable a subscription.
+
+Only an attempt that still holds its delivery's lease decides what becomes of the delivery.
+One that answered after the delivery was sent again (redelivered, replayed, or its lease run
+out and claimed anew) is recorded and audited, and its answer counts for its subscription
+(a success ends a run of failures, a 410 disables), but the delivery is the later attempt's:
+a late failure once turned a delivered alert back to failed, or a redelivery into nothing.
 """
 
 import json
@@ -26,7 +32,7 @@ from services.records.events import emit
 Finished = tuple[Job, Result, datetime]  # an attempt, what came of it, and when
 DELIVERED = (
     DELIVERY.update()
-    .where(DELIVERY.c.id == bindparam("b_id"))
+    .where(DELIVERY.c.id == bindparam("b_id"), DELIVERY.c.lease_until == bindparam("b_lease"))
     .values(
         state="succeeded",
         attempts=bindparam("b_attempts"),
@@ -72,7 +78,13 @@ def settle_many(session: Session, finished: Sequence[Finished]) -> list[str]:
     connection.execute(
         DELIVERED,
         [
-            {"b_id": job.delivery_id, "b_attempts": job.attempt, "b_status": r.status, "b_at": t}
+            {
+                "b_id": job.delivery_id,
+                "b_lease": job.lease_until,
+                "b_attempts": job.attempt,
+                "b_status": r.status,
+                "b_at": t,
+            }
             for job, r, t in delivered
         ],
     )
@@ -89,33 +101,40 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
     """Record the attempt (and audit it as a disclosure), then schedule what comes next.
 
     Return the outcome, as counted in metrics: `delivered`, `retry` (another attempt is
-    scheduled), `gave_up` (the retry schedule is spent), `disabled` (410, or 72 h failing), or
-    `gone` (the subscription was deleted meanwhile).
+    scheduled), `gave_up` (the retry schedule is spent), `disabled` (410, or 72 h failing),
+    `superseded` (a failure after the delivery was sent again), or `gone` (the subscription
+    was deleted meanwhile).
     """
     delivery = session.get(Delivery, job.delivery_id)
     sub = session.get(Subscription, job.subscription_id)
     if delivery is None or sub is None:
         return "gone"
     session.connection().execute(_ATTEMPT, _attempt(job, result, now))
-    delivery.attempts, delivery.lease_until = job.attempt, None
-    delivery.last_status, delivery.last_error = result.status, (result.error or "")[:500] or None
+    trail.append(session, _disclosure(job, result))
+    held = delivery.lease_until == job.lease_until  # else sent again meanwhile: not its own
+    if held:
+        delivery.attempts, delivery.lease_until = job.attempt, None
+        delivery.last_status = result.status
+        delivery.last_error = (result.error or "")[:500] or None
     if result.delivered:
-        delivery.state, delivery.delivered_at = "succeeded", now
+        if held:
+            delivery.state, delivery.delivered_at = "succeeded", now
         session.add(delivery)
         session.flush()
         pacing.recovered(session.connection(), [sub.id], now)
         session.refresh(sub)
-        outcome = "delivered"
-    elif result.status == 410:
-        delivery.state = "failed"
+        return "delivered"
+    if result.status == 410:
+        if held:
+            delivery.state = "failed"
         _disable(session, sub, "the receiver answered 410 Gone", now)
         outcome = "disabled"
     else:
         sub.failing_since = sub.failing_since or now
-        outcome = "retry"
-        if job.attempt > len(RETRY_SCHEDULE):
+        outcome = "retry" if held else "superseded"
+        if held and job.attempt > len(RETRY_SCHEDULE):
             delivery.state, outcome = "failed", "gave_up"
-        else:
+        elif held:
             delay = result.retry_after or RETRY_SCHEDULE[job.attempt - 1] * random.uniform(0.8, 1.2)
             delivery.next_attempt_at = now + timedelta(seconds=min(delay, RETRY_AFTER_MAX_SECONDS))
         sub.consecutive_failures, sub.due_at = pacing.after_failure(
@@ -130,7 +149,6 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
             outcome = "disabled"
     session.add(delivery)
     session.add(sub)
-    trail.append(session, _disclosure(job, result))
     return outcome
 
 

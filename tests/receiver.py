@@ -23,7 +23,8 @@ class Received:
 @dataclass
 class Receiver:
     """Answers each path with its scripted statuses in turn (then 200); `hang` never answers,
-    `slow` answers 200 after `slow_seconds`. Counts how many requests it held at once."""
+    `slow` answers 200 after `slow_seconds` (`slow:503`, 503). Counts how many requests it held
+    at once."""
 
     port: int = 0
     script: dict[str, list[int | str]] = field(default_factory=dict)
@@ -53,9 +54,9 @@ class Receiver:
         step = steps.pop(0) if steps else 200
         if step == "hang":
             await asyncio.sleep(60)
-        if step == "slow":
+        if isinstance(step, str) and step.startswith("slow"):
             await asyncio.sleep(self.slow_seconds)
-            step = 200
+            step = step.partition(":")[2] or 200
         status = int(step)
         headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}
         return web.Response(status=status, text="ok" if status < 300 else "no", headers=headers)

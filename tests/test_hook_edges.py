@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from core.clock import utcnow
 from core.netguard import networks
+from delivery import settling
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
@@ -174,3 +175,81 @@ async def test_a_delivery_of_a_deleted_subscription_is_not_found(hooks: Hooks) -
     again = await hooks.network.http.post(f"/v1/deliveries/{row['id']}/redeliver", headers=admin)
     assert again.status_code == 404, again.text
     assert again.headers["content-type"] == "application/problem+json"
+
+
+# --- an attempt that comes back after its delivery was sent again --------------------------
+
+LATE_ANSWER = 1.0  # the first attempt's answer arrives this long after it was sent
+
+
+async def _first_attempt_in_flight(hooks: Hooks, late: str) -> tuple[str, str, dict[str, Any]]:
+    """An alert whose first attempt is open to a receiver that will answer `late`, late."""
+    subscription, secret = await hooks.subscribe("MY-MMEA")
+    hooks.receiver.slow_seconds = LATE_ANSWER
+    hooks.receiver.script["/hook"] = [f"slow:{late}"]  # then 200
+    await hooks.post_alert(handling=handling("network"))
+    await hooks.dispatcher.tick()
+    await until(lambda: hooks.receiver.in_flight == 1, "the first attempt open", 10)
+    [row] = await hooks.deliveries("MY-MMEA", subscription)
+    return subscription, secret, row
+
+
+async def _redeliver(hooks: Hooks, delivery_id: str) -> None:
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    url = f"/v1/deliveries/{delivery_id}/redeliver"
+    again = await hooks.network.http.post(url, headers=admin)
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "pending"
+
+
+@pytest.mark.parametrize("why", ["redelivered", "lease expired"])
+async def test_a_late_failure_does_not_undo_the_attempt_that_came_after_it(
+    hooks: Hooks, why: str
+) -> None:
+    """A delivery sent again while an attempt was still open (an admin's redelivery, or a
+    lease that ran out while the receiver hung) was settled by whichever attempt answered
+    last: the first attempt's late 410 marked the second's success failed. An attempt that no
+    longer holds its delivery's lease is recorded and audited, and its answer still counts
+    against the subscription (410 disables it), but it changes nothing else of the delivery."""
+    subscription, secret, row = await _first_attempt_in_flight(hooks, "410")
+    if why == "redelivered":
+        await _redeliver(hooks, row["id"])
+    else:
+        hooks.clock.advance(61)  # past the 60 s lease: another round may claim it
+    await hooks.pump()  # sends it again (200) and waits for the first attempt's 410
+    first, second = hooks.receiver.received
+    assert verify(secret, first)["data"]["id"] == verify(secret, second)["data"]["id"]
+    rows = await hooks.deliveries("MY-MMEA", subscription)
+    [after] = [r for r in rows if r["event_type"] == "alert.created"]
+    assert after["state"] == "succeeded", after
+    assert [a["status_code"] for a in after["attempts"]] == [200, 410]  # both recorded
+    assert len(await _disclosures(hooks)) == 2
+    admin = await hooks.network.headers(Role.AGENCY_ADMIN, "MY-MMEA")
+    url = f"/v1/subscriptions/{subscription}"
+    assert (await hooks.network.http.get(url, headers=admin)).json()["enabled"] is False
+
+
+async def test_a_redelivery_asked_during_a_last_attempt_is_not_lost(
+    hooks: Hooks, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redelivery answered "pending" while the delivery's last scheduled attempt was open
+    (one request a subscription at a time here, so the redelivery waits its turn): that
+    attempt's 503 then settled the delivery as failed, and the redelivery never went."""
+    monkeypatch.setattr(settling, "RETRY_SCHEDULE", [])  # every first attempt is the last
+    runtime = app.state.runtime
+    hooks.dispatcher = Dispatcher(
+        runtime.db, runtime.webhooks.policy.box, hooks.dispatcher.transport,
+        clock=hooks.clock, per_subscription=1,
+    )  # fmt: skip
+    subscription, secret, row = await _first_attempt_in_flight(hooks, "503")
+    await _redeliver(hooks, row["id"])
+    await hooks.pump()
+    assert len(hooks.receiver.received) == 1  # the subscription's one slot was taken
+    [after] = await hooks.deliveries("MY-MMEA", subscription)
+    assert after["state"] == "pending", after
+    hooks.clock.advance(121)  # the 503's Retry-After (120 s) is respected
+    await hooks.pump()
+    first, again = hooks.receiver.received
+    assert verify(secret, first)["data"]["id"] == verify(secret, again)["data"]["id"]
+    [after] = await hooks.deliveries("MY-MMEA", subscription)
+    assert after["state"] == "succeeded", after
