@@ -34,7 +34,11 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """Oldest first. Auditors see their own country's agencies' actions and every access to
-    their country's records; platform admins see everything."""
+    their country's records; platform admins see everything.
+
+    A page looks at 100,000 rows of the trail at most (all of one `object_id`'s): fewer than
+    `limit` items, even none, with a `next_cursor` means read on from there. `next_cursor` is
+    null once the newest row was reached."""
     wanted = AuditFilter(actor_agency, action, object_id, outcome, since, limit, cursor)
     events, next_cursor, seqs = await runtime.db.read(listing.list_events, caller, wanted)
     note_access("audit-events", [str(seq) for seq in seqs], [])
