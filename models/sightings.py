@@ -31,7 +31,10 @@ class Sighting(SQLModel, table=True):
     """One sighting of a record's vessel. Nothing here decides who reads it: a sighting is
     read exactly when its record is (auth/policy.py), so only `record_id` matters for that."""
 
-    __table_args__ = (Index("ix_sighting_record", "record_id", "seq"),)
+    __table_args__ = (
+        Index("ix_sighting_record", "record_id", "seq"),  # as reported: the sightings list
+        Index("ix_sighting_seen", "record_id", "observed_at", "seq"),  # newest seen: tracks
+    )
 
     seq: int | None = SQLField(default=None, primary_key=True)
     id: str = SQLField(max_length=36, unique=True)

@@ -4,12 +4,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlalchemy import Select, true, tuple_
+from sqlmodel import Session
 
 from auth.policy import readable
 from auth.principal import Principal
 from models.records import RecordVersion
-from models.sightings import Sighting
+from models.tables import RECORD, SIGHTING, VERSION
 
 MAX_FIXES = 5000  # positions one track or case draws from, at most (the newest are kept)
 
@@ -17,16 +19,37 @@ MAX_FIXES = 5000  # positions one track or case draws from, at most (the newest 
 def version_fixes(
     session: Session, principal: Principal, record_ids: list[str]
 ) -> list[dict[str, Any]]:
-    """A position per version of these records, each version judged by its own handling."""
+    """A position per version of these records, each version judged by its own handling:
+    the newest MAX_FIXES of them, each record's newest read through its primary key."""
     if not record_ids:
         return []
-    query = (
-        select(RecordVersion.doc)
-        .where(col(RecordVersion.record_id).in_(record_ids), readable(principal, RecordVersion))
-        .order_by(col(RecordVersion.created_at).desc())
+    newest = (
+        sa.select(VERSION.c.record_id, VERSION.c.version, VERSION.c.doc, VERSION.c.created_at)
+        .where(VERSION.c.record_id == RECORD.c.id, readable(principal, RecordVersion))
+        .order_by(VERSION.c.version.desc())
         .limit(MAX_FIXES)
     )
-    return [fix_of_record(json.loads(doc)) for doc in session.exec(query).all()]
+    query = _newest_of_each(session, VERSION, newest, ("record_id", "version"), record_ids)
+    rows = session.connection().execute(query.order_by(sa.desc("created_at")).limit(MAX_FIXES))
+    return [fix_of_record(json.loads(row.doc)) for row in rows]
+
+
+def _newest_of_each(
+    session: Session, table: sa.Table, newest: Select[Any], key: tuple[str, ...], ids: list[str]
+) -> Select[Any]:
+    """The rows `newest` (over `table`, correlated to `record`) gives for each of the records
+    `ids`. PostgreSQL joins each record LATERAL to them; SQLite, which has no LATERAL, looks
+    each row up by its `key` among those the correlated subquery names (as delivery/outbox.py
+    claims each subscription's head)."""
+    chosen = RECORD.c.id.in_(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        each = newest.lateral("each_record")
+        return sa.select(*each.c).select_from(RECORD.join(each, true())).where(chosen)
+    shown = table.alias("shown")
+    named = newest.with_only_columns(*[table.c[name] for name in key])
+    joined = RECORD.join(shown, tuple_(*[shown.c[name] for name in key]).in_(named))
+    columns = [shown.c[column.name] for column in newest.selected_columns]
+    return sa.select(*columns).select_from(joined).where(chosen)
 
 
 def fix_of_record(doc: dict[str, Any]) -> dict[str, Any]:
@@ -47,17 +70,20 @@ def fix_of_record(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def sighting_docs(session: Session, record_ids: list[str]) -> list[dict[str, Any]]:
-    """The sightings of records the caller was already found to read, oldest seen first."""
+    """The sightings of records the caller was already found to read, oldest seen first:
+    the newest MAX_FIXES seen, each record's newest read through `ix_sighting_seen`."""
     if not record_ids:
         return []
-    query = (
-        select(Sighting.doc)
-        .where(col(Sighting.record_id).in_(record_ids))
-        .order_by(col(Sighting.observed_at).desc(), col(Sighting.seq).desc())
+    newest = (
+        sa.select(SIGHTING.c.seq, SIGHTING.c.doc, SIGHTING.c.observed_at)
+        .where(SIGHTING.c.record_id == RECORD.c.id)
+        .order_by(SIGHTING.c.observed_at.desc(), SIGHTING.c.seq.desc())
         .limit(MAX_FIXES)
     )
-    docs = [json.loads(doc) for doc in session.exec(query).all()]
-    return docs[::-1]
+    query = _newest_of_each(session, SIGHTING, newest, ("seq",), record_ids)
+    newest_first = query.order_by(sa.desc("observed_at"), sa.desc("seq")).limit(MAX_FIXES)
+    rows = session.connection().execute(newest_first)
+    return [json.loads(row.doc) for row in rows][::-1]
 
 
 def fix_of_sighting(doc: dict[str, Any]) -> dict[str, Any]:
