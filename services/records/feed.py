@@ -13,6 +13,7 @@ from auth.principal import Principal
 from core.db import Database
 from models.events import Event
 from services.records.events import event_json
+from services.registry.tokens import check_standing
 
 SCAN_WINDOW = 10_000  # events one read looks at, at most
 WINDOWS_PER_REQUEST = 10  # windows one request looks through for the caller's next event
@@ -77,6 +78,14 @@ def read_window(
     )
 
 
+def read_window_in_standing(
+    session: Session, principal: Principal, after: int, limit: int, include_exercise: bool
+) -> FeedPage:
+    """`read_window`, once the caller is known to be in good standing still (a 401 if not)."""
+    check_standing(session, principal)
+    return read_window(session, principal, after, limit, include_exercise)
+
+
 def latest_seq(session: Session) -> int:
     return session.exec(select(Event.seq).order_by(col(Event.seq).desc()).limit(1)).first() or 0
 
@@ -92,12 +101,18 @@ async def next_page(
     """The caller's next page: the first window with events it may see, or, with nothing new,
     what arrives within `wait` seconds. Bounded however long the log: after
     WINDOWS_PER_REQUEST windows of events it may not see, an empty page whose cursor moved on
-    (the caller reads on from there)."""
+    (the caller reads on from there).
+
+    A long poll checks the caller's standing with each read: a revoked token or deactivated
+    client is refused before it waits, and within RECHECK_SECONDS while it waits. Checked only
+    as the answer went out, it waited for the next event it may see: its 401 told a revoked
+    client when that was (and, by `after`, which seq), poll after poll."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     windows = 0
+    look = read_window_in_standing if wait > 0 else read_window
     while True:
-        page = await db.read(read_window, principal, after, limit, include_exercise)
+        page = await db.read(look, principal, after, limit, include_exercise)
         after = page.cursor
         if page.events:
             return page

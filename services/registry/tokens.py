@@ -126,28 +126,54 @@ def load_principal(session: Session, claims: Claims) -> Principal:
     runs is as if committed after it: the batch was drained from the queue before it began,
     so none of its requests arrived after that change was answered.
     """
+    agency_type = _standing(
+        session, claims.jti, claims.client_id, claims.agency, claims.country, claims.agency_type
+    )
+    return _principal(claims, AgencyType(agency_type))
+
+
+def check_standing(session: Session, principal: Principal) -> None:
+    """`load_principal`'s check again, for a caller already known: a request that waits (a
+    feed long poll) must not outlive its token's revocation or its client's deactivation."""
+    _standing(
+        session,
+        principal.jti,
+        principal.client_id,
+        principal.agency,
+        principal.country,
+        principal.agency_type,
+    )
+
+
+def _standing(
+    session: Session,
+    jti: str,
+    client_id: str,
+    agency: str,
+    country: str,
+    agency_type: AgencyType | None,
+) -> str:
+    """The agency's type in the registry, if the token is in good standing; else a 401."""
     looked_up: dict[tuple[str, str], tuple[Any, ...] | None]
     looked_up = session.info.setdefault(STANDINGS, {})
-    key = (claims.jti, claims.client_id)
+    key = (jti, client_id)
     if key in looked_up:
         row = looked_up[key]
     else:
         found = (
-            session.connection()
-            .execute(_LIVENESS, {"jti": claims.jti, "client_id": claims.client_id})
-            .first()
+            session.connection().execute(_LIVENESS, {"jti": jti, "client_id": client_id}).first()
         )
         row = looked_up[key] = None if found is None else tuple(found)
     if row is None:
         raise Unauthorized("token of an unknown client")
-    active, agency, agency_type, country, is_revoked = row
+    active, registered_agency, registered_type, registered_country, is_revoked = row
     if not active or is_revoked:
         raise Unauthorized("token revoked")
-    if agency != claims.agency or country != claims.country:
+    if registered_agency != agency or registered_country != country:
         raise Unauthorized("token no longer matches the registry")
-    if claims.agency_type is not None and agency_type != claims.agency_type:
+    if agency_type is not None and registered_type != agency_type:
         raise Unauthorized("token no longer matches the registry")
-    return _principal(claims, AgencyType(agency_type))
+    return str(registered_type)
 
 
 def why_refused(session: Session, claims: Claims) -> str:
