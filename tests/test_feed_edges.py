@@ -4,8 +4,12 @@ crowded long polls."""
 import asyncio
 import time
 
+from fastapi import FastAPI
+
 from models.enums import Role
-from tests.support import Network, alert_body, handling
+from tests.processes import HOST
+from tests.served import serving
+from tests.support import Network, alert_body, handling, until
 
 
 async def _revoked_reader(network: Network) -> tuple[dict[str, str], str]:
@@ -65,3 +69,27 @@ async def test_a_long_poll_ends_soon_after_its_token_is_revoked(network: Network
     assert response.status_code == 401, response.text
     assert response.json()["detail"] == "token revoked"
     assert answered_at - revoked_at < 1.5
+
+
+async def test_an_abandoned_long_poll_stops_waiting(network: Network, app: FastAPI) -> None:
+    """A client that hangs up on its long poll takes the poll with it: it no longer waits
+    (and reads the log twice a second) for up to 30 s for nobody. Fifty such polls opened and
+    dropped a second by one client kept 1,500 running."""
+    headers = await network.headers(Role.VIEWER, "MY-MMEA")
+    cursor = (await network.http.get("/v1/feed", headers=headers)).json()["next_cursor"]
+    waiters = app.state.runtime.db.events._waiters
+    async with serving(app) as port:
+        connections = []
+        for _ in range(20):
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(
+                f"GET /v1/feed?after={cursor}&wait=20 HTTP/1.1\r\nhost: rilon.test\r\n"
+                f"authorization: {headers['Authorization']}\r\n\r\n".encode()
+            )
+            await writer.drain()
+            connections.append(writer)
+        await until(lambda: len(waiters) == 20, "the twenty polls to wait", timeout=5)
+        for writer in connections:
+            writer.close()
+        await asyncio.sleep(1.5)
+        assert len(waiters) == 0, f"{len(waiters)} abandoned long polls still waiting"

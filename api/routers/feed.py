@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, Security
+from fastapi import APIRouter, Query, Request, Response, Security
 from pydantic import BaseModel
 
 from api.context import note_access
@@ -32,6 +32,7 @@ class FeedPage(BaseModel):
 
 @router.get("", response_model=FeedPage, summary="Read the change feed")
 async def read_feed(
+    request: Request,
     caller: FeedReader,
     runtime: RuntimeDep,
     after: Annotated[
@@ -47,7 +48,13 @@ async def read_feed(
     may be empty with a `next_cursor` ahead of yours (a long stretch of events you may not
     see): read on from it."""
     page = await feed.next_page(
-        runtime.db, caller, int(after), limit, wait, include_exercise=include_exercise
+        runtime.db,
+        caller,
+        int(after),
+        limit,
+        wait,
+        include_exercise=include_exercise,
+        gone=request.is_disconnected,
     )
     note_access("feed", page.ids, page.countries)
     return json_response(
