@@ -25,6 +25,14 @@ def run_migrations_online() -> None:
             if not is_sqlite(url):  # several replicas may start at once: one migrates at a time
                 connection.execute(text("SELECT pg_advisory_lock(7351001)"))
                 connection.commit()
+            else:
+                # A batch migration copies a table, drops the old one and renames the copy; with
+                # foreign keys enforced the drop fails as soon as another table's rows point at
+                # it (every downgrade that drops a record column did). Off for this connection,
+                # and outside any transaction: SQLite ignores the pragma inside one.
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA foreign_keys=OFF")
             try:
                 context.configure(
                     connection=connection,
@@ -34,6 +42,11 @@ def run_migrations_online() -> None:
                 )
                 with context.begin_transaction():
                     context.run_migrations()
+                if is_sqlite(url):  # what the migrations did must still hold together
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    connection.rollback()
+                    if broken is not None:
+                        raise RuntimeError(f"a migration left a dangling reference: {broken}")
             finally:  # a migration that fails must not keep the lock from the next attempt
                 if not is_sqlite(url):
                     connection.rollback()
