@@ -12,8 +12,11 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 MIN_SECRET_BYTES = 32
+DATABASES = ("sqlite", "postgresql")
 DEV_KEY_FILE = "rilon-dev-jwt.key"
 DEV_SECRETS_FILE = "rilon-dev-secrets.key"
 
@@ -71,6 +74,19 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_we_speak(cls, value: str) -> str:
+        """A typo or another database fails here, in one line, and not as a driver's traceback
+        at the first connection (never echoing the URL: it may hold a password)."""
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("is not a database URL (sqlite:///PATH or postgresql://…)") from None
+        if backend not in DATABASES:
+            raise ValueError(f"names {backend}: RILON runs on SQLite or PostgreSQL") from None
+        return value
+
     @model_validator(mode="after")
     def _check_secrets(self) -> "Settings":
         for kid, key in self.jwt_keys.items():
@@ -83,7 +99,19 @@ class Settings(BaseSettings):
         if self.secrets_key is not None and len(self.secrets_key.get_secret_value()) < 32:
             raise ValueError("RILON_SECRETS_KEY is shorter than 32 characters")
         for network in self.webhook_allowed_networks:
-            ipaddress.ip_network(network, strict=False)  # a typo fails at start-up
+            try:
+                ipaddress.ip_network(network, strict=False)  # a typo fails at start-up
+            except ValueError:
+                raise ValueError(
+                    f"RILON_WEBHOOK_ALLOWED_NETWORKS: {network!r} is not a network"
+                ) from None
+        if self.delivery_lease_seconds <= self.webhook_timeout_seconds:
+            # a lease that runs out while its attempt still waits on the receiver lets the
+            # delivery be claimed and sent again, and the first answer then settles nothing:
+            # a receiver slower than the lease gets each delivery twice or more
+            raise ValueError(
+                "RILON_DELIVERY_LEASE_SECONDS must be longer than RILON_WEBHOOK_TIMEOUT_SECONDS"
+            )
         if self.env == "prod":
             if not self.jwt_keys and self.jwt_secret is None:
                 raise ValueError("RILON_ENV=prod needs RILON_JWT_KEYS or RILON_JWT_SECRET")
@@ -126,6 +154,8 @@ def _dev_secret(directory: Path, name: str = DEV_KEY_FILE) -> bytes:
     winner's secret, and nobody ever reads a half-written file.
     """
     path = directory / name
+    if not directory.is_dir():
+        raise ValueError(f"RILON_DEV_KEY_DIR: {directory} is not a directory")
     if not path.exists():
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")  # mode 0600
         try:
@@ -137,7 +167,10 @@ def _dev_secret(directory: Path, name: str = DEV_KEY_FILE) -> bytes:
                 os.link(temporary, path)
         finally:
             os.unlink(temporary)
-    return path.read_bytes().strip()
+    secret = path.read_bytes().strip()
+    if len(secret) < MIN_SECRET_BYTES:  # emptied or edited: it would sign with no real key
+        raise ValueError(f"{path} holds fewer than 32 bytes: delete it to generate a new key")
+    return secret
 
 
 @lru_cache

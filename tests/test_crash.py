@@ -152,7 +152,12 @@ async def check_sends_nothing(api: Process, http: httpx.AsyncClient) -> None:
 async def started(database_url: str, workdir: Path) -> AsyncIterator[Rig]:
     """The demo network served (SQLite: one process; PostgreSQL: API plus one worker), with
     SUBSCRIPTIONS subscriptions of TH-MECC pointing at a slow local receiver."""
-    lease = {"RILON_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS)}
+    lease = {
+        "RILON_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
+        # an attempt must end within its lease (core/settings.py refuses a longer one)
+        "RILON_WEBHOOK_TIMEOUT_SECONDS": str(LEASE_SECONDS - 1),
+        "RILON_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "1",
+    }
     env = child_env(database_url, workdir, **lease)
     credentials = demo_credentials(await run(workdir, env, "demo"))
     receiver = SlowReceiver()

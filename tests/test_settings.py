@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from core.settings import DEV_KEY_FILE, Settings
+from core.settings import DEV_KEY_FILE, DEV_SECRETS_FILE, Settings
 
 
 def _keys(**values: str) -> dict[str, SecretStr]:
@@ -87,3 +87,30 @@ def test_dev_secret_is_one_secret_however_many_workers_race(tmp_path: Path) -> N
         assert len(secrets) == 1
         assert len(secrets.pop()) >= 32
         assert [p.name for p in directory.iterdir()] == [DEV_KEY_FILE]  # no temporary left
+
+
+@pytest.mark.parametrize("name", [DEV_KEY_FILE, DEV_SECRETS_FILE])
+def test_a_dev_key_file_too_short_to_be_a_key_is_refused(tmp_path: Path, name: str) -> None:
+    """An emptied or hand-edited key file was used as it stood: tokens signed with an empty
+    HMAC key, which anyone can forge."""
+    (tmp_path / name).write_bytes(b"\n")
+    settings = Settings(env="dev", dev_key_dir=tmp_path)
+    read = settings.signing_keys if name == DEV_KEY_FILE else settings.secrets_key_bytes
+    with pytest.raises(ValueError, match="fewer than 32 bytes"):
+        read()
+
+
+def test_a_dev_key_directory_that_is_not_there_is_named(tmp_path: Path) -> None:
+    settings = Settings(env="dev", dev_key_dir=tmp_path / "missing")
+    with pytest.raises(ValueError, match="RILON_DEV_KEY_DIR"):
+        settings.signing_keys()
+
+
+def test_a_lease_no_longer_than_an_attempt_is_refused() -> None:
+    """A lease that runs out while its attempt still waits on a slow receiver lets the
+    delivery be claimed and sent again. The docs said to keep it longer; nothing checked."""
+    with pytest.raises(ValidationError, match="RILON_DELIVERY_LEASE_SECONDS"):
+        Settings(delivery_lease_seconds=15)  # the webhook timeout's default: 15 s
+    with pytest.raises(ValidationError, match="RILON_DELIVERY_LEASE_SECONDS"):
+        Settings(webhook_timeout_seconds=120)  # allowed up to 300; the lease's default is 60
+    Settings(delivery_lease_seconds=16)
