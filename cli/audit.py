@@ -1,17 +1,18 @@
 """`rilon audit`: verify, anchor and export the hash-chained trail."""
 
-from datetime import datetime
+import re
 from typing import Annotated
 
 import typer
 from sqlmodel import Session
 
-from cli.shared import read_once, walk_once
+from cli.shared import read_once, time_or_exit, usage, walk_once
 from core.progress import progress
 from core.walks import Progress
 from services.audit import listing, trail
 
 audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @audit_app.command("verify")
@@ -25,9 +26,10 @@ def audit_verify(
     pinned = None
     if anchor is not None:
         seq, _, digest = anchor.partition(":")
-        if not (seq.isascii() and seq.isdigit()) or len(digest) != 64:
-            typer.echo("error: --anchor is SEQ:HASH", err=True)
-            raise typer.Exit(2)
+        digest = digest.lower()
+        # a typo must not read as a broken chain: the hash is 64 hex digits, as `head` prints it
+        if not (seq.isascii() and seq.isdigit()) or not HEX_DIGEST.fullmatch(digest):
+            usage("--anchor is SEQ:HASH, as `rilon audit head` prints it")
         pinned = (int(seq), digest)
 
     def walk(session: Session, _report: Progress) -> trail.Verdict:
@@ -55,10 +57,7 @@ def audit_export(
     output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
 ) -> None:
     """Write the trail (from --since) as JSON lines."""
-    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-    if moment is not None and moment.tzinfo is None:
-        typer.echo("error: --since needs a time zone", err=True)
-        raise typer.Exit(2)
+    moment = time_or_exit("--since", since) if since else None
 
     def write_all(session: Session, _report: Progress) -> int:
         count = 0

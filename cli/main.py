@@ -11,11 +11,13 @@ from typing import Annotated, ParamSpec, TypeVar
 import prometheus_client
 import typer
 import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from cli.audit import audit_app
 from cli.retention import retention_app
-from cli.shared import open_database, settings_or_exit
+from cli.shared import code_or_exit, keys_or_exit, open_database, settings_or_exit
 from core import logs
 from core.db import UnitOf
 from core.errors import RilonError
@@ -36,6 +38,7 @@ P = ParamSpec("P")
 # How long a uvicorn worker may go without answering its supervisor before it is killed and
 # replaced: starting up included (see `serve`).
 WORKER_HEALTHCHECK_SECONDS = 30
+PORTS = {"min": 1, "max": 65535}  # past it the socket layer wraps the number round silently
 app = typer.Typer(
     help="RILON Liaison API",
     no_args_is_help=True,
@@ -86,7 +89,7 @@ def _fail(exc: RilonError) -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on", **PORTS)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
     access_log: Annotated[
         bool, typer.Option(help="One log line per request (method, route, status, duration)")
@@ -110,6 +113,7 @@ def serve(
         os.environ["RILON_ACCESS_LOG"] = "false"
     get_settings.cache_clear()
     settings = settings_or_exit()
+    keys_or_exit(settings)  # made here, once, before the workers that read them
     config = logs.log_config(settings.log_style(), settings.log_level)
     logging.config.dictConfig(config)
     clear_multiprocess_dir()
@@ -142,7 +146,7 @@ def db_upgrade() -> None:
 @countries_app.command("create")
 def countries_create(code: str, name: str) -> None:
     """Register a member country by its ISO 3166-1 alpha-2 code."""
-    data = CountryCreate(code=code.upper(), name=name)
+    data = CountryCreate(code=code_or_exit("country", code), name=name)
     try:
         _write("countries create", members.create_country, data)
     except RilonError as exc:
@@ -158,7 +162,12 @@ def agencies_create(
     type: Annotated[AgencyType, typer.Option(help="Kind of agency")],
 ) -> None:
     """Register an agency."""
-    data = AgencyCreate(code=code.upper(), name=name, country=country.upper(), type=type)
+    data = AgencyCreate(
+        code=code_or_exit("agency", code),
+        name=name,
+        country=code_or_exit("--country", country),
+        type=type,
+    )
     try:
         _write("agencies create", members.create_agency, data)
     except RilonError as exc:
@@ -175,7 +184,8 @@ def clients_create(
     """Create an API client and print its secret (shown this once)."""
     data = ClientCreate(name=name, roles=role)
     try:
-        created = _write("clients create", members.create_client, None, agency.upper(), data)
+        code = code_or_exit("agency", agency)
+        created = _write("clients create", members.create_client, None, code, data)
     except RilonError as exc:
         _fail(exc)
         return
@@ -221,13 +231,14 @@ def demo_seed(
 @app.command()
 def worker(
     metrics_port: Annotated[
-        int, typer.Option(help="Serve Prometheus metrics on this port (0: none)")
+        int, typer.Option(help="Serve Prometheus metrics on this port (0: none)", min=0, max=65535)
     ] = 0,
     metrics_host: Annotated[str, typer.Option(help="Address for the metrics port")] = "0.0.0.0",
 ) -> None:
     """Send webhooks: expand events, claim due deliveries, deliver, retry. Run several on
     PostgreSQL; they share the work without double claiming. Stops cleanly on SIGTERM."""
     settings = settings_or_exit()
+    keys_or_exit(settings)
     logs.configure(settings.log_style(), settings.log_level)
     asyncio.run(_work(settings, metrics_host, metrics_port))
 
@@ -252,4 +263,23 @@ async def _work(settings: Settings, metrics_host: str, metrics_port: int) -> Non
 
 
 def main() -> None:
-    app()
+    """The `rilon` command. What an operator typed or set wrong, or a database that does not
+    answer, ends it in one line (exit 2 for arguments, 1 for the database), never a traceback
+    that hides the reason in its last line and may show values."""
+    try:
+        app()
+    except ValidationError as exc:  # an argument the registry's rules refuse
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise SystemExit(2) from None
+    except RilonError as exc:  # e.g. DatabaseUnavailable from a read
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise SystemExit(1) from None
+    except (OperationalError, InterfaceError) as exc:  # the database down while migrating
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        typer.echo(f"error: the database at RILON_DATABASE_URL failed: {reason}", err=True)
+        raise SystemExit(1) from None
+    except OSError as exc:  # e.g. a SQLite file in a directory that is not there
+        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        raise SystemExit(1) from None

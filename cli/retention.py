@@ -1,34 +1,19 @@
 """`rilon retention purge`: replace expired records by tombstones, or list what would go."""
 
 import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from cli.shared import open_database, settings_or_exit
+from cli.shared import open_database, settings_or_exit, time_or_exit
 from core.clock import iso, utcnow
 from core.db import Database
 from core.progress import progress
-from models.envelope import RFC3339
 from services.records import purging
 
 retention_app = typer.Typer(help="Retention of records", no_args_is_help=True)
 PAGE = 500
-
-
-def _as_of(text: str | None) -> datetime:
-    if text is None:
-        return utcnow()
-    if not RFC3339.match(text):
-        example = "2027-06-01T00:00:00Z"
-        typer.echo(f"error: --as-of is an RFC 3339 time with a zone, e.g. {example}", err=True)
-        raise typer.Exit(2)
-    try:
-        return datetime.fromisoformat(text.replace("z", "Z")).astimezone(UTC)
-    except (ValueError, OverflowError):  # 2027-02-30, or past the calendar once in UTC
-        typer.echo(f"error: --as-of {text} is not a time the calendar holds", err=True)
-        raise typer.Exit(2) from None
 
 
 def _list_due(db: Database, when: datetime) -> int:
@@ -64,7 +49,7 @@ def retention_purge(
     tombstone everywhere it was copied, partners get `*.purged`, the audit trail a row each.
     Safe to interrupt and to run beside the service and its workers: each record goes whole,
     once."""
-    when = _as_of(as_of)
+    when = utcnow() if as_of is None else time_or_exit("--as-of", as_of)
     db = open_database(settings_or_exit())
     try:
         if dry_run:
