@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import ipaddress
 import os
+import re
 import secrets
 import tempfile
 from functools import lru_cache
@@ -17,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 MIN_SECRET_BYTES = 32
 DATABASES = ("sqlite", "postgresql")
+BOOTSTRAP_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a client id (64 at most), no ':' for Basic
 DEV_KEY_FILE = "rilon-dev-jwt.key"
 DEV_SECRETS_FILE = "rilon-dev-secrets.key"
 
@@ -105,6 +107,15 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"RILON_WEBHOOK_ALLOWED_NETWORKS: {network!r} is not a network"
                 ) from None
+        if (self.bootstrap_admin_id is None) != (self.bootstrap_admin_secret is None):
+            # one of the pair alone made nothing, silently: no admin where one was expected
+            raise ValueError(
+                "RILON_BOOTSTRAP_ADMIN_ID and RILON_BOOTSTRAP_ADMIN_SECRET go together"
+            )
+        if self.bootstrap_admin_id is not None and not BOOTSTRAP_ID.fullmatch(
+            self.bootstrap_admin_id
+        ):  # a longer one failed start-up on PostgreSQL as "the audit trail refused this row"
+            raise ValueError("RILON_BOOTSTRAP_ADMIN_ID is 1-64 of A-Z a-z 0-9 . _ -")
         if self.delivery_lease_seconds <= self.webhook_timeout_seconds:
             # a lease that runs out while its attempt still waits on the receiver lets the
             # delivery be claimed and sent again, and the first answer then settles nothing:

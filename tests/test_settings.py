@@ -27,11 +27,12 @@ def test_short_keys_are_refused_everywhere(tmp_path: Path) -> None:
 
 
 def test_prod_refuses_a_short_bootstrap_secret() -> None:
-    with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_SECRET"):
+    with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_SECRET is shorter"):
         Settings(
             env="prod",
             jwt_secret="s" * 40,  # type: ignore[arg-type]
             secrets_key="k" * 40,  # type: ignore[arg-type]
+            bootstrap_admin_id="rso-admin",
             bootstrap_admin_secret="admin",  # type: ignore[arg-type]
         )
 
@@ -114,3 +115,16 @@ def test_a_lease_no_longer_than_an_attempt_is_refused() -> None:
     with pytest.raises(ValidationError, match="RILON_DELIVERY_LEASE_SECONDS"):
         Settings(webhook_timeout_seconds=120)  # allowed up to 300; the lease's default is 60
     Settings(delivery_lease_seconds=16)
+
+
+def test_a_bootstrap_admin_needs_both_halves_and_an_id_that_fits() -> None:
+    """The id alone started a service without its admin and said nothing; an id over 64
+    characters stopped start-up on PostgreSQL with "the audit trail refused this row"."""
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(bootstrap_admin_id="rso-admin")
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(bootstrap_admin_secret="b" * 40)  # type: ignore[arg-type]
+    for wrong in ("a" * 65, "rso admin", "rso:admin", "rsö-admin"):
+        with pytest.raises(ValidationError, match="RILON_BOOTSTRAP_ADMIN_ID"):
+            Settings(bootstrap_admin_id=wrong, bootstrap_admin_secret="b" * 40)  # type: ignore[arg-type]
+    Settings(bootstrap_admin_id="rso-bootstrap-admin", bootstrap_admin_secret="b" * 40)  # type: ignore[arg-type]
