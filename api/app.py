@@ -43,6 +43,7 @@ from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
 from delivery.replays import ReplayLimits
 from delivery.telemetry import BacklogCollector
+from services.records.polls import Polls
 from services.records.retention import Retention
 from services.registry.bootstrap import ensure_admin
 from services.webhooks.subscriptions import WebhookPolicy
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         metrics=instruments,
         retention=Retention.of(settings),
+        polls=Polls(),
     )
 
     @asynccontextmanager

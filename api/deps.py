@@ -24,6 +24,7 @@ from core.resolver import Resolver
 from core.settings import Settings
 from delivery.replays import ReplayLimits
 from models.enums import Scope
+from services.records.polls import Polls
 from services.records.retention import Retention
 from services.registry.tokens import load_principal, principal_of
 from services.webhooks.subscriptions import WebhookPolicy
@@ -49,6 +50,7 @@ class Runtime:
     webhooks: Webhooks
     metrics: Metrics
     retention: Retention
+    polls: Polls
 
 
 async def get_runtime(request: Request) -> Runtime:

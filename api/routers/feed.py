@@ -55,6 +55,7 @@ async def read_feed(
         wait,
         include_exercise=include_exercise,
         gone=request.is_disconnected,
+        polls=runtime.polls,
     )
     note_access("feed", page.ids, page.countries)
     return json_response(

@@ -3,6 +3,7 @@ waiting (long poll) when there is nothing new."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from auth.principal import Principal
 from core.db import Database
 from models.events import Event
 from services.records.events import event_json
+from services.records.polls import Polls
 from services.registry.tokens import check_standing
 
 SCAN_WINDOW = 10_000  # events one read looks at, at most
@@ -99,6 +101,7 @@ async def next_page(
     wait: float,
     include_exercise: bool,
     gone: Callable[[], Awaitable[bool]] | None = None,
+    polls: Polls | None = None,
 ) -> FeedPage:
     """The caller's next page: the first window with events it may see, or, with nothing new,
     what arrives within `wait` seconds. Bounded however long the log: after
@@ -111,7 +114,22 @@ async def next_page(
     client when that was (and, by `after`, which seq), poll after poll.
 
     A long poll whose caller hung up (`gone()`) ends within RECHECK_SECONDS too; it used to
-    wait out its `wait` for nobody, and a client dropping fifty a second kept 1,500 running."""
+    wait out its `wait` for nobody, and a client dropping fifty a second kept 1,500 running.
+    And a client has at most a few waiting at once (`polls`, services/records/polls.py)."""
+    place = polls.held(principal.client_id) if polls is not None and wait > 0 else nullcontext()
+    with place:
+        return await _next_page(db, principal, after, limit, wait, include_exercise, gone)
+
+
+async def _next_page(
+    db: Database,
+    principal: Principal,
+    after: int,
+    limit: int,
+    wait: float,
+    include_exercise: bool,
+    gone: Callable[[], Awaitable[bool]] | None,
+) -> FeedPage:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     windows = 0
