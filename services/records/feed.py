@@ -117,34 +117,22 @@ async def next_page(
     wait out its `wait` for nobody, and a client dropping fifty a second kept 1,500 running.
     And a client has at most a few waiting at once (`polls`, services/records/polls.py)."""
     place = polls.held(principal.client_id) if polls is not None and wait > 0 else nullcontext()
-    with place:
-        return await _next_page(db, principal, after, limit, wait, include_exercise, gone)
-
-
-async def _next_page(
-    db: Database,
-    principal: Principal,
-    after: int,
-    limit: int,
-    wait: float,
-    include_exercise: bool,
-    gone: Callable[[], Awaitable[bool]] | None,
-) -> FeedPage:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     windows = 0
     look = read_window_in_standing if wait > 0 else read_window
-    while True:
-        page = await db.read(look, principal, after, limit, include_exercise)
-        after = page.cursor
-        if page.events:
-            return page
-        if not page.caught_up:  # a stretch of events the caller may not see: read on
-            windows += 1
-            if windows < WINDOWS_PER_REQUEST:
-                continue
-            return page
-        remaining = deadline - loop.time()
-        if remaining <= 0 or (gone is not None and await gone()):
-            return page
-        await db.events.wait(min(RECHECK_SECONDS, remaining))
+    with place:
+        while True:
+            page = await db.read(look, principal, after, limit, include_exercise)
+            after = page.cursor
+            if page.events:
+                return page
+            if not page.caught_up:  # a stretch of events the caller may not see: read on
+                windows += 1
+                if windows < WINDOWS_PER_REQUEST:
+                    continue
+                return page
+            remaining = deadline - loop.time()
+            if remaining <= 0 or (gone is not None and await gone()):
+                return page
+            await db.events.wait(min(RECHECK_SECONDS, remaining))
