@@ -112,7 +112,9 @@ def _at(doc: dict[str, Any], path: str) -> Any:
 
 
 def _also_in(session: Session, record_id: str, number: int, removed: dict[str, Any]) -> list[int]:
-    texts = {path: text for path, text in removed.items() if text != REDACTED}
+    """The other versions holding a removed text in the same field, at any list index: an
+    update that puts a vessel or a need in front moves the copied text to another index."""
+    texts = [(_pattern(path), text) for path, text in removed.items() if text != REDACTED]
     others = session.connection().execute(
         VERSION.select()
         .with_only_columns(VERSION.c.version, VERSION.c.doc)
@@ -122,14 +124,30 @@ def _also_in(session: Session, record_id: str, number: int, removed: dict[str, A
     return [
         other
         for other, text in others
-        if any(_at(json.loads(text), path) == value for path, value in texts.items())
+        if any(value in _texts_at(json.loads(text), pattern) for pattern, value in texts)
     ]
+
+
+def _pattern(path: str) -> str:
+    """A field path with each list index as `#`: `vessels.1.name` is `vessels.#.name`."""
+    return re.sub(r"\.[0-9]+(?=\.|$)", ".#", path)
+
+
+def _texts_at(node: Any, pattern: str) -> list[Any]:
+    """Every value at `pattern` (`#` standing for any list index)."""
+    nodes = [node]
+    for part in pattern.split("."):
+        if part == "#":
+            nodes = [item for each in nodes if isinstance(each, list) for item in each]
+        else:
+            nodes = [each[part] for each in nodes if isinstance(each, dict) and part in each]
+    return nodes
 
 
 def check_fields(kind: str, fields: list[str]) -> None:
     """422 naming each path that is not a redactable text field of this kind."""
     allowed = TEXT_FIELDS[kind]
-    wrong = [path for path in fields if re.sub(r"\.[0-9]+(?=\.|$)", ".#", path) not in allowed]
+    wrong = [path for path in fields if _pattern(path) not in allowed]
     if wrong:
         known = ", ".join(f"`{name}`" for name in allowed)
         raise Unprocessable(

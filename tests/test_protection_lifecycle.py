@@ -1,0 +1,60 @@
+"""One record's data-protection lifecycle across its copies: what a redaction tells its sender
+about the other versions (first time and on a retry), and who hears of a purge. SQLite and
+PostgreSQL, real HTTP, a real receiver."""
+
+from typing import Any
+
+from models.enums import Role
+from tests.support import Network, alert_body, distress_body
+
+MARKER = "zqxlifecyclemarker5150"
+ALERTS = "/v1/alerts"
+
+
+async def _sender(network: Network) -> dict[str, str]:
+    return await network.headers(Role.DUTY_OFFICER, "BD-CG")
+
+
+async def _post(network: Network, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = await network.http.post(path, json=body, headers=await _sender(network))
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def _redact(network: Network, url: str, number: int, fields: list[str]) -> Any:
+    body = {"fields": fields, "reason": "Informant named by mistake"}
+    return await network.http.post(
+        f"{url}/versions/{number}/redact", json=body, headers=await _sender(network)
+    )
+
+
+async def test_a_redaction_names_the_versions_that_moved_the_text(network: Network) -> None:
+    """An update that adds a vessel in front, or a need before the others, moves the copied
+    text to another list index: the text is still there, and the answer must say so."""
+    record = await _post(
+        network,
+        ALERTS,
+        alert_body(vessels=[{"name": f"KM {MARKER}", "mmsi": "525012345"}]),
+    )
+    url = f"{ALERTS}/{record['id']}"
+    added = {"vessels": [{"name": "KM Harapan"}, {"name": f"KM {MARKER}", "mmsi": "525012345"}]}
+    changed = await network.http.patch(url, json=added, headers=await _sender(network))
+    assert changed.status_code == 200, changed.text
+    answer = await _redact(network, url, 1, ["vessels.0.name"])
+    assert answer.status_code == 200, answer.text
+    th = await network.headers(Role.DUTY_OFFICER, "TH-MECC")
+    assert MARKER in (await network.http.get(url, headers=th)).text  # version 2 still has it
+    assert answer.json()["redaction"]["also_in_versions"] == [2]
+
+    report = await _post(
+        network,
+        "/v1/distress-reports",
+        distress_body(assistance_required=["rescue", f"call {MARKER}"]),
+    )
+    url = f"/v1/distress-reports/{report['id']}"
+    needs = {"assistance_required": ["water", "rescue", f"call {MARKER}"]}
+    changed = await network.http.patch(url, json=needs, headers=await _sender(network))
+    assert changed.status_code == 200, changed.text
+    answer = await _redact(network, url, 1, ["assistance_required.1"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["redaction"]["also_in_versions"] == [2]
