@@ -7,6 +7,7 @@ from models.alerts import SEVERITY_RANK
 RECORD_KINDS = ("alert", "distress")  # what the filter's fields describe
 # Notices that a copy must change or go: for whoever took any event of the kind
 ERASURES = ("redacted", "purged")
+SIGHTING = "sighting.created"  # its event carries the record's kind and handling
 
 
 class Matchable(Protocol):
@@ -24,10 +25,12 @@ def matches(event_types: list[str], wanted: dict[str, Any], event: Matchable) ->
     """Whether a subscription takes an event. A redaction or purge notice goes to every
     subscription taking any event of its kind, whatever its place or category filters (the
     copy it must change may have matched them when it was sent, and a purged record has no
-    place left to match)."""
+    place left to match). A purge notice goes to those taking sightings too: a sighting's
+    event (its note, where and by whom the boat was seen) is a copy the purge removes."""
     kind, _, change = event.type.partition(".")
     if change in ERASURES and kind in RECORD_KINDS:
         taken = "*" in event_types or any(t.startswith(kind + ".") for t in event_types)
+        taken = taken or (change == "purged" and SIGHTING in event_types)
         return taken and (event.status == "actual" or bool(wanted.get("include_exercise")))
     if "*" not in event_types and event.type not in event_types:
         return False

@@ -2,10 +2,17 @@
 about the other versions (first time and on a retry), and who hears of a purge. SQLite and
 PostgreSQL, real HTTP, a real receiver."""
 
+from datetime import timedelta
 from typing import Any
 
+from typer.testing import CliRunner
+
+from cli.main import app as cli
+from core.clock import iso, utcnow
 from models.enums import Role
-from tests.support import Network, alert_body, distress_body
+from tests.hooks import Hooks
+from tests.receiver import verify
+from tests.support import Network, alert_body, distress_body, handling
 
 MARKER = "zqxlifecyclemarker5150"
 ALERTS = "/v1/alerts"
@@ -58,3 +65,39 @@ async def test_a_redaction_names_the_versions_that_moved_the_text(network: Netwo
     answer = await _redact(network, url, 1, ["assistance_required.1"])
     assert answer.status_code == 200, answer.text
     assert answer.json()["redaction"]["also_in_versions"] == [2]
+
+
+def _sighting(note: str) -> dict[str, Any]:
+    return {
+        "observed_at": iso(utcnow() - timedelta(minutes=30)),
+        "position": {"lat": 7.95, "lon": 95.6},
+        "source": "aircraft",
+        "note": note,
+    }
+
+
+async def test_a_purge_reaches_a_subscription_that_took_only_its_sightings(
+    hooks: Hooks, cli_env: CliRunner
+) -> None:
+    """A subscription to `sighting.created` holds copies of a record's sightings (their notes,
+    where the boat was seen, by whom): the purge deletes them here, and `*.purged` is how a
+    partner learns to delete its own."""
+    network = hooks.network
+    _, secret = await hooks.subscribe("TH-MECC", "/sightings", event_types=["sighting.created"])
+    record = await hooks.post_alert(handling=handling("network", personal_data=True))
+    my = await network.headers(Role.DUTY_OFFICER, "MY-MMEA")
+    url = f"{ALERTS}/{record['id']}/sightings"
+    seen = await network.http.post(url, json=_sighting(f"skipper {MARKER} waved"), headers=my)
+    assert seen.status_code == 201, seen.text
+    await hooks.pump()
+    [copy] = [verify(secret, r) for r in hooks.receiver.at("/sightings")]
+    assert copy["type"] == "sighting.created"
+    assert copy["data"]["record_id"] == record["id"]
+    assert MARKER in copy["data"]["note"]
+    hooks.receiver.received.clear()
+
+    as_of = iso(utcnow() + timedelta(days=365))
+    assert cli_env.invoke(cli, ["retention", "purge", "--as-of", as_of]).exit_code == 0
+    await hooks.pump()
+    told = [verify(secret, r) for r in hooks.receiver.at("/sightings")]
+    assert [(e["type"], e["data"]["id"]) for e in told] == [("alert.purged", record["id"])]
