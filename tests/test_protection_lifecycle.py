@@ -127,3 +127,22 @@ async def test_a_purge_reaches_a_subscription_that_took_only_its_sightings(
     await hooks.pump()
     told = [verify(secret, r) for r in hooks.receiver.at("/sightings")]
     assert [(e["type"], e["data"]["id"]) for e in told] == [("alert.purged", record["id"])]
+
+
+async def test_a_retried_post_after_a_purge_names_the_tombstone(
+    network: Network, cli_env: CliRunner
+) -> None:
+    """Every 410 of a purged record carries its tombstone (DATA_PROTECTION.md): the retried
+    POST too, the one path where the client may not know which record its key made."""
+    keyed = {**await _sender(network), "Idempotency-Key": "bd-cg-lifecycle-1"}
+    body = alert_body(handling=handling("network", personal_data=True))
+    first = await network.http.post(ALERTS, json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    as_of = iso(utcnow() + timedelta(days=365))
+    assert cli_env.invoke(cli, ["retention", "purge", "--as-of", as_of]).exit_code == 0
+    read = await network.http.get(f"{ALERTS}/{first.json()['id']}", headers=keyed)
+    assert read.status_code == 410
+    again = await network.http.post(ALERTS, json=body, headers=keyed)
+    assert again.status_code == 410, again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json().get("tombstone") == read.json()["tombstone"]

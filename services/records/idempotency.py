@@ -2,6 +2,7 @@
 record; the same key with another body (or kind) is a conflict."""
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +30,11 @@ def first_answer(
         raise Conflict("this Idempotency-Key was used with a different request body")
     first = session.get(RecordVersion, (seen.record_id, 1))
     record = session.exec(select(Record).where(col(Record.id) == seen.record_id)).one()
-    if record.purged_at is not None:
-        raise Gone(f"the {seen.kind} this Idempotency-Key made was purged")
+    if record.purged_at is not None:  # with its tombstone, as every 410 of a purged record
+        raise Gone(
+            f"the {seen.kind} this Idempotency-Key made was purged",
+            extra={"tombstone": json.loads(record.doc)},
+        )
     assert first is not None
     return first
 
