@@ -143,7 +143,7 @@ def test_case_and_vessel_reads_use_their_indexes(seeded: Database) -> None:
     units: list[Callable[[Session], Any]] = [
         lambda session: cases.get_case(session, READER, "CASE-4000", "actual"),
         lambda session: vessels.get_vessel(session, READER, "mmsi:000003000", "actual", 50, None),
-        lambda session: vessels.related(session, READER, "x", ["mmsi:000003000"], None),
+        lambda session: vessels.related(session, READER, "x", ["mmsi:000003000"], "actual", None),
     ]
     for unit in units:
         _assert_indexed(_plans(seeded, unit), sqlite)

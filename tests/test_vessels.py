@@ -213,3 +213,36 @@ async def test_a_replayed_post_answers_with_its_related_records(network: Network
     assert again.headers["idempotent-replayed"] == "true"
     expected = [{"id": first["id"], "kind": "alert", "matched": [f"imo:{IMO}"]}]
     assert sent.json()["related"] == again.json()["related"] == expected
+
+
+async def test_related_keeps_exercise_and_actual_traffic_apart(network: Network) -> None:
+    """An exercise naming a real boat's MMSI is no correlation for an actual report, nor the
+    reverse: cases and vessel views keep the statuses apart, and `related` did not."""
+    drill = await _post(
+        network,
+        "alerts",
+        alert_body(status="exercise", handling=NETWORK, vessels=[boat(mmsi=MMSI)]),
+    )
+    real = await _post(network, "alerts", alert_body(handling=NETWORK, vessels=[boat(mmsi=MMSI)]))
+    assert "related" not in real, real.get("related")
+    again = await _post(
+        network,
+        "alerts",
+        alert_body(status="exercise", handling=NETWORK, vessels=[boat(mmsi=MMSI)]),
+    )
+    assert again["related"] == [{"id": drill["id"], "kind": "alert", "matched": [f"mmsi:{MMSI}"]}]
+
+
+async def test_a_replayed_post_is_related_only_to_what_came_before_it(network: Network) -> None:
+    """A retry returns the first result: records published after the first POST are not
+    "earlier" records, however late the retry comes."""
+    duty = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(handling=NETWORK, vessels=[boat(mmsi=MMSI)])
+    headers = {**duty, "Idempotency-Key": "first-sighting"}
+    sent = await network.http.post("/v1/alerts", json=body, headers=headers)
+    assert sent.status_code == 201, sent.text
+    assert "related" not in sent.json()
+    await _post(network, "alerts", alert_body(handling=NETWORK, vessels=[boat(mmsi=MMSI)]))
+    again = await network.http.post("/v1/alerts", json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "related" not in again.json(), again.json()["related"]

@@ -35,15 +35,21 @@ def relink(
     if seq is not None:
         session.connection().execute(LINKS.delete().where(LINKS.c.record_id == record_id))
     bulk.insert(session, LINKS, [{"key": key, "record_id": record_id} for key in keys])
-    return tuple(related(session, principal, record_id, keys, seq))
+    return tuple(related(session, principal, record_id, keys, doc["status"], seq))
 
 
 def related_to(
     session: Session, principal: Principal, record_id: str, doc_text: str
 ) -> tuple[dict[str, Any], ...]:
-    """`related` for a record as stored (a replayed answer)."""
-    keys = vessel_keys(json.loads(doc_text))
-    return tuple(related(session, principal, record_id, keys, None))
+    """`related` for a record as stored (a replayed answer): what was published before it,
+    as in the first answer, not what has been published since."""
+    doc = json.loads(doc_text)
+    seq = (
+        session.connection()
+        .execute(sa.select(col(Record.seq)).where(col(Record.id) == record_id))
+        .scalar_one()
+    )
+    return tuple(related(session, principal, record_id, vessel_keys(doc), doc["status"], seq))
 
 
 def naming(key: str) -> Any:
@@ -56,16 +62,24 @@ def related(
     principal: Principal,
     record_id: str,
     keys: list[str],
+    status: str,
     before_seq: int | None,
 ) -> list[dict[str, Any]]:
     """Readable records published before this one naming any of its vessel keys, newest
-    first: `{id, kind, matched}` (at most MAX_RELATED)."""
+    first: `{id, kind, matched}` (at most MAX_RELATED). Only records of its own `status`: an
+    exercise naming a real MMSI is no correlation for an actual report (nor the reverse), as
+    cases and vessel views keep them apart."""
     if not keys:
         return []
     query = (
         sa.select(col(Record.id), col(Record.kind), LINKS.c.key)
         .join(LINKS, LINKS.c.record_id == col(Record.id))
-        .where(LINKS.c.key.in_(keys), col(Record.id) != record_id, readable(principal))
+        .where(
+            LINKS.c.key.in_(keys),
+            col(Record.id) != record_id,
+            col(Record.status) == status,
+            readable(principal),
+        )
         .order_by(col(Record.seq).desc())
         .limit(MAX_RELATED * len(keys))
     )
