@@ -290,3 +290,20 @@ async def test_case_pages_walk_records_in_small_steps(
     assert seen == [["W-B", "W-E"], ["W-D", "W-A"], ["W-C"]]
     own = (await _get(network, "/v1/cases?limit=1", "BD-CG")).json()
     assert [c["case_id"] for c in own["items"]] == ["W-C"]  # its red record joined last
+
+
+async def test_a_boat_named_by_two_keys_is_one_vessel(network: Network) -> None:
+    """One record gives the boat's MMSI, another its IMO, a third both: one boat. The third
+    joined the first's entry and left the second's beside it, so the case showed the boat
+    twice, once under the IMO alone."""
+    imo = "9074729"
+    ids = []
+    for vessel in ({"mmsi": MMSI}, {"imo": imo}, {"mmsi": MMSI, "imo": imo}):
+        body = alert_body(handling=NETWORK, case_id="TWO-KEYS", vessels=[vessel])
+        ids.append((await _post(network, "alerts", body, "BD-CG"))["id"])
+    view = await _get(network, "/v1/cases/TWO-KEYS", "TH-MECC")
+    assert view.status_code == 200, view.text
+    [vessel] = view.json()["vessels"]
+    assert vessel["keys"] == [f"imo:{imo}", f"mmsi:{MMSI}"]
+    assert vessel["named_by"] == ids
+    assert (vessel["vessel"]["mmsi"], vessel["vessel"]["imo"]) == (MMSI, imo)

@@ -79,27 +79,32 @@ def get_case(session: Session, principal: Principal, case_id: str, status: str) 
 
 def _vessels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each vessel once: those sharing a key are one boat (described as the latest record
-    has it); those with no key, once per distinct description."""
+    has it); those with no key, once per distinct description. A vessel naming two keys
+    joins the boats known by either (an MMSI in one record, an IMO in another, both in a
+    third are one boat), whatever order the records came in."""
+    order = {record["id"]: place for place, record in enumerate(records)}
     found: list[dict[str, Any]] = []
     for record in records:
         for vessel in vessels_of(record):
             keys = keys_of_vessel(vessel)
-            same = next(
-                (
-                    entry
-                    for entry in found
-                    if (keys and set(keys) & set(entry["keys"]))
-                    or (not keys and not entry["keys"] and entry["vessel"] == vessel)
-                ),
-                None,
-            )
-            if same is None:
+            same = [
+                entry
+                for entry in found
+                if (keys and set(keys) & set(entry["keys"]))
+                or (not keys and not entry["keys"] and entry["vessel"] == vessel)
+            ]
+            if not same:
                 found.append({"keys": keys, "vessel": vessel, "named_by": [record["id"]]})
                 continue
-            same["keys"] = sorted(set(same["keys"]) | set(keys))
-            same["vessel"] = vessel
-            if record["id"] not in same["named_by"]:
-                same["named_by"].append(record["id"])
+            boat, *joined = same
+            named_by = {record["id"], *boat["named_by"]}
+            for entry in joined:
+                keys = [*keys, *entry["keys"]]
+                named_by.update(entry["named_by"])
+                found.remove(entry)
+            boat["keys"] = sorted(set(boat["keys"]) | set(keys))
+            boat["vessel"] = vessel
+            boat["named_by"] = sorted(named_by, key=order.__getitem__)
     return found
 
 
