@@ -307,3 +307,16 @@ async def test_a_boat_named_by_two_keys_is_one_vessel(network: Network) -> None:
     assert vessel["keys"] == [f"imo:{imo}", f"mmsi:{MMSI}"]
     assert vessel["named_by"] == ids
     assert (vessel["vessel"]["mmsi"], vessel["vessel"]["imo"]) == (MMSI, imo)
+
+
+@pytest.mark.parametrize("case_id", [".", "..", "BDCG/../MY-7", "BDCG/./7", "BDCG/.."])
+async def test_a_case_id_a_client_cannot_ask_for_is_refused(network: Network, case_id: str) -> None:
+    """`GET /v1/cases/{case_id}` takes slashes, and every HTTP client removes `.` and `..`
+    segments from a path before sending it (RFC 3986 §5.2.4): `/v1/cases/BDCG/../MY-7` arrives
+    as `/v1/cases/MY-7`, another case, and `/v1/cases/.` as the case list. A case id holding
+    such a segment could never be asked for, so it is a 422 naming `case_id` when written."""
+    duty = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    body = alert_body(handling=NETWORK, case_id=case_id)
+    response = await network.http.post("/v1/alerts", json=body, headers=duty)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["case_id"]
