@@ -320,3 +320,31 @@ async def test_a_case_id_a_client_cannot_ask_for_is_refused(network: Network, ca
     response = await network.http.post("/v1/alerts", json=body, headers=duty)
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["case_id"]
+
+
+async def test_a_place_with_no_time_is_never_the_last_position(network: Network) -> None:
+    """An alert without `observed_at` gives a place (a departure beach, a broker's town), not
+    a fix: its position has no age (`position_age_seconds` is null). It was drawn at its
+    `updated_at`, so it outranked a distress report's fix of ten minutes ago, and cancelling
+    it made the departure beach the case's last position again."""
+    departure = alert_body(handling=NETWORK, case_id="NO-TIME", location={"lat": 21.4, "lon": 92.0})
+    departure.pop("observed_at")
+    alert = await _post(network, "alerts", departure, "BD-CG")
+    assert alert["position_age_seconds"] is None
+    fix = {"lat": 6.0, "lon": 95.0, "fix_time": _ago(1 / 6)}
+    body = distress_body(handling=NETWORK, case_id="NO-TIME", position=fix)
+    report = await _post(network, "distress-reports", body, "MY-MMEA")
+    case = (await _get(network, "/v1/cases/NO-TIME", "TH-MECC")).json()
+    assert case["last_position"]["id"] == report["id"]
+    duty = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    url = f"/v1/alerts/{alert['id']}/cancel"
+    cancelled = await network.http.post(url, json={"reason": "duplicate"}, headers=duty)
+    assert cancelled.status_code == 200, cancelled.text
+    case = (await _get(network, "/v1/cases/NO-TIME", "TH-MECC")).json()
+    assert case["last_position"]["id"] == report["id"]
+    # with nothing timed in the case, the place is all there is
+    lone = alert_body(handling=NETWORK, case_id="ONLY-PLACE")
+    lone.pop("observed_at")
+    only = await _post(network, "alerts", lone, "BD-CG")
+    case = (await _get(network, "/v1/cases/ONLY-PLACE", "TH-MECC")).json()
+    assert case["last_position"]["id"] == only["id"]

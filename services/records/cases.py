@@ -71,10 +71,20 @@ def get_case(session: Session, principal: Principal, case_id: str, status: str) 
         "records": records,
         "sightings": sightings,
         "vessels": _vessels(records),
-        "last_position": positions[-1] if positions else None,
+        "last_position": _last(positions, records),
         "open_distress": any(r["kind"] == "distress" and r["state"] == "open" for r in records),
     }
     return CaseView(doc, ids, [row[4] for row in rows])
+
+
+def _last(positions: list[dict[str, Any]], records: list[dict[str, Any]]) -> Any:
+    """The newest position by the time it was true. An alert without `observed_at` names a
+    place, drawn at its last change (tracks.fix_of_record): that is when it was written, not
+    when the boat was there, so it is the last position only when nothing else has a time."""
+    placed = {doc["id"] for doc in records if doc["kind"] == "alert" and not doc.get("observed_at")}
+    timed = [fix for fix in positions if fix["source"] == "sighting" or fix["id"] not in placed]
+    chosen = timed or positions
+    return chosen[-1] if chosen else None
 
 
 def _vessels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
