@@ -41,7 +41,10 @@ class CaseRead(BaseModel):
     )
     sightings: list[SightingRead] = Field(description="Their sightings, in time order")
     vessels: list[CaseVessel]
-    last_position: Fix | None = Field(description="The newest position of any of them")
+    last_position: Fix | None = Field(
+        description="The newest position of any of them by the time it was true (an alert "
+        "without `observed_at` only when nothing else has a time)"
+    )
     open_distress: bool = Field(description="Whether one of them is an open distress report")
 
 
