@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
 
+from core.clock import iso
 from core.db import normalize_url
 from delivery.dispatcher import Dispatcher
 from models.enums import Role
@@ -291,3 +292,36 @@ async def test_two_sessions_never_both_send_it(network: Network, database_url: s
     finally:
         engine.dispose()
     assert count == 3
+
+
+async def test_a_deadline_passed_while_expired_is_told_once_the_record_is_extended(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert that had expired by its acknowledgement deadline is not watched then, and the
+    round clears its cue telling nobody. Its sender then extends it: the acknowledgements
+    showed `overdue: true` for good, but no `*.ack_overdue` was ever sent. Now the update
+    that makes it watched again brings the notice back to the next round, once."""
+    network = hooks.network
+    monkeypatch.setattr(acks, "utcnow", hooks.clock)
+    handling = {**TARGETED, "ack_due_minutes": 10}
+    soon = iso(hooks.clock() + timedelta(minutes=5))
+    alert = await _post(network, ALERTS, alert_body(handling=handling, expires_at=soon))
+    url = f"{ALERTS}/{alert['id']}"
+    hooks.clock.advance(11 * 60)  # expired at 5 min, due at 10
+    await hooks.pump()
+    assert _overdue_events(network) == []
+    sender = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    later = iso(hooks.clock() + timedelta(days=1))
+    extended = await network.http.patch(url, json={"expires_at": later}, headers=sender)
+    assert extended.status_code == 200, extended.text
+    assert (await _acks(network, url))["overdue"] is True
+    await hooks.pump()
+    [notice] = _overdue_events(network)
+    assert json.loads(notice.data)["ack_overdue"]["pending"] == ["MY-MMEA", "TH-MECC"]
+    extended = await network.http.patch(
+        url, json={"expires_at": iso(hooks.clock() + timedelta(days=2))}, headers=sender
+    )
+    assert extended.status_code == 200, extended.text
+    hooks.clock.advance(60)
+    await hooks.pump()
+    assert len(_overdue_events(network)) == 1  # once

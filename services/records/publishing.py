@@ -185,7 +185,8 @@ def save(
     text = dumps(doc)
     before = json.loads(row.doc)["handling"]
     final = doc["state"] == spec.final_state
-    columns = _columns(spec, doc, data) | next_deadline(row, before, data.handling, now, final)
+    columns = _columns(spec, doc, data)
+    columns |= next_deadline(row, before, data.handling, now, final, columns["expires_at"])
     check_named(session, handled(columns), data.model_dump(mode="json"))
     session.connection().execute(
         RECORD.update().where(RECORD.c.seq == row.seq), {**columns, "doc": text}
