@@ -18,6 +18,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    alongside: int = 0  # other requests still open to the receiver as this one arrived
 
 
 @dataclass
@@ -48,7 +49,8 @@ class Receiver:
 
     async def _answer(self, request: web.Request) -> web.Response:
         body = await request.text()
-        self.received.append(Received(request.path, dict(request.headers), body))
+        alongside = self.in_flight - 1
+        self.received.append(Received(request.path, dict(request.headers), body, alongside))
         self.arrived.set()
         steps = self.script.get(request.path, [])
         step = steps.pop(0) if steps else 200

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
-from core.clock import utcnow
+from cli.main import app as cli
+from core.clock import iso, utcnow
 from core.netguard import networks
-from delivery import settling
+from delivery import outbox, settling
 from delivery.dispatcher import Dispatcher
 from delivery.transport import Transport
 from models.enums import Role
@@ -61,6 +63,7 @@ async def test_a_huge_retry_after_cannot_poison_settlement(hooks: Hooks) -> None
 
 
 A_WEEK = timedelta(days=7)
+MARKER = "zqxerasuremarker6161"
 
 
 @pytest.mark.parametrize(
@@ -253,3 +256,40 @@ async def test_a_redelivery_asked_during_a_last_attempt_is_not_lost(
     assert verify(secret, first)["data"]["id"] == verify(secret, again)["data"]["id"]
     [after] = await hooks.deliveries("MY-MMEA", subscription)
     assert after["state"] == "succeeded", after
+
+
+# --- an erasure notice and the copy it erases, both on their way -----------------------------
+
+
+@pytest.mark.parametrize("notice", ["redacted", "purged"])
+async def test_an_erasure_notice_waits_for_the_copy_still_on_its_way(
+    hooks: Hooks, cli_env: CliRunner, notice: str
+) -> None:
+    """A partner's endpoint was still taking an alert (a slow answer) when its sender
+    redacted it, or it was purged: the notice was sent beside it, and a receiver that
+    finished the notice first (nothing to change yet) then kept the alert as first sent,
+    text and all (examples/receiver does exactly that). A notice now waits until no earlier
+    delivery of its record to that subscription is open."""
+    _, secret = await hooks.subscribe("MY-MMEA")
+    hooks.receiver.slow_seconds = 1.0
+    hooks.receiver.script["/hook"] = ["slow"]
+    alert = await hooks.post_alert(handling=handling("network"), description=MARKER)
+    await hooks.dispatcher.tick()
+    await until(lambda: hooks.receiver.in_flight == 1, "the alert on its way", 10)
+    if notice == "redacted":
+        sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+        body = {"fields": ["description"], "reason": "Informant named by mistake"}
+        url = f"/v1/alerts/{alert['id']}/versions/1/redact"
+        assert (await hooks.network.http.post(url, json=body, headers=sender)).status_code == 200
+    else:
+        later = iso(utcnow() + timedelta(days=3650))  # past any retention
+        purged = cli_env.invoke(cli, ["retention", "purge", "--as-of", later])
+        assert purged.exit_code == 0, purged.output
+    await hooks.pump()  # the alert's answer comes; the notice waited for it
+    hooks.clock.advance(outbox.NOTICE_WAIT.total_seconds())
+    await hooks.pump()
+    first, then = hooks.receiver.received
+    assert verify(secret, first)["type"] == "alert.created"
+    assert MARKER in first.body
+    assert verify(secret, then)["type"] == f"alert.{notice}"
+    assert then.alongside == 0, "the notice was sent while the alert was still on its way"
