@@ -52,8 +52,10 @@ class Redaction(BaseModel):
     version: int
     fields: list[str]
     redacted_at: Timestamp
-    also_in_versions: list[int] = Field(
+    also_in_versions: list[int] | None = Field(
         default=[],
         description="Only in this answer: other versions that still hold the same text at "
-        "those fields (an update copies what it does not change): redact them too",
+        "those fields (an update copies what it does not change): redact them too. `null` "
+        "when the fields were already redacted (a retry): the text is gone, so which other "
+        "versions held it can no longer be told; the first answer said",
     )

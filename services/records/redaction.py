@@ -74,6 +74,8 @@ def redact(
     redaction = {"version": number, "fields": sorted(set(fields)), "redacted_at": iso(now)}
     removed = {path: _at(doc, path) for path in fields}
     if not _apply(doc, fields):  # already redacted: a retry changes nothing, tells nobody
+        redaction["redacted_at"] = _first_told(session, kind, record_id, number, fields) or iso(now)
+        redaction["also_in_versions"] = None  # the text is gone: nothing left to compare with
         return Saved(_with(doc, redaction), record_id, number, row.sender_country)
     run = session.connection().execute
     text = dumps(doc)
@@ -100,6 +102,25 @@ def redact(
     # redacted on its own, and an update copies what it does not change.
     redaction["also_in_versions"] = _also_in(session, record_id, number, removed)
     return Saved(_with(doc, redaction), record_id, number, row.sender_country)
+
+
+def _first_told(
+    session: Session, kind: str, record_id: str, number: int, fields: list[str]
+) -> str | None:
+    """When these fields of the version were redacted, as the partners' notices said (the
+    latest of them, if they went in more than one redaction)."""
+    notices = session.connection().execute(
+        EVENT.select()
+        .with_only_columns(EVENT.c.data)
+        .where(EVENT.c.record_id == record_id, EVENT.c.type == f"{kind}.redacted")
+    )
+    told = [
+        redaction["redacted_at"]
+        for (data,) in notices
+        if (redaction := json.loads(data).get("redaction", {})).get("version") == number
+        and set(redaction.get("fields", ())) & set(fields)
+    ]
+    return max(told) if told else None
 
 
 def _with(doc: dict[str, Any], redaction: dict[str, Any]) -> str:
