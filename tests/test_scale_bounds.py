@@ -18,8 +18,9 @@ from auth.scopes import ROLE_SCOPES
 from cli.main import app as cli
 from core.clock import iso
 from core.db import Database
+from delivery import reads as deliveries
 from models.enums import Role
-from models.tables import AUDIT, RECORD, SIGHTING, VERSION, VESSEL_LINK
+from models.tables import AUDIT, DELIVERY, RECORD, SIGHTING, SUBSCRIPTION, VERSION, VESSEL_LINK
 from services.audit import listing
 from services.records import cases, purging, tracks
 from services.records.reading import decode_cursor
@@ -323,3 +324,67 @@ def test_a_track_reads_its_newest_fixes_however_many_one_record_has(
     assert len(found) == 100
     if part == "sightings":  # oldest seen first, ending with the newest
         assert [doc["id"] for doc in found] == [f"sighting-{s}" for s in range(BIG - 89, BIG + 11)]
+
+
+def _deliveries(start: int, stop: int, state: str) -> list[dict[str, Any]]:
+    """Deliveries `start` to `stop - 1` of the subscription, one a second, in `state`."""
+    at = NOW - timedelta(days=30)
+    return [
+        {
+            "id": f"delivery-{n}",
+            "subscription_id": "the-subscription",
+            "event_id": f"event-{n}",
+            "event_type": "ping",
+            "payload": "{}",
+            "state": state,
+            "attempts": 1,
+            "next_attempt_at": at + timedelta(seconds=n),
+            "created_at": at + timedelta(seconds=n),
+        }
+        for n in range(start, stop)
+    ]
+
+
+@pytest.mark.parametrize("state", [None, "pending", "succeeded", "failed"])
+def test_a_subscriptions_latest_deliveries_cost_a_page_however_long_its_history(
+    registry: Database, state: str | None
+) -> None:
+    """GET /v1/subscriptions/{id}/deliveries?state=: the latest 200 of a subscription's
+    deliveries in a state cost a page, whatever its history holds (a partner with a backlog
+    of pending ones, a long history of succeeded or failed ones)."""
+    db = registry
+    admin = replace(
+        READER, roles=frozenset([Role.AGENCY_ADMIN]), scopes=ROLE_SCOPES[Role.AGENCY_ADMIN]
+    )
+    subscription = {
+        "id": "the-subscription",
+        "agency": admin.agency,
+        "client_id": "scale",
+        "url": "https://partner.example/hook",
+        "event_types": ["*"],
+        "filter": {},
+        "secret": "sealed",
+        "enabled": True,
+        "consecutive_failures": 0,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    insert(db, SUBSCRIPTION, [subscription])
+
+    def history(start: int, stop: int) -> list[dict[str, Any]]:
+        """A third each succeeded, pending (a backlog) and failed: a full page of each."""
+        cycle = ("succeeded", "pending", "failed")
+        return [row for n in range(start, stop) for row in _deliveries(n, n + 1, cycle[n % 3])]
+
+    def unit(session: Session) -> Any:
+        return deliveries.list_deliveries(session, admin, "the-subscription", state)
+
+    insert(db, DELIVERY, history(0, SMALL))
+    small = work_of(db, unit, "FROM delivery", "ORDER BY delivery.created_at")
+    insert(db, DELIVERY, history(SMALL, BIG))
+    big = work_of(db, unit, "FROM delivery", "ORDER BY delivery.created_at")
+    assert_bounded(small, big, f"deliveries in state {state}")
+    found = db.run_read(unit)
+    newest = {None: BIG - 1, "succeeded": BIG - 1, "pending": BIG - 3, "failed": BIG - 2}
+    assert len(found) == 200
+    assert found[0]["id"] == f"delivery-{newest[state]}"
