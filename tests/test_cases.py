@@ -1,13 +1,16 @@
 """Cases through real HTTP, and the visibility matrix extended to cases, vessels and
 sightings: none of them ever shows a record (or its sighting) its caller cannot read."""
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from core.clock import iso, utcnow
 from models.enums import Role
+from models.tables import RECORD
 from services.records import cases as cases_service
 from tests.support import Network, alert_body, distress_body, handling
 
@@ -348,3 +351,32 @@ async def test_a_place_with_no_time_is_never_the_last_position(network: Network)
     only = await _post(network, "alerts", lone, "BD-CG")
     case = (await _get(network, "/v1/cases/ONLY-PLACE", "TH-MECC")).json()
     assert case["last_position"]["id"] == only["id"]
+
+
+async def test_a_record_stored_with_an_unaskable_case_id_still_changes(network: Network) -> None:
+    """The rule above applies to a case id being written. A record stored with such an id
+    before the rule (re-checked whole on every change) once answered a PATCH of another
+    field with a 422 on `case_id`, and a cancel with a 500; a change to another such id is
+    still refused."""
+    duty = await network.headers(Role.DUTY_OFFICER, "BD-CG")
+    alert = await _post(network, "alerts", alert_body(handling=NETWORK, case_id="OLD"), "BD-CG")
+    legacy = "BDCG/../MY-7"
+
+    def stored_before_the_rule(session: Session) -> None:
+        doc = {**alert, "case_id": legacy}
+        session.connection().execute(
+            RECORD.update()
+            .where(RECORD.c.id == alert["id"])
+            .values(doc=json.dumps(doc), case_id=legacy)
+        )
+
+    network.db.run_write(stored_before_the_rule)
+    url = f"/v1/alerts/{alert['id']}"
+    patched = await network.http.patch(url, json={"severity": "extreme"}, headers=duty)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["case_id"] == legacy
+    moved = await network.http.patch(url, json={"case_id": "OTHER/./X"}, headers=duty)
+    assert moved.status_code == 422, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["case_id"]
+    cancelled = await network.http.post(f"{url}/cancel", json={"reason": "dup"}, headers=duty)
+    assert cancelled.status_code == 200, cancelled.text

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from auth.policy import readable
 from auth.principal import Principal
 from core.clock import iso, utcnow
-from core.errors import NotFound
+from core.errors import NotFound, Unprocessable
 from models.records import Record
 from models.tables import VESSEL_LINK
 from models.vessels import keys_of_vessel, vessels_of
@@ -28,6 +28,19 @@ from services.records.rendering import render
 from services.records.vessels import naming
 
 MAX_CASE_RECORDS = 500  # a case is a handful of records; a runaway reuse of one id is cut here
+
+
+def check_askable(case_id: str | None, before: str | None = None) -> None:
+    """422 naming `case_id` for one that could never be asked for. `GET /v1/cases/{case_id}`
+    takes slashes, and HTTP clients remove `.` and `..` segments from a path before sending it
+    (RFC 3986 §5.2.4): `BDCG/../MY-7` would arrive as `MY-7`, another case. Only a case id
+    being written is checked (`before` is the stored one): a record stored with such an id
+    before this rule keeps it, and is still updated, cancelled and closed."""
+    if case_id is None or case_id == before:
+        return
+    if any(part in (".", "..") for part in case_id.split("/")):
+        message = "a case id has no `.` or `..` between slashes: it is asked for in a path"
+        raise Unprocessable([{"field": "case_id", "message": message}])
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from models.records import Record
 from models.tables import RECORD, VERSION
 from services.records import idempotency, reading, vessels
 from services.records.addressees import check_named, check_registry, handled
+from services.records.cases import check_askable
 from services.records.deadlines import first_deadline, next_deadline
 from services.records.events import emit
 from services.records.kinds import KindSpec
@@ -66,6 +67,7 @@ def publish(
             return Saved(first.doc, first.record_id, 1, principal.country, True, at, earlier)
     check_happened(spec.happened, payload)
     check_registry(session, payload)
+    check_askable(payload.get("case_id"))
     now = utcnow()
     record_id = new_id()
     doc = {
@@ -121,6 +123,7 @@ def update_record(
         )
     check_happened(spec.happened, payload)
     check_registry(session, payload)
+    check_askable(payload.get("case_id"), current.get("case_id"))
     doc = {**current, **payload}
     return save(session, principal, spec, row, doc, data, "updated", retention=retention)
 
@@ -137,7 +140,10 @@ def finish(
     """Cancel an alert or close a distress report, as a new version in its final state."""
     row, current = changeable(session, principal, spec, record_id, if_match)
     doc = {**current, **changes, "state": spec.final_state}
-    data = spec.create.model_validate(_inputs(spec, doc))
+    try:  # the record as it stands, checked by today's rules like any update
+        data = spec.create.model_validate(_inputs(spec, doc))
+    except ValidationError as exc:
+        raise Unprocessable(field_errors(exc.errors())) from exc
     return save(session, principal, spec, row, doc, data, spec.final_event, retention=retention)
 
 
