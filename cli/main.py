@@ -23,7 +23,7 @@ from core.db import UnitOf
 from core.errors import RilonError
 from core.heap import freeze_startup_objects
 from core.metrics import Metrics, clear_multiprocess_dir
-from core.migrations import upgrade
+from core.migrations import BrokenReferences, upgrade
 from core.progress import progress
 from core.settings import Settings, get_settings
 from delivery.dispatcher import build as build_dispatcher
@@ -279,6 +279,9 @@ def main() -> None:
     except (OperationalError, InterfaceError) as exc:  # the database down while migrating
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         typer.echo(f"error: the database at RILON_DATABASE_URL failed: {reason}", err=True)
+        raise SystemExit(1) from None
+    except BrokenReferences as exc:  # a migration rolled back
+        typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     except OSError as exc:  # e.g. a SQLite file in a directory that is not there
         typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)

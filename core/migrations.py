@@ -13,6 +13,11 @@ from core.db import normalize_url
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class BrokenReferences(Exception):
+    """A migration left a row pointing at one that is not there (SQLite migrates with
+    foreign keys off): the migration is rolled back, and the database stays as it was."""
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -1,10 +1,13 @@
 """Alembic environment: the URL comes from the caller's config or from RILON_DATABASE_URL."""
 
+from collections import Counter
+
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 import models  # noqa: F401  (registers every table on the metadata)
 from core.db import is_sqlite, make_engine, normalize_url
+from core.migrations import BrokenReferences
 from core.settings import get_settings
 from models.base import metadata
 
@@ -41,12 +44,12 @@ def run_migrations_online() -> None:
                     compare_type=True,
                 )
                 with context.begin_transaction():
+                    before = context.get_context().get_current_heads()
+                    dangling = _dangling(connection) if is_sqlite(url) else Counter()
                     context.run_migrations()
-                if is_sqlite(url):  # what the migrations did must still hold together
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
-                    connection.rollback()
-                    if broken is not None:
-                        raise RuntimeError(f"a migration left a dangling reference: {broken}")
+                    migrated = context.get_context().get_current_heads() != before
+                    if is_sqlite(url) and migrated:  # what they did must still hold together
+                        _check_references(connection, dangling)
             finally:  # a migration that fails must not keep the lock from the next attempt
                 if not is_sqlite(url):
                     connection.rollback()
@@ -54,6 +57,24 @@ def run_migrations_online() -> None:
                     connection.commit()
     finally:
         engine.dispose()  # the lock is the session's: no pooled connection may keep it
+
+
+def _dangling(connection: Connection) -> Counter[tuple[str, str]]:
+    """Rows pointing at a missing row, by (table, the table it points at)."""
+    found = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    return Counter((table, parent) for table, _rowid, parent, _key in found)
+
+
+def _check_references(connection: Connection, before: Counter[tuple[str, str]]) -> None:
+    """Inside the migrations' transaction, so a broken one is rolled back, not kept; and only
+    what the migrations added, so rows already dangling never stop an upgrade."""
+    added = _dangling(connection) - before
+    if added:
+        (table, parent), count = next(iter(added.items()))
+        raise BrokenReferences(
+            f"a migration left {count} {table} row(s) pointing at missing {parent} rows; "
+            "it was rolled back, nothing was migrated"
+        )
 
 
 if context.is_offline_mode():

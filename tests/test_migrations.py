@@ -321,3 +321,23 @@ def test_a_downgrade_with_records_keeps_them(empty_database_url: str) -> None:
             assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     engine.dispose()
     assert differences == []
+
+
+def test_rows_already_dangling_never_stop_an_upgrade(tmp_path: Path) -> None:
+    """SQLite migrates with foreign keys off and checks, inside the migrations' transaction,
+    that they left no row pointing at a missing one. The check once ran after the commit and
+    over every table: a row dangling from before (here an attempt of no delivery) made the
+    upgrade fail once it had already committed, and every later upgrade fail too."""
+    url = f"sqlite:///{tmp_path}/rilon.db"
+    upgrade(url, "3f6a9d2c8e41")
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO delivery_attempt (delivery_id, number, at, latency_ms)"
+            " VALUES ('no-such-delivery', 1, '2026-12-05 12:00:00.000000', 1.0)"
+        )
+    upgrade(url)
+    upgrade(url)  # and again, with nothing to do
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head_revision()
+    engine.dispose()
