@@ -388,3 +388,24 @@ def test_a_subscriptions_latest_deliveries_cost_a_page_however_long_its_history(
     newest = {None: BIG - 1, "succeeded": BIG - 1, "pending": BIG - 3, "failed": BIG - 2}
     assert len(found) == 200
     assert found[0]["id"] == f"delivery-{newest[state]}"
+
+
+def test_an_audit_page_from_a_late_since_costs_a_page(registry: Database) -> None:
+    """`since` near the end of a long trail: the first row at `since` was found by `min(seq)`
+    with that condition, which SQLite answered by walking the trail from its start (28.8 ms
+    at a million rows). It is read through the index on `at` now, and only for a first page
+    (a cursor is already past it)."""
+    db = registry
+    auditor = replace(READER, roles=frozenset([Role.AUDITOR]), scopes=ROLE_SCOPES[Role.AUDITOR])
+
+    def late(rows: int) -> Any:
+        wanted = listing.AuditFilter(since=NOW + timedelta(seconds=rows - 9), limit=50)
+        return lambda session: listing.list_events(session, auditor, wanted)
+
+    insert(db, AUDIT, _audit_rows(1, SMALL + 1, country="MY"))
+    small = work_of(db, late(SMALL), "FROM audit_event", "audit_event.at")
+    insert(db, AUDIT, _audit_rows(SMALL + 1, BIG + 1, country="MY"))
+    big = work_of(db, late(BIG), "FROM audit_event", "audit_event.at")
+    assert_bounded(small, big, "the first row at a late since")
+    _shown, cursor, seqs = db.run_read(late(BIG))
+    assert (seqs, cursor) == (list(range(BIG - 9, BIG + 1)), None)

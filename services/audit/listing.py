@@ -80,13 +80,11 @@ def list_events(
     names where the walk stopped; the cursor is null only once the walk has reached the
     newest row."""
     after = decode_cursor(wanted.cursor) if wanted.cursor is not None else 0
-    if wanted.since is not None:  # from the first row at `since` (the index on `at`) on
-        first = session.exec(
-            select(func.min(AuditEvent.seq)).where(col(AuditEvent.at) >= wanted.since)
-        ).one()
+    if wanted.since is not None and wanted.cursor is None:  # a cursor is already past it
+        first = first_at(session, wanted.since)
         if first is None:
             return [], None, []
-        after = max(after, first - 1)
+        after = first - 1
     newest = newest_seq(session)
     upto = newest if wanted.object_id is not None else min(newest, after + WALK)
     query = select(AuditEvent).where(
@@ -116,7 +114,24 @@ def list_events(
 
 
 def newest_seq(session: Session) -> int:
+    """The last row of the trail (0 when it is empty): a walk that reached it is done."""
     return session.exec(select(func.max(AuditEvent.seq))).one() or 0
+
+
+def first_at(session: Session, since: datetime) -> int | None:
+    """The first row at or after `since`, read through the index on `at` (`min(seq)` with that
+    condition walked the trail from its start on SQLite). Rows are timed as they are
+    appended, so seq and `at` agree but within a writer's batch: the first few by `at` are
+    looked at."""
+    first_by_time = (
+        select(AuditEvent.seq)
+        .where(col(AuditEvent.at) >= since)
+        .order_by(col(AuditEvent.at))
+        .limit(100)
+        .subquery()
+    )
+    first: int | None = session.exec(select(func.min(first_by_time.c.seq))).one()
+    return first
 
 
 def _owners(session: Session, client_ids: set[str | None]) -> dict[str, tuple[str, str]]:
@@ -159,9 +174,7 @@ def export(session: Session, since: datetime | None = None) -> Iterator[str]:
     `since`, the walk starts at its first event (the index on `at`), not at the first row."""
     after = 0
     if since is not None:
-        first = session.exec(
-            select(func.min(AuditEvent.seq)).where(col(AuditEvent.at) >= since)
-        ).one()
+        first = first_at(session, since)
         if first is None:
             return
         after = first - 1
