@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         except ArgumentError:
             raise ValueError("is not a database URL (sqlite:///PATH or postgresql://…)") from None
         if backend not in DATABASES:
-            raise ValueError(f"names {backend}: RILON runs on SQLite or PostgreSQL") from None
+            raise ValueError(f"names {backend}: RILON runs on SQLite or PostgreSQL")
         return value
 
     @model_validator(mode="after")

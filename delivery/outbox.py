@@ -87,7 +87,7 @@ _EVENTS = core_select(*EVENT_COLUMNS).where(EVENT.c.seq.in_(bindparam("seqs", ex
 # waits while an earlier delivery of its record to the same subscription is open (leased);
 # one sent later reads the event as it now is, already redacted or a tombstone.
 NOTICES = tuple(f".{change}" for change in ERASURES)
-NOTICE_WAIT = timedelta(seconds=1)  # looked at again this often: an attempt ends within 15 s
+NOTICE_WAIT = timedelta(seconds=1)  # looked at again this often: within a delivery timeout
 _NOTICE_EVENT, _COPY_EVENT, _COPY = EVENT.alias("notice"), EVENT.alias("copy"), DELIVERY.alias()
 _BEHIND_A_COPY = (
     core_select(DELIVERY.c.id)

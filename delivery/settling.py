@@ -111,7 +111,9 @@ def settle(session: Session, job: Job, result: Result, now: datetime) -> str:
         return "gone"
     session.connection().execute(_ATTEMPT, _attempt(job, result, now))
     trail.append(session, _disclosure(job, result))
-    held = delivery.lease_until == job.lease_until  # else sent again meanwhile: not its own
+    # else sent again meanwhile, not its own (and a job with no lease holds none, as in
+    # DELIVERED, where NULL matches nothing)
+    held = job.lease_until is not None and delivery.lease_until == job.lease_until
     if held:
         delivery.attempts, delivery.lease_until = job.attempt, None
         delivery.last_status = result.status
