@@ -89,25 +89,23 @@ _EVENTS = core_select(*EVENT_COLUMNS).where(EVENT.c.seq.in_(bindparam("seqs", ex
 NOTICES = tuple(f".{change}" for change in ERASURES)
 NOTICE_WAIT = timedelta(seconds=1)  # looked at again this often: within a delivery timeout
 _NOTICE_EVENT, _COPY_EVENT, _COPY = EVENT.alias("notice"), EVENT.alias("copy"), DELIVERY.alias()
+# Read from the subscription's open deliveries (a leased one is pending, due when its lease
+# ends: a range of ix_delivery_queue), not from the record's events, which a record sighted
+# often has by the thousand.
 _BEHIND_A_COPY = (
     core_select(DELIVERY.c.id)
     .join(_NOTICE_EVENT, _NOTICE_EVENT.c.seq == DELIVERY.c.event_seq)
     .where(
         DELIVERY.c.id.in_(bindparam("ids", expanding=True)),
         exists()
-        .select_from(
-            _COPY_EVENT.join(
-                _COPY,
-                and_(
-                    _COPY.c.subscription_id == DELIVERY.c.subscription_id,
-                    _COPY.c.event_seq == _COPY_EVENT.c.seq,
-                ),
-            )
-        )
+        .select_from(_COPY.join(_COPY_EVENT, _COPY_EVENT.c.seq == _COPY.c.event_seq))
         .where(
-            _COPY_EVENT.c.record_id == _NOTICE_EVENT.c.record_id,
-            _COPY_EVENT.c.seq < DELIVERY.c.event_seq,
+            _COPY.c.subscription_id == DELIVERY.c.subscription_id,
+            _COPY.c.state == "pending",
+            _COPY.c.next_attempt_at > bindparam("now"),
             _COPY.c.lease_until > bindparam("now"),
+            _COPY.c.event_seq < DELIVERY.c.event_seq,
+            _COPY_EVENT.c.record_id == _NOTICE_EVENT.c.record_id,
         ),
     )
 )

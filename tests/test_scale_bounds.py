@@ -18,12 +18,23 @@ from auth.scopes import ROLE_SCOPES
 from cli.main import app as cli
 from core.clock import iso
 from core.db import Database
+from delivery import outbox
 from delivery import reads as deliveries
 from models.enums import Role
-from models.tables import AUDIT, DELIVERY, RECORD, SIGHTING, SUBSCRIPTION, VERSION, VESSEL_LINK
+from models.tables import (
+    AUDIT,
+    DELIVERY,
+    EVENT,
+    RECORD,
+    SIGHTING,
+    SUBSCRIPTION,
+    VERSION,
+    VESSEL_LINK,
+)
 from services.audit import listing
 from services.records import cases, purging, tracks
 from services.records.reading import decode_cursor
+from tests.backlog import event_rows
 from tests.statement_work import (
     BIG,
     NOW,
@@ -409,3 +420,68 @@ def test_an_audit_page_from_a_late_since_costs_a_page(registry: Database) -> Non
     assert_bounded(small, big, "the first row at a late since")
     _shown, cursor, seqs = db.run_read(late(BIG))
     assert (seqs, cursor) == (list(range(BIG - 9, BIG + 1)), None)
+
+
+def test_a_notice_looks_only_at_its_subscriptions_open_deliveries(registry: Database) -> None:
+    """An erasure notice waits while an earlier delivery of its record is open to the same
+    subscription (delivery/outbox.py). The check first read every event of the record, and a
+    record sighted often has them by the thousand, for each notice of each subscription; it
+    reads the subscription's open deliveries now, whatever the record's history (here every
+    sighting of the record was delivered to the subscription)."""
+    db = registry
+    now = NOW
+    subscription = {
+        "id": "the-subscription",
+        "agency": READER.agency,
+        "client_id": "scale",
+        "url": "https://partner.example/hook",
+        "event_types": ["*"],
+        "filter": {},
+        "secret": "sealed",
+        "enabled": True,
+        "consecutive_failures": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert(db, SUBSCRIPTION, [subscription])
+
+    def events(start: int, stop: int) -> list[dict[str, Any]]:
+        rows = event_rows(stop - start)
+        for seq, row in zip(range(start, stop), rows, strict=True):
+            row.update(seq=seq, record_id=record_id(1), type="sighting.created")
+        return rows
+
+    def delivery(seq: int, event_type: str, leased: bool) -> dict[str, Any]:
+        [row] = _deliveries(seq, seq + 1, "pending")
+        until = now + timedelta(seconds=60) if leased else None
+        return {
+            **row,
+            "event_seq": seq,
+            "event_type": event_type,
+            "lease_until": until,
+            "next_attempt_at": until or now,
+        }
+
+    def unit(session: Session) -> Any:
+        params = {"ids": ["delivery-999999"], "now": now}
+        return session.connection().execute(outbox._BEHIND_A_COPY, params).scalars().all()
+
+    def delivered(start: int, stop: int) -> list[dict[str, Any]]:
+        """Each of those sightings delivered to the subscription long ago."""
+        return [
+            {**delivery(seq, "sighting.created", False), "state": "succeeded"}
+            for seq in range(start, stop)
+        ]
+
+    insert(db, EVENT, events(1, SMALL))
+    insert(db, EVENT, events(999_999, 1_000_000))
+    insert(db, DELIVERY, [*delivered(1, SMALL), delivery(999_999, "alert.purged", False)])
+    small = work_of(db, unit, "EXISTS")  # no copy open: the look must find none
+    insert(db, EVENT, events(SMALL, BIG))
+    insert(db, DELIVERY, delivered(SMALL, BIG))
+    big = work_of(db, unit, "EXISTS")
+    assert_bounded(small, big, "a notice's look for an open copy")
+    assert db.run_read(unit) == []
+    insert(db, EVENT, events(BIG, BIG + 1))
+    insert(db, DELIVERY, [delivery(BIG, "sighting.created", True)])
+    assert db.run_read(unit) == ["delivery-999999"]  # an open copy holds it back
