@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, exists, or_, true
+from sqlalchemy import ColumnElement, Connection, Exists, Row, and_, bindparam, exists, or_, true
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
@@ -84,28 +84,43 @@ _EVENTS = core_select(*EVENT_COLUMNS).where(EVENT.c.seq.in_(bindparam("seqs", ex
 # An erasure notice (`*.redacted`, `*.purged`) must not pass the copy it erases. A delivery of
 # the record claimed before the change carries the text as it was; sent beside it, the notice
 # could be done with first (nothing to change yet) and the copy kept as sent. So a notice
-# waits while an earlier delivery of its record to the same subscription is open (leased);
-# one sent later reads the event as it now is, already redacted or a tombstone.
+# waits while an earlier delivery of its record to the same subscription is open (leased), or
+# is claimed beside it (both due at once after the change: the copy is already erased, but the
+# order is then the receiver's to guess); one sent later reads the event as it now is.
 NOTICES = tuple(f".{change}" for change in ERASURES)
 NOTICE_WAIT = timedelta(seconds=1)  # looked at again this often: within a delivery timeout
 _NOTICE_EVENT, _COPY_EVENT, _COPY = EVENT.alias("notice"), EVENT.alias("copy"), DELIVERY.alias()
-# Read from the subscription's open deliveries (a leased one is pending, due when its lease
+
+
+def _copy_of_the_record(*where: ColumnElement[bool]) -> Exists:
+    """An earlier delivery of the notice's record to its subscription, such that `where`."""
+    return (
+        exists()
+        .select_from(_COPY.join(_COPY_EVENT, _COPY_EVENT.c.seq == _COPY.c.event_seq))
+        .where(
+            *where,
+            _COPY.c.subscription_id == DELIVERY.c.subscription_id,
+            _COPY.c.event_seq < DELIVERY.c.event_seq,
+            _COPY_EVENT.c.record_id == _NOTICE_EVENT.c.record_id,
+        )
+    )
+
+
+# Open ones are read from the subscription's leased deliveries (pending, due when the lease
 # ends: a range of ix_delivery_queue), not from the record's events, which a record sighted
-# often has by the thousand.
+# often has by the thousand; those claimed beside it by their ids.
 _BEHIND_A_COPY = (
     core_select(DELIVERY.c.id)
     .join(_NOTICE_EVENT, _NOTICE_EVENT.c.seq == DELIVERY.c.event_seq)
     .where(
         DELIVERY.c.id.in_(bindparam("ids", expanding=True)),
-        exists()
-        .select_from(_COPY.join(_COPY_EVENT, _COPY_EVENT.c.seq == _COPY.c.event_seq))
-        .where(
-            _COPY.c.subscription_id == DELIVERY.c.subscription_id,
-            _COPY.c.state == "pending",
-            _COPY.c.next_attempt_at > bindparam("now"),
-            _COPY.c.lease_until > bindparam("now"),
-            _COPY.c.event_seq < DELIVERY.c.event_seq,
-            _COPY_EVENT.c.record_id == _NOTICE_EVENT.c.record_id,
+        or_(
+            _copy_of_the_record(
+                _COPY.c.state == "pending",
+                _COPY.c.next_attempt_at > bindparam("now"),
+                _COPY.c.lease_until > bindparam("now"),
+            ),
+            _copy_of_the_record(_COPY.c.id.in_(bindparam("claimed", expanding=True))),
         ),
     )
 )
@@ -185,7 +200,8 @@ def _behind_a_copy(connection: Connection, chosen: list[Row[Any]], now: datetime
     notices = [delivery.id for delivery in chosen if delivery.event_type.endswith(NOTICES)]
     if not notices:
         return set()
-    waiting = set(connection.execute(_BEHIND_A_COPY, {"ids": notices, "now": now}).scalars())
+    params = {"ids": notices, "now": now, "claimed": [delivery.id for delivery in chosen]}
+    waiting = set(connection.execute(_BEHIND_A_COPY, params).scalars())
     if waiting:
         connection.execute(_NOT_YET, {"ids": list(waiting), "at": now + NOTICE_WAIT})
     return waiting

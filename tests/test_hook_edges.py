@@ -261,6 +261,18 @@ async def test_a_redelivery_asked_during_a_last_attempt_is_not_lost(
 # --- an erasure notice and the copy it erases, both on their way -----------------------------
 
 
+async def _erase(hooks: Hooks, cli_env: CliRunner, notice: str, record_id: str) -> None:
+    if notice == "redacted":
+        sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
+        body = {"fields": ["description"], "reason": "Informant named by mistake"}
+        url = f"/v1/alerts/{record_id}/versions/1/redact"
+        assert (await hooks.network.http.post(url, json=body, headers=sender)).status_code == 200
+    else:
+        later = iso(utcnow() + timedelta(days=3650))  # past any retention
+        purged = cli_env.invoke(cli, ["retention", "purge", "--as-of", later])
+        assert purged.exit_code == 0, purged.output
+
+
 @pytest.mark.parametrize("notice", ["redacted", "purged"])
 async def test_an_erasure_notice_waits_for_the_copy_still_on_its_way(
     hooks: Hooks, cli_env: CliRunner, notice: str
@@ -276,15 +288,7 @@ async def test_an_erasure_notice_waits_for_the_copy_still_on_its_way(
     alert = await hooks.post_alert(handling=handling("network"), description=MARKER)
     await hooks.dispatcher.tick()
     await until(lambda: hooks.receiver.in_flight == 1, "the alert on its way", 10)
-    if notice == "redacted":
-        sender = await hooks.network.headers(Role.DUTY_OFFICER, "BD-CG")
-        body = {"fields": ["description"], "reason": "Informant named by mistake"}
-        url = f"/v1/alerts/{alert['id']}/versions/1/redact"
-        assert (await hooks.network.http.post(url, json=body, headers=sender)).status_code == 200
-    else:
-        later = iso(utcnow() + timedelta(days=3650))  # past any retention
-        purged = cli_env.invoke(cli, ["retention", "purge", "--as-of", later])
-        assert purged.exit_code == 0, purged.output
+    await _erase(hooks, cli_env, notice, alert["id"])
     await hooks.pump()  # the alert's answer comes; the notice waited for it
     hooks.clock.advance(outbox.NOTICE_WAIT.total_seconds())
     await hooks.pump()
@@ -293,3 +297,25 @@ async def test_an_erasure_notice_waits_for_the_copy_still_on_its_way(
     assert MARKER in first.body
     assert verify(secret, then)["type"] == f"alert.{notice}"
     assert then.alongside == 0, "the notice was sent while the alert was still on its way"
+
+
+@pytest.mark.parametrize("notice", ["redacted", "purged"])
+async def test_an_erasure_notice_claimed_beside_its_copy_waits_for_it(
+    hooks: Hooks, cli_env: CliRunner, notice: str
+) -> None:
+    """Found by tools/chaos.py: an alert redacted (or purged) before the dispatcher's next
+    round has its delivery and the notice due at once, and one claim took both: the notice
+    went out beside the alert still on its way (a copy claimed in the same claim was not
+    counted as open). The notice now waits for it as for a copy claimed earlier."""
+    _, secret = await hooks.subscribe("MY-MMEA")
+    hooks.receiver.slow_seconds = 1.0
+    hooks.receiver.script["/hook"] = ["slow"]
+    alert = await hooks.post_alert(handling=handling("network"), description=MARKER)
+    await _erase(hooks, cli_env, notice, alert["id"])
+    await hooks.pump()  # one claim: both were due
+    hooks.clock.advance(outbox.NOTICE_WAIT.total_seconds())
+    await hooks.pump()
+    sent = {verify(secret, d)["type"]: d for d in hooks.receiver.received}
+    assert set(sent) == {"alert.created", f"alert.{notice}"}
+    assert MARKER not in sent["alert.created"].body  # sent after the erasure, already erased
+    assert sent[f"alert.{notice}"].alongside == 0, "the notice was sent beside the alert"

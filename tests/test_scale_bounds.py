@@ -463,7 +463,7 @@ def test_a_notice_looks_only_at_its_subscriptions_open_deliveries(registry: Data
         }
 
     def unit(session: Session) -> Any:
-        params = {"ids": ["delivery-999999"], "now": now}
+        params = {"ids": ["delivery-999999"], "now": now, "claimed": ["delivery-999999"]}
         return session.connection().execute(outbox._BEHIND_A_COPY, params).scalars().all()
 
     def delivered(start: int, stop: int) -> list[dict[str, Any]]:
