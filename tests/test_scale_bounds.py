@@ -337,6 +337,23 @@ def test_a_track_reads_its_newest_fixes_however_many_one_record_has(
         assert [doc["id"] for doc in found] == [f"sighting-{s}" for s in range(BIG - 89, BIG + 11)]
 
 
+def _subscription() -> dict[str, Any]:
+    """READER's agency's one subscription, that `_deliveries` are for."""
+    return {
+        "id": "the-subscription",
+        "agency": READER.agency,
+        "client_id": "scale",
+        "url": "https://partner.example/hook",
+        "event_types": ["*"],
+        "filter": {},
+        "secret": "sealed",
+        "enabled": True,
+        "consecutive_failures": 0,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
 def _deliveries(start: int, stop: int, state: str) -> list[dict[str, Any]]:
     """Deliveries `start` to `stop - 1` of the subscription, one a second, in `state`."""
     at = NOW - timedelta(days=30)
@@ -367,20 +384,7 @@ def test_a_subscriptions_latest_deliveries_cost_a_page_however_long_its_history(
     admin = replace(
         READER, roles=frozenset([Role.AGENCY_ADMIN]), scopes=ROLE_SCOPES[Role.AGENCY_ADMIN]
     )
-    subscription = {
-        "id": "the-subscription",
-        "agency": admin.agency,
-        "client_id": "scale",
-        "url": "https://partner.example/hook",
-        "event_types": ["*"],
-        "filter": {},
-        "secret": "sealed",
-        "enabled": True,
-        "consecutive_failures": 0,
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-    insert(db, SUBSCRIPTION, [subscription])
+    insert(db, SUBSCRIPTION, [_subscription()])
 
     def history(start: int, stop: int) -> list[dict[str, Any]]:
         """A third each succeeded, pending (a backlog) and failed: a full page of each."""
@@ -430,20 +434,7 @@ def test_a_notice_looks_only_at_its_subscriptions_open_deliveries(registry: Data
     sighting of the record was delivered to the subscription)."""
     db = registry
     now = NOW
-    subscription = {
-        "id": "the-subscription",
-        "agency": READER.agency,
-        "client_id": "scale",
-        "url": "https://partner.example/hook",
-        "event_types": ["*"],
-        "filter": {},
-        "secret": "sealed",
-        "enabled": True,
-        "consecutive_failures": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-    insert(db, SUBSCRIPTION, [subscription])
+    insert(db, SUBSCRIPTION, [_subscription()])
 
     def events(start: int, stop: int) -> list[dict[str, Any]]:
         rows = event_rows(stop - start)
