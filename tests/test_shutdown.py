@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from core.db import normalize_url
 from tests.processes import child_env, run, supervised
-from tests.support import alert_body, handling
+from tests.support import alert_body, handling, until
 from tests.test_crash import demo_credentials
 
 POSTERS = 16
@@ -54,8 +54,7 @@ async def test_sigterm_mid_writes_loses_no_acknowledged_record(
                 asyncio.create_task(_post(http, api.url("/v1/alerts"), headers, accepted))
                 for _ in range(POSTERS)
             ]
-            while len(accepted) < 50:
-                await asyncio.sleep(0.01)
+            await until(lambda: len(accepted) >= 50, "50 alerts accepted", 60)
             os.kill(api.popen.pid, signal.SIGTERM)
             await asyncio.wait_for(asyncio.gather(*posters), 60)
             code = await asyncio.to_thread(api.popen.wait, 60)
