@@ -42,6 +42,10 @@ IfMatch = Annotated[
     WithJsonSchema({"type": "string", "pattern": ETAG}),
 ]
 RecordId = Annotated[UUID, Path(description="Record id")]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")]
+Cursor = Annotated[
+    str | None, Query(max_length=100, description="`next_cursor` of the previous page")
+]
 CASE_ID = r"^[\w.:/-]+$"  # as records' `case_id`
 
 
@@ -146,11 +150,8 @@ def filter_dependency(spec: KindSpec) -> Any:
         call_sign: Annotated[
             str | None, Query(max_length=30, description="Naming this call sign (any case)")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
-        cursor: Annotated[
-            str | None,
-            Query(max_length=100, description="`next_cursor` of the previous page"),
-        ] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> RecordFilter:
         errors = []
         if category is not None and spec.kind != Kind.ALERT:

@@ -8,7 +8,7 @@ from pydantic import AfterValidator
 from api.context import note_access
 from api.deps import Caller, RuntimeDep
 from api.errors import problems
-from api.params import CASE_ID
+from api.params import CASE_ID, Cursor, Limit
 from auth.principal import Principal
 from core.errors import Forbidden
 from models.cases import CaseRead, CasesPage, VesselRead
@@ -37,10 +37,6 @@ Reader = Annotated[Principal, Depends(record_reader)]
 VesselKey = Annotated[str, AfterValidator(parse_key)]
 StatusQuery = Annotated[
     Status, Query(description="`actual` by default; `exercise` or `test` shows that traffic")
-]
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")]
-Cursor = Annotated[
-    str | None, Query(max_length=100, description="`next_cursor` of the previous page")
 ]
 
 

@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Query, Response, Security
+from fastapi import APIRouter, Body, Depends, Response, Security
 from pydantic import BaseModel
 
 from api.auditing import audited_write
@@ -11,8 +11,10 @@ from api.context import note_access
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
 from api.params import (
+    Cursor,
     IdempotencyKey,
     IfMatch,
+    Limit,
     RecordId,
     filter_dependency,
     json_response,
@@ -147,10 +149,8 @@ def build_router(spec: KindSpec, read: type[BaseModel], patch: type[BaseModel]) 
         record_id: RecordId,
         caller: Reader,
         runtime: RuntimeDep,
-        limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 200,
-        cursor: Annotated[
-            str | None, Query(max_length=100, description="`next_cursor` of the previous page")
-        ] = None,
+        limit: Limit = 200,
+        cursor: Cursor = None,
     ) -> Response:
         """Every version you may read, oldest first, `limit` a page (200 unless you ask
         fewer): follow `next_cursor` for more. Each is under the handling it was sent with, so

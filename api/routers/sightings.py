@@ -2,12 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Security
+from fastapi import APIRouter, Body, Security
 
 from api.auditing import audited_write
 from api.deps import RuntimeDep, authenticate
 from api.errors import problems
-from api.params import RecordId
+from api.params import Cursor, Limit, RecordId
 from auth.policy import READ_SCOPE
 from auth.principal import Principal
 from models.enums import Scope
@@ -67,10 +67,8 @@ def add_sighting_routes(router: APIRouter, spec: KindSpec, a_noun: str) -> None:
         record_id: RecordId,
         caller: Reader,
         runtime: RuntimeDep,
-        limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 100,
-        cursor: Annotated[
-            str | None, Query(max_length=100, description="`next_cursor` of the previous page")
-        ] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
     ) -> Any:
         """In the order they were reported; follow `next_cursor` for more."""
         return await runtime.db.read(
