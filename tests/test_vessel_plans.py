@@ -5,35 +5,20 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlmodel import Session
 
-from auth.principal import Principal
-from auth.scopes import ROLE_SCOPES
 from core.db import Database
-from models.enums import AgencyType, Role
 from models.tables import RECORD, VESSEL_LINK
 from services.records import cases, reading, vessels
 from services.records.kinds import ALERTS
-from tests.statement_work import record_row
+from tests.statement_work import NOW, READER, record_row
 from tests.support import seed_registry
 
 RECORDS = 20_000
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
-READER = Principal(
-    client_id="plans",
-    agency="MY-MMEA",
-    country="MY",
-    agency_type=AgencyType.COAST_GUARD,
-    roles=frozenset([Role.VIEWER]),
-    scopes=ROLE_SCOPES[Role.VIEWER],
-    jti="plans",
-    expires_at=NOW,
-)
 
 
 def _seed(session: Session) -> None:
