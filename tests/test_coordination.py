@@ -2,11 +2,14 @@
 sender, and coordination is handed over by the sender or the current RCC only, as a new
 version with a `distress.coordination_changed` event (feed and webhooks). SQLite and PostgreSQL."""
 
+import json
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from models.enums import Role
+from models.tables import RECORD
 from tests.hooks import Hooks
 from tests.receiver import verify
 from tests.support import Network, distress_body
@@ -229,3 +232,26 @@ async def test_the_handover_event_reaches_feed_and_webhooks(hooks: Hooks) -> Non
         "distress.coordination_changed",
     ]
     assert feed["events"][1]["data"]["coordination"]["to"] == "ID-BASARNAS"
+
+
+async def test_a_report_stored_before_a_field_existed_can_be_handed_over(
+    network: Network,
+) -> None:
+    """A report stored before `language` was a field has none in its stored JSON. Update and
+    close give such a missing field its default; the hand-over read every field of the
+    stored report by name, and answered a 500."""
+    report = await _send(network)
+
+    def stored_before_language(session: Session) -> None:
+        doc = {name: value for name, value in report.items() if name != "language"}
+        session.connection().execute(
+            RECORD.update().where(RECORD.c.id == report["id"]).values(doc=json.dumps(doc))
+        )
+
+    network.db.run_write(stored_before_language)
+    url = f"{REPORTS}/{report['id']}/coordination"
+    handed = await network.http.post(
+        url, json={"to": "ID-BASARNAS"}, headers=await _as(network, "MY-MRCC")
+    )
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["coordinating_rcc"] == "ID-BASARNAS"

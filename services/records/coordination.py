@@ -2,15 +2,14 @@
 
 from typing import Any
 
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from auth.principal import Principal
 from core.clock import iso, utcnow
-from core.errors import Conflict, Unprocessable, field_errors
+from core.errors import Conflict
 from services.records.addressees import check_coordinator, handled
 from services.records.kinds import DISTRESS
-from services.records.publishing import Saved, changeable, save
+from services.records.publishing import Saved, changeable, revalidated, save
 from services.records.retention import DEFAULT, Retention
 
 
@@ -32,12 +31,7 @@ def hand_over(
         raise Conflict(f"{to} already coordinates this distress report")
     check_coordinator(session, handled(row.model_dump()), to, "to")
     doc: dict[str, Any] = {**current, "coordinating_rcc": to}
-    try:  # the report as it stands, checked by today's rules like any update
-        data = DISTRESS.create.model_validate(
-            {name: doc[name] for name in DISTRESS.create.model_fields}
-        )
-    except ValidationError as exc:
-        raise Unprocessable(field_errors(exc.errors())) from exc
+    data = revalidated(DISTRESS, doc)
     news = {
         "coordination": {
             "from": row.coordinator,

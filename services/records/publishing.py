@@ -109,11 +109,7 @@ def update_record(
 ) -> Saved:
     """Apply a merge patch as version n+1; the result is validated as a whole."""
     row, current = changeable(session, principal, spec, record_id, if_match)
-    inputs = _inputs(spec, current)
-    try:
-        data = spec.create.model_validate(merge_patch(inputs, patch))
-    except ValidationError as exc:
-        raise Unprocessable(field_errors(exc.errors())) from exc
+    data = validated(spec, merge_patch(_inputs(spec, current), patch))
     payload = data.model_dump(mode="json")
     if payload["status"] != current["status"]:
         # Readers who leave exercise traffic out never saw the earlier versions: an exercise
@@ -140,11 +136,23 @@ def finish(
     """Cancel an alert or close a distress report, as a new version in its final state."""
     row, current = changeable(session, principal, spec, record_id, if_match)
     doc = {**current, **changes, "state": spec.final_state}
-    try:  # the record as it stands, checked by today's rules like any update
-        data = spec.create.model_validate(_inputs(spec, doc))
+    data = revalidated(spec, doc)
+    return save(session, principal, spec, row, doc, data, spec.final_event, retention=retention)
+
+
+def validated(spec: KindSpec, inputs: dict[str, Any]) -> Envelope:
+    """What a sender gives, checked by today's rules; a 422 naming each field they refuse."""
+    try:
+        return spec.create.model_validate(inputs)
     except ValidationError as exc:
         raise Unprocessable(field_errors(exc.errors())) from exc
-    return save(session, principal, spec, row, doc, data, spec.final_event, retention=retention)
+
+
+def revalidated(spec: KindSpec, doc: dict[str, Any]) -> Envelope:
+    """A stored record about to change (closed, handed over), checked like any update: a
+    field added since it was stored takes its default, a value today's rules refuse is a
+    422 naming it (never a 500)."""
+    return validated(spec, _inputs(spec, doc))
 
 
 def _inputs(spec: KindSpec, doc: dict[str, Any]) -> dict[str, Any]:
